@@ -1,0 +1,26 @@
+# One image for every process: `between web`, `between worker`, `between db upgrade`.
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 10001 between
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY core core
+COPY bot bot
+COPY billing billing
+COPY scheduling scheduling
+COPY prompts prompts
+COPY sandbox sandbox
+COPY migrations migrations
+RUN pip install . && mkdir -p /app/data && chown between /app/data
+
+USER between
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"
+CMD ["between", "web", "--host", "0.0.0.0", "--port", "8080"]

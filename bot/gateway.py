@@ -1,0 +1,99 @@
+"""The bot's side of Telegram: building the Bot, and sending that reports how it went."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import InlineKeyboardMarkup
+
+from core.outbox import Delivered, Rejected, RetryLater, SendOutcome, Unreachable
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 20
+# Longer waits than this are Telegram telling us to back off for real; the caller decides.
+MAX_RETRY_AFTER = 30
+
+
+class HonourRetryAfter(BaseRequestMiddleware):
+    """On a 429, wait the `retry_after` Telegram asks for and try once more."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as error:
+            if error.retry_after > MAX_RETRY_AFTER:
+                raise
+            log.info(
+                "Telegram asked to wait %ss before %s", error.retry_after, type(method).__name__
+            )
+            await asyncio.sleep(error.retry_after)
+            return await make_request(bot, method)
+
+
+def create_bot(token: str, api_base: str) -> Bot:
+    """A Bot speaking HTML to `api_base` (Telegram, a local Bot API server, or the sandbox)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base), timeout=REQUEST_TIMEOUT)
+    session.middleware(HonourRetryAfter())
+    defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+    return Bot(token, session=session, default=defaults)
+
+
+class TelegramGateway:
+    """The few Telegram calls the program makes, with failures turned into outcomes."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(
+        self, chat_id: int, text: str, reply_markup: dict[str, Any] | None, *, pin: bool
+    ) -> SendOutcome:
+        """Send one outbox message; never raises for what Telegram answers."""
+        markup = InlineKeyboardMarkup.model_validate(reply_markup) if reply_markup else None
+        try:
+            message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+        except TelegramRetryAfter as error:
+            return RetryLater("Telegram flood control (429)", seconds=float(error.retry_after))
+        except TelegramForbiddenError as error:
+            return Unreachable(error.message)
+        except TelegramBadRequest as error:
+            if "chat not found" in error.message.lower():
+                return Unreachable(error.message)
+            return Rejected(error.message)
+        except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
+            return RetryLater(f"{type(error).__name__}: {getattr(error, 'message', '')}".strip())
+        if pin:
+            await self._pin(chat_id, message.message_id)
+        return Delivered(message.message_id)
+
+    async def _pin(self, chat_id: int, message_id: int) -> None:
+        # A pin that fails (no right to pin) must not turn a delivered message into a retry.
+        try:
+            await self.bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+        except (TelegramBadRequest, TelegramForbiddenError, TelegramServerError) as error:
+            log.warning("could not pin message %s in chat %s: %s", message_id, chat_id, error)

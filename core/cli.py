@@ -1,0 +1,247 @@
+"""`between`: the command line. Errors are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.db import (
+    SchemaError,
+    check_schema_current,
+    create_engine,
+    create_session_factory,
+    upgrade_database,
+)
+from core.groups import GroupError, list_groups, register_group
+from core.logs import configure_logging
+from core.settings import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Between: a small, paid, emotional-support coaching group on Telegram.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+group_app = typer.Typer(help="Groups (cohorts) the program runs in.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(group_app, name="group")
+console = Console()
+
+SERVER_NEEDS = (
+    "TELEGRAM_BOT_TOKEN",
+    "COACH_TELEGRAM_IDS",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+)
+
+
+class CommandError(Exception):
+    """Anything a command reports as one line."""
+
+
+def main() -> None:
+    """Entry point of the `between` script."""
+    try:
+        app()
+    except (ConfigError, GroupError, SchemaError, CommandError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+    except (OperationalError, DBAPIError, OSError) as error:
+        typer.echo(f"error: cannot reach a service: {_one_line(error)}", err=True)
+        raise SystemExit(2) from None
+
+
+def _one_line(error: BaseException) -> str:
+    return str(getattr(error, "orig", None) or error).splitlines()[0]
+
+
+def _settings(*required: str) -> Settings:
+    settings = load_settings()
+    settings.require(*required)
+    if settings.webhook_mode:
+        settings.require("TELEGRAM_WEBHOOK_SECRET")
+    return settings
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Web, worker and bot in one process (long polling when PUBLIC_URL is unset)."""
+    from core.serve import Part, serve_until_stopped
+
+    settings = _settings(*SERVER_NEEDS)
+    configure_logging()
+    _run(upgrade_database(settings.database_url))
+    _run(
+        serve_until_stopped(settings, {Part.WEB, Part.WORKER, Part.POLLING}, host=host, port=port)
+    )
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """The web process: Telegram and Stripe webhooks, /healthz."""
+    from core.serve import Part, serve_until_stopped
+
+    settings = _settings(*SERVER_NEEDS)
+    configure_logging()
+    _run(check_schema_current(settings.database_url))
+    _run(serve_until_stopped(settings, {Part.WEB}, host=host, port=port))
+
+
+@app.command()
+def worker() -> None:
+    """The worker process: queued jobs, the cron table and outbox delivery."""
+    from core.serve import Part, serve_until_stopped
+
+    settings = _settings("TELEGRAM_BOT_TOKEN", "COACH_TELEGRAM_IDS", "STRIPE_SECRET_KEY")
+    configure_logging()
+    _run(check_schema_current(settings.database_url))
+    _run(serve_until_stopped(settings, {Part.WORKER}, host="127.0.0.1", port=0))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run again)."""
+    settings = load_settings()
+    _run(upgrade_database(settings.database_url))
+    console.print("The database is up to date.")
+
+
+@group_app.command("add")
+def group_add(
+    chat_id: Annotated[int, typer.Option(help="The group's chat id (negative, e.g. -100...).")],
+    title: Annotated[str, typer.Option(help="A name for the group.")],
+    capacity: Annotated[int, typer.Option(help="Seats in the group.")] = 12,
+    timezone: Annotated[str, typer.Option(help="IANA zone, e.g. Europe/London.")] = "UTC",
+) -> None:
+    """Register a group (or update one with the same chat id)."""
+    if chat_id >= 0:
+        raise CommandError("a group's chat id is negative (e.g. -1001234567890)")
+    _save_group(chat_id=chat_id, title=title, capacity=capacity, timezone=timezone)
+
+
+@group_app.command("set")
+def group_set(
+    chat_id: Annotated[int, typer.Option(help="The group's chat id.")],
+    title: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    capacity: Annotated[int | None, typer.Option(help="Seats in the group.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone, e.g. Europe/London.")] = None,
+) -> None:
+    """Change a registered group's settings."""
+    _save_group(chat_id=chat_id, title=title, capacity=capacity, timezone=timezone, existing=True)
+
+
+def _save_group(
+    *,
+    chat_id: int,
+    title: str | None,
+    capacity: int | None,
+    timezone: str | None,
+    existing: bool = False,
+) -> None:
+    from core.clock import SystemClock
+    from core.groups import find_group
+
+    settings = load_settings()
+
+    async def save() -> str:
+        await upgrade_database(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                group = await find_group(session, chat_id=chat_id)
+                if existing and group is None:
+                    raise CommandError(f"no group with chat id {chat_id}: add it first")
+                saved = await register_group(
+                    session,
+                    chat_id=chat_id,
+                    title=title or (group.title if group else ""),
+                    capacity=capacity,
+                    timezone=timezone,
+                    now=SystemClock().now(),
+                )
+                await session.commit()
+                return f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}"
+        finally:
+            await engine.dispose()
+
+    console.print(f"Saved {_run(save())}", markup=False)
+
+
+@group_app.command("list")
+def group_list() -> None:
+    """Show the registered groups."""
+    settings = load_settings()
+
+    async def fetch() -> list[tuple[str, ...]]:
+        await upgrade_database(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                return [
+                    (
+                        str(group.chat_id),
+                        group.title,
+                        str(group.capacity),
+                        group.timezone,
+                        "yes" if group.bot_can_invite and group.bot_can_restrict else "missing",
+                    )
+                    for group in await list_groups(session)
+                ]
+        finally:
+            await engine.dispose()
+
+    rows = _run(fetch())
+    if not rows:
+        console.print(
+            "No groups yet: add the bot to your group as an admin, or `between group add`."
+        )
+        return
+    table = Table("chat id", "title", "seats", "time zone", "bot rights")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration and every service it points at."""
+    from core.doctor import run_checks
+
+    checks = _run(run_checks(load_settings()))
+    table = Table("check", "result", "detail")
+    for check in checks:
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]failed[/]", check.detail)
+    console.print(table)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    html: Annotated[str, typer.Option(help="Where to write the HTML transcript.")] = (
+        "data/demo/transcript.html"
+    ),
+) -> None:
+    """A simulated week of the program against the local sandbox (no setup, no accounts)."""
+    from sandbox.demo import run_demo
+
+    _run(run_demo(html_path=html, console=console))

@@ -1,0 +1,86 @@
+"""Groups (cohorts): registering one, its settings, the admin rights the bot needs in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import Group
+
+# What the bot must be allowed to do in the group, in the words Telegram's app uses.
+REQUIRED_RIGHTS = {
+    "can_invite_users": "Invite users via link",
+    "can_restrict_members": "Ban users",
+}
+
+
+class GroupError(ValueError):
+    """A group setting a coach can fix (unknown zone, bad capacity)."""
+
+
+@dataclass(frozen=True)
+class BotRights:
+    is_admin: bool
+    can_invite_users: bool = False
+    can_restrict_members: bool = False
+
+
+def missing_rights(rights: BotRights) -> list[str]:
+    """The rights the bot still lacks, named as Telegram's app names them."""
+    if not rights.is_admin:
+        return ["Administrator", *REQUIRED_RIGHTS.values()]
+    return [label for name, label in REQUIRED_RIGHTS.items() if not getattr(rights, name)]
+
+
+def check_timezone(name: str) -> str:
+    """An IANA zone name such as Europe/London, or a GroupError saying what is wrong."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise GroupError(
+            f"unknown time zone {name!r}: use an IANA name like Europe/London"
+        ) from None
+    return name
+
+
+async def register_group(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    title: str,
+    now: datetime,
+    capacity: int | None = None,
+    timezone: str | None = None,
+    rights: BotRights | None = None,
+) -> Group:
+    """Create the group or update it (title, settings, the bot's rights); idempotent."""
+    group = await find_group(session, chat_id=chat_id)
+    if group is None:
+        group = Group(chat_id=chat_id, title=title, created_at=now)
+    group.title = title
+    if capacity is not None:
+        if capacity < 1:
+            raise GroupError("capacity must be at least 1")
+        group.capacity = capacity
+    if timezone is not None:
+        group.timezone = check_timezone(timezone)
+    if rights is not None:
+        group.bot_can_invite = rights.is_admin and rights.can_invite_users
+        group.bot_can_restrict = rights.is_admin and rights.can_restrict_members
+    session.add(group)
+    await session.flush()
+    return group
+
+
+async def find_group(session: AsyncSession, *, chat_id: int) -> Group | None:
+    result = await session.exec(select(Group).where(col(Group.chat_id) == chat_id))
+    return result.first()
+
+
+async def list_groups(session: AsyncSession) -> list[Group]:
+    result = await session.exec(select(Group).order_by(col(Group.id)))
+    return list(result.all())

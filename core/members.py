@@ -1,0 +1,38 @@
+"""The people the bot knows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import Member
+
+
+async def remember_member(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    first_name: str,
+    now: datetime,
+    last_name: str | None = None,
+    username: str | None = None,
+    language_code: str | None = None,
+    started: bool = False,
+) -> Member:
+    """Create or refresh a person from their profile; starting the bot makes them reachable."""
+    result = await session.exec(select(Member).where(col(Member.telegram_id) == telegram_id))
+    member = result.first() or Member(
+        telegram_id=telegram_id, first_name=first_name, created_at=now
+    )
+    member.first_name = first_name[:255]
+    member.last_name = last_name[:255] if last_name else None
+    member.username = username
+    member.language_code = language_code
+    if started:
+        member.started_at = member.started_at or now
+        member.unreachable_since = None
+    session.add(member)
+    await session.flush()
+    return member

@@ -1,0 +1,105 @@
+"""The tables. Every datetime is aware and stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.db import UTCDateTime
+
+
+class GroupBase(SQLModel):
+    chat_id: int = Field(sa_type=BigInteger, unique=True)
+    title: str = Field(max_length=255)
+    capacity: int = Field(default=12, ge=1, le=500)
+    timezone: str = Field(default="UTC", max_length=64)
+
+
+class Group(GroupBase, table=True):
+    """A private Telegram group the program runs in (one cohort)."""
+
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bot_can_invite: bool = False
+    bot_can_restrict: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Member(SQLModel, table=True):
+    """A person the bot knows: anyone who started it or joined a group."""
+
+    __tablename__ = "members"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=BigInteger, unique=True)
+    first_name: str = Field(max_length=255)
+    last_name: str | None = Field(default=None, max_length=255)
+    username: str | None = Field(default=None, max_length=64)
+    language_code: str | None = Field(default=None, max_length=16)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when Telegram answers 403 (blocked the bot); cleared when they write again.
+    unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EventStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class ExternalEvent(SQLModel, table=True):
+    """An event from outside (a Stripe event, a Telegram update), stored once by its id."""
+
+    __tablename__ = "external_events"
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)
+    event_id: str = Field(max_length=255)
+    type: str = Field(max_length=128)
+    # Stripe's payload (billing data); never a member's message text.
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    status: EventStatus = Field(default=EventStatus.RECEIVED, sa_type=String(16))
+    attempts: int = 0
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = Field(default=None, max_length=1000)
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One broadcast message, delivered exactly once by the outbox sender."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    text: str
+    reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    pin: bool = False
+    state: OutboxState = Field(default=OutboxState.PENDING, sa_type=String(16))
+    attempts: int = 0
+    not_before: datetime = Field(sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    telegram_message_id: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,69 @@
+"""Everything a process shares, built once at start and closed at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiohttp import web
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.dispatcher import create_dispatcher
+from bot.gateway import TelegramGateway, create_bot
+from core.clock import Clock, SystemClock
+from core.db import SessionFactory, create_engine, create_session_factory
+from core.settings import Settings
+from prompts.render import Templates
+
+
+@dataclass
+class Runtime:
+    """The process's shared clients: database, Redis, Telegram, templates, the clock."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: SessionFactory
+    redis: ArqRedis
+    bot: Bot
+    telegram: TelegramGateway
+    dispatcher: Dispatcher
+    templates: Templates
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, redis_url: str, clock: Clock | None = None
+    ) -> Runtime:
+        """Connect to everything; the settings were checked before."""
+        assert settings.telegram_bot_token is not None
+        clock = clock or SystemClock()
+        engine = create_engine(settings.database_url)
+        sessions = create_session_factory(engine)
+        redis = await create_pool(RedisSettings.from_dsn(redis_url))
+        bot = create_bot(
+            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base
+        )
+        templates = Templates()
+        dispatcher = create_dispatcher(
+            settings=settings, sessions=sessions, clock=clock, templates=templates
+        )
+        return cls(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            sessions=sessions,
+            redis=redis,
+            bot=bot,
+            telegram=TelegramGateway(bot),
+            dispatcher=dispatcher,
+            templates=templates,
+        )
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+RUNTIME = web.AppKey("runtime", Runtime)

@@ -1,0 +1,98 @@
+"""Running the processes: web, worker and bot, alone or all in one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from enum import StrEnum
+
+from aiohttp import web
+
+from bot.dispatcher import ALLOWED_UPDATES
+from core.clock import Clock
+from core.redis import redis_url_for
+from core.runtime import Runtime
+from core.settings import Settings
+from core.web import TELEGRAM_WEBHOOK_PATH, create_app
+from scheduling.worker import create_worker
+
+log = logging.getLogger(__name__)
+
+
+class Part(StrEnum):
+    WEB = "web"
+    WORKER = "worker"
+    POLLING = "polling"
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    parts: set[Part],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    clock: Clock | None = None,
+) -> AsyncIterator[Runtime]:
+    """Start the given parts on one runtime; stop them cleanly on exit."""
+    with redis_url_for(settings.redis_url, settings.data_dir) as redis_url:
+        runtime = await Runtime.open(settings, redis_url=redis_url, clock=clock)
+        runner: web.AppRunner | None = None
+        worker = None
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if Part.WEB in parts:
+                runner = web.AppRunner(create_app(runtime), access_log=None)
+                await runner.setup()
+                await web.TCPSite(runner, host, port).start()
+                log.info("web listening on http://%s:%s", host, port)
+                await _point_telegram_at_us(runtime)
+            if Part.WORKER in parts:
+                worker = create_worker(settings, redis_url=redis_url, runtime=runtime)
+                tasks.append(asyncio.create_task(worker.async_run(), name="worker"))
+            if Part.POLLING in parts and not settings.webhook_mode:
+                await runtime.bot.delete_webhook()
+                polling = runtime.dispatcher.start_polling(
+                    runtime.bot, handle_signals=False, allowed_updates=ALLOWED_UPDATES
+                )
+                tasks.append(asyncio.create_task(polling, name="polling"))
+                log.info("receiving Telegram updates by long polling")
+            yield runtime
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if worker is not None:
+                await worker.close()
+            if runner is not None:
+                await runner.cleanup()
+            await runtime.close()
+
+
+async def _point_telegram_at_us(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not settings.webhook_mode:
+        return
+    assert settings.public_url is not None and settings.telegram_webhook_secret is not None
+    await runtime.bot.set_webhook(
+        url=settings.public_url + TELEGRAM_WEBHOOK_PATH,
+        secret_token=settings.telegram_webhook_secret.get_secret_value(),
+        allowed_updates=ALLOWED_UPDATES,
+    )
+    log.info("Telegram webhook set to %s%s", settings.public_url, TELEGRAM_WEBHOOK_PATH)
+
+
+async def serve_until_stopped(
+    settings: Settings, parts: set[Part], *, host: str, port: int
+) -> None:
+    """Run until SIGINT or SIGTERM (the processes `between run|web|worker`)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(settings, parts, host=host, port=port):
+        await stop.wait()
+        log.info("stopping")

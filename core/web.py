@@ -1,0 +1,66 @@
+"""The aiohttp application: Telegram's webhook, Stripe's webhook, health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable
+
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from sqlalchemy import text
+
+from billing.webhook import receive_stripe_event
+from core.runtime import RUNTIME, Runtime
+
+log = logging.getLogger(__name__)
+
+TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
+STRIPE_WEBHOOK_PATH = "/stripe/webhook"
+HEALTH_TIMEOUT = 2.0
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """The web app for one runtime; request bodies over the limit are refused with 413."""
+    app = web.Application(client_max_size=runtime.settings.max_request_bytes)
+    app[RUNTIME] = runtime
+    secret = runtime.settings.telegram_webhook_secret
+    # Without a configured secret nobody can be Telegram: a random one refuses every caller.
+    SimpleRequestHandler(
+        runtime.dispatcher,
+        runtime.bot,
+        handle_in_background=False,
+        secret_token=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+    ).register(app, path=TELEGRAM_WEBHOOK_PATH)
+    app.router.add_post(STRIPE_WEBHOOK_PATH, receive_stripe_event)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+async def health(request: web.Request) -> web.Response:
+    """200 when the database and Redis answer, 503 when either does not."""
+    runtime = request.app[RUNTIME]
+    state = {
+        "database": await _check(_ping_database(runtime)),
+        "redis": await _check(runtime.redis.ping()),
+    }
+    healthy = all(value == "ok" for value in state.values())
+    return web.json_response(
+        {"status": "ok" if healthy else "down", **state}, status=200 if healthy else 503
+    )
+
+
+async def _ping_database(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _check(probe: Awaitable[object]) -> str:
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await probe
+    except Exception as error:  # any failure means "down"; the reason goes to the log
+        log.warning("health check failed: %s", type(error).__name__)
+        return "down"
+    return "ok"

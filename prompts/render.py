@@ -1,0 +1,28 @@
+"""Messages are jinja2 templates in Telegram's HTML; whatever a person typed is escaped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+class Templates:
+    """Renders the message templates (`prompts/templates/*.html`)."""
+
+    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+        self._env = Environment(
+            loader=FileSystemLoader(directory),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+
+    def render(self, name: str, /, **context: Any) -> str:
+        """Render `name` (without `.html`) to a Telegram HTML message."""
+        return self._env.get_template(f"{name}.html").render(**context).strip()

@@ -1,0 +1,336 @@
+"""`between demo`: the whole program against the sandbox, on a simulated clock.
+
+It starts the sandbox Telegram, Stripe and Zoom, then the real app (web in webhook mode, the
+worker) on the embedded default (SQLite and an embedded Redis under data/demo), plays the
+scenes, prints what every person saw and writes the same as an HTML page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import shutil
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from rich.console import Console
+from rich.markup import escape
+from sqlmodel import select
+
+from core.clock import SimulatedClock
+from core.db import upgrade_database
+from core.groups import list_groups
+from core.models import ExternalEvent
+from core.runtime import Runtime
+from core.serve import Part, running
+from core.settings import Settings
+from sandbox.stripe import StripeSandbox
+from sandbox.telegram import SANDBOX_BOT_TOKEN, ChatMessage, TelegramSandbox
+from sandbox.zoom import ZoomSandbox
+
+ZONE = ZoneInfo("Europe/London")
+WEEK_START = datetime(2026, 11, 16, 7, 30, tzinfo=ZONE)  # a Monday
+WEBHOOK_SECRET = "demo-telegram-webhook-secret"
+STRIPE_WEBHOOK_SECRET = "whsec_demo_between"
+GROUP_ID = -1002026111601
+GROUP_TITLE = "Between · November circle"
+
+COACH = 1001
+MAYA = 2001
+SAM = 2002
+PEOPLE = {COACH: "Rivka (coach)", MAYA: "Maya", SAM: "Sam <3"}
+
+
+SERVICE_MESSAGES = {
+    "new_chat_members": "(joined the group / added a member)",
+    "left_chat_member": "(left the group / removed a member)",
+    "voice": "(a voice note)",
+    "video_note": "(a video note)",
+}
+
+
+@dataclass
+class Line:
+    """One thing that happened, as the transcript shows it."""
+
+    when: datetime
+    where: str
+    who: str
+    text: str
+    buttons: list[str] = field(default_factory=list)
+    system: bool = False
+
+
+@dataclass
+class Scene:
+    title: str
+    lines: list[Line] = field(default_factory=list)
+
+
+class Demo:
+    """The sandbox world, the running app, and the transcript of what people saw."""
+
+    def __init__(self, data_dir: Path, console: Console) -> None:
+        self.data_dir = data_dir
+        self.console = console
+        self.clock = SimulatedClock(WEEK_START)
+        self.telegram = TelegramSandbox(rate_scale=10, now=self.clock.now)
+        self.stripe = StripeSandbox(now=self.clock.now)
+        self.zoom = ZoomSandbox()
+        self.scenes: list[Scene] = []
+        self._seen: set[tuple[int, int]] = set()
+        self._app: Any = None
+        self.runtime: Runtime | None = None
+        self.base_url = ""
+
+    async def __aenter__(self) -> Demo:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(parents=True)
+        telegram_url = await self.telegram.start()
+        stripe_url = await self.stripe.start()
+        await self.zoom.start()
+        port = _free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        settings = Settings(
+            _env_file=None,
+            database_url=f"sqlite+aiosqlite:///{self.data_dir / 'between.db'}",
+            redis_url=None,
+            data_dir=self.data_dir,
+            telegram_bot_token=SANDBOX_BOT_TOKEN,
+            telegram_api_base=telegram_url,
+            telegram_webhook_secret=WEBHOOK_SECRET,
+            public_url=self.base_url,
+            coach_telegram_ids=(COACH,),
+            stripe_secret_key=self.stripe.api_key,
+            stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+            stripe_api_base=stripe_url,
+        )
+        await upgrade_database(settings.database_url)
+        self.stripe.add_webhook_endpoint(f"{self.base_url}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
+        for user_id, name in PEOPLE.items():
+            self.telegram.add_user(user_id, name.removesuffix(" (coach)"))
+        self._app = running(settings, {Part.WEB, Part.WORKER}, port=port, clock=self.clock)
+        self.runtime = await self._app.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._app is not None:
+            await self._app.__aexit__(kind, error, trace)
+        await self.zoom.stop()
+        await self.stripe.stop()
+        await self.telegram.stop()
+
+    def scene(self, title: str, at: datetime) -> None:
+        """Start a scene at a local time; what happens next is recorded under it."""
+        self.collect()
+        self.clock.set(at)
+        self.scenes.append(Scene(f"{title} · {at.astimezone(ZONE):%a %d %b, %H:%M}"))
+
+    def system(self, who: str, text: str) -> None:
+        """A line about what happened behind the scenes (webhooks, health, jobs)."""
+        self.collect()
+        self.scenes[-1].lines.append(
+            Line(self.clock.now(), "behind the scenes", who, text, system=True)
+        )
+
+    def collect(self) -> None:
+        """Move the chat messages that appeared since the last look into the current scene."""
+        new = [
+            message
+            for chat in self.telegram.chats()
+            for message in self.telegram.messages(chat)
+            if (message.chat_id, message.message_id) not in self._seen
+        ]
+        for message in sorted(new, key=lambda m: (m.date, m.message_id)):
+            self._seen.add((message.chat_id, message.message_id))
+            if self.scenes:
+                self.scenes[-1].lines.append(self._line(message))
+
+    async def act(self, action: Awaitable[object]) -> None:
+        """Let a person do something, then record what everyone saw because of it."""
+        await action
+        self.collect()
+
+    def _line(self, message: ChatMessage) -> Line:
+        where = (
+            self.telegram.chat_title(message.chat_id)
+            if message.chat_id < 0
+            else f"{PEOPLE.get(message.chat_id, message.chat_id)} · private chat"
+        )
+        who = (
+            "Between (bot)"
+            if message.sender_id == self.telegram.bot_id
+            else PEOPLE.get(message.sender_id, str(message.sender_id))
+        )
+        text = message.text or SERVICE_MESSAGES.get(message.kind, f"[{message.kind}]")
+        return Line(message.date, str(where), who, text, _buttons(message))
+
+
+def _buttons(message: ChatMessage) -> list[str]:
+    keyboard = (message.reply_markup or {}).get("inline_keyboard", [])
+    return [str(button.get("text", "")) for row in keyboard for button in row]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- the scenes --------------------------------------------------------------------------
+
+
+async def opening_day(demo: Demo) -> None:
+    """The coach starts the bot, makes it an admin of the group, fixes a missing right."""
+    demo.scene("The coach sets up the group", WEEK_START)
+    telegram = demo.telegram
+    await demo.act(telegram.user_sends(COACH, text="/start"))
+    telegram.add_group(GROUP_ID, GROUP_TITLE, admins=[COACH])
+    await demo.act(
+        telegram.bot_added_to_group(GROUP_ID, by_user_id=COACH, can_restrict_members=False)
+    )
+    demo.clock.advance(timedelta(minutes=3))
+    await demo.act(telegram.bot_added_to_group(GROUP_ID, by_user_id=COACH))
+    assert demo.runtime is not None
+    async with demo.runtime.sessions() as session:
+        groups = await list_groups(session)
+    for group in groups:
+        demo.system(
+            "between group list",
+            f"{group.title} ({group.chat_id}): {group.capacity} seats, {group.timezone}, "
+            f"bot rights {'ok' if group.bot_can_invite and group.bot_can_restrict else 'missing'}",
+        )
+
+
+async def people_arrive(demo: Demo) -> None:
+    """Two people find the bot; one has a name full of HTML, shown exactly as typed."""
+    demo.scene("People find the bot", WEEK_START + timedelta(hours=1))
+    telegram = demo.telegram
+    await demo.act(telegram.user_sends(MAYA, text="/start"))
+    demo.clock.advance(timedelta(minutes=12))
+    await demo.act(telegram.user_sends(SAM, text="/start"))
+    welcome = telegram.sent_by_bot(SAM)[-1]
+    await demo.act(telegram.user_presses(SAM, welcome, "help"))
+
+
+async def behind_the_scenes(demo: Demo) -> None:
+    """Stripe's webhook verified and de-duplicated, Telegram's secret checked, health."""
+    demo.scene("Behind the scenes", WEEK_START + timedelta(hours=2))
+    event = demo.stripe.make_event("customer.created", {"id": "cus_demo", "object": "customer"})
+    for attempt in ("sends", "retries"):
+        status = await demo.stripe.send_event(event)
+        demo.system("Stripe", f"{attempt} {event['id']} ({event['type']}) → {status}")
+    forged = await demo.stripe.send_event(event, secret="whsec_forged")
+    demo.system("a stranger", f"posts a forged Stripe event → {forged}")
+    outcome = await _wait_until_processed(demo, event["id"])
+    demo.system("worker", f"{event['id']} stored once, {outcome}")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{demo.base_url}/telegram/webhook",
+            json={"update_id": 1},
+            headers={"X-Telegram-Bot-Api-Secret-Token": "not-the-secret"},
+        ) as response:
+            demo.system(
+                "a stranger", f"posts to /telegram/webhook with a wrong secret → {response.status}"
+            )
+        async with http.get(f"{demo.base_url}/healthz") as response:
+            demo.system("monitor", f"GET /healthz → {response.status} {await response.text()}")
+
+
+async def _wait_until_processed(demo: Demo, event_id: str) -> str:
+    assert demo.runtime is not None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        async with demo.runtime.sessions() as session:
+            rows = (
+                await session.exec(select(ExternalEvent).where(ExternalEvent.event_id == event_id))
+            ).all()
+        if len(rows) == 1 and rows[0].status not in {"received", "processing"}:
+            return f"{rows[0].status} by the worker ({rows[0].attempts} attempt)"
+        await asyncio.sleep(0.1)
+    return "still waiting for the worker"
+
+
+SCENES: list[Callable[[Demo], Awaitable[None]]] = [opening_day, people_arrive, behind_the_scenes]
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def print_transcript(scenes: list[Scene], console: Console) -> None:
+    for scene in scenes:
+        console.rule(f"[bold]{escape(scene.title)}")
+        for line in scene.lines:
+            local = line.when.astimezone(ZONE)
+            if line.system:
+                console.print(f"[dim]{local:%H:%M}  ⚙ {escape(line.who)}: {escape(line.text)}[/]")
+                continue
+            console.print(f"[dim]{local:%H:%M}  {escape(line.where)}[/]")
+            console.print(f"  [bold]{escape(line.who)}[/]: {escape(line.text)}")
+            if line.buttons:
+                console.print("  " + "  ".join(f"[reverse] {escape(b)} [/]" for b in line.buttons))
+        console.print()
+
+
+def write_html(scenes: list[Scene], path: Path) -> None:
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>Between · demo</title>",
+        f"<style>{_CSS}</style><h1>Between · a simulated week</h1>",
+    ]
+    for scene in scenes:
+        parts.append(f"<h2>{html.escape(scene.title)}</h2>")
+        for line in scene.lines:
+            local = line.when.astimezone(ZONE)
+            css = (
+                "system"
+                if line.system
+                else ("bot" if line.who.startswith("Between") else "person")
+            )
+            buttons = "".join(
+                f"<span class='button'>{html.escape(b)}</span>" for b in line.buttons
+            )
+            parts.append(
+                f"<div class='line {css}'><div class='meta'>{local:%H:%M} · "
+                f"{html.escape(line.where)}</div><b>{html.escape(line.who)}</b>"
+                f"<div class='text'>{html.escape(line.text)}</div>{buttons}</div>"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:760px;margin:2em auto;background:#eef1f4}
+h2{margin-top:2em;border-bottom:1px solid #ccc}
+.line{background:#fff;border-radius:10px;padding:.6em .9em;margin:.5em 0;max-width:85%}
+.line.bot{background:#e3f2e1;margin-left:12%}.line.system{background:none;color:#666;font-size:.9em}
+.meta{color:#888;font-size:.8em}.text{white-space:pre-wrap}
+.button{display:inline-block;border:1px solid #7a9;border-radius:6px;
+  padding:.1em .5em;margin:.3em .3em 0 0}
+"""
+
+
+async def run_demo(
+    *, html_path: str, console: Console, data_dir: Path = Path("data/demo")
+) -> list[Scene]:
+    """Play every scene, print the transcript and write the HTML page."""
+    async with Demo(data_dir, console) as demo:
+        for play in SCENES:
+            await play(demo)
+        demo.collect()
+    print_transcript(demo.scenes, console)
+    write_html(demo.scenes, Path(html_path))
+    console.print(f"The whole transcript is also in {html_path}", markup=False)
+    return demo.scenes

@@ -1,0 +1,738 @@
+"""Telegram's wire format, for the sandbox in ``sandbox.telegram``.
+
+Two things live here: builders for the JSON objects the Bot API sends (users, chats, chat
+members, messages, updates), and parsers that turn formatted text (HTML, MarkdownV2, Markdown)
+into what a person sees, plain text plus entities. The parsers are as strict as Telegram's,
+because an unescaped member name must fail here exactly as it would in production.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+JSON = dict[str, Any]
+
+# Every right an administrator can hold; aiogram requires the first group on each admin.
+ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_send_welcome_messages",
+    "can_pin_messages",
+    "can_manage_topics",
+)
+
+# Fields every ChatFullInfo carries; the sandbox has no colours, reactions or gifts to vary.
+_FULL_INFO_DEFAULTS: JSON = {
+    "accent_color_id": 0,
+    "max_reaction_count": 11,
+    "accepted_gift_types": {
+        "unlimited_gifts": False,
+        "limited_gifts": False,
+        "unique_gifts": False,
+        "premium_subscription": False,
+        "gifts_from_channels": False,
+    },
+}
+
+
+@dataclass
+class SandboxUser:
+    """A person in the sandbox's Telegram."""
+
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str = "en"
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, as Telegram shows them."""
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file the sandbox has seen, under the ids Telegram gave it."""
+
+    file_id: str
+    file_unique_id: str
+    file_size: int
+    file_name: str | None = None
+    mime_type: str | None = None
+
+
+@dataclass
+class InviteLink:
+    """An invite link the bot created, and how it has been used."""
+
+    invite_link: str
+    chat_id: int
+    creator: JSON
+    creates_join_request: bool
+    name: str | None = None
+    expire_date: int | None = None
+    member_limit: int | None = None
+    is_revoked: bool = False
+    joined_count: int = 0
+
+    def to_json(self, pending_join_requests: int = 0) -> JSON:
+        """The ChatInviteLink object."""
+        link: JSON = {
+            "invite_link": self.invite_link,
+            "creator": self.creator,
+            "creates_join_request": self.creates_join_request,
+            "is_primary": False,
+            "is_revoked": self.is_revoked,
+        }
+        optional = {
+            "name": self.name,
+            "expire_date": self.expire_date,
+            "member_limit": self.member_limit,
+            "pending_join_request_count": (
+                pending_join_requests if self.creates_join_request else None
+            ),
+        }
+        link.update({key: value for key, value in optional.items() if value is not None})
+        return link
+
+
+def unix_time(moment: datetime) -> int:
+    """Seconds since the epoch, as Telegram writes dates."""
+    return int(moment.timestamp())
+
+
+def utf16_length(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's entity offsets."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+# Users and chats
+
+
+def user_json(user: SandboxUser) -> JSON:
+    """The User object for a person."""
+    data: JSON = {"id": user.id, "is_bot": False, "first_name": user.first_name}
+    if user.last_name:
+        data["last_name"] = user.last_name
+    if user.username:
+        data["username"] = user.username
+    if user.language_code:
+        data["language_code"] = user.language_code
+    return data
+
+
+def bot_json(bot_id: int, first_name: str, username: str) -> JSON:
+    """The User object for the bot."""
+    return {"id": bot_id, "is_bot": True, "first_name": first_name, "username": username}
+
+
+def private_chat_json(user: SandboxUser) -> JSON:
+    """The Chat object of a person's private chat with the bot."""
+    chat: JSON = {"id": user.id, "type": "private", "first_name": user.first_name}
+    if user.last_name:
+        chat["last_name"] = user.last_name
+    if user.username:
+        chat["username"] = user.username
+    return chat
+
+
+def supergroup_json(chat_id: int, title: str) -> JSON:
+    """The Chat object of a supergroup."""
+    return {"id": chat_id, "type": "supergroup", "title": title}
+
+
+def full_info_json(chat: JSON) -> JSON:
+    """The ChatFullInfo object getChat answers with."""
+    return {**chat, **_FULL_INFO_DEFAULTS}
+
+
+def chat_member_json(
+    user: JSON, status: str, *, rights: dict[str, bool] | None = None, until_date: int = 0
+) -> JSON:
+    """The ChatMember object for one status ("creator", "administrator", "kicked", ...)."""
+    if status == "creator":
+        return {"status": status, "user": user, "is_anonymous": False}
+    if status == "administrator":
+        granted = rights or {}
+        return {
+            "status": status,
+            "user": user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            **{right: granted.get(right, False) for right in ADMIN_RIGHTS},
+        }
+    if status == "kicked":
+        return {"status": status, "user": user, "until_date": until_date}
+    return {"status": status, "user": user}
+
+
+# Message contents
+
+
+def text_content(text: str, entities: list[JSON]) -> JSON:
+    """The text fields of a text message."""
+    content: JSON = {"text": text}
+    if entities:
+        content["entities"] = entities
+    return content
+
+
+def caption_content(caption: str | None, entities: list[JSON]) -> JSON:
+    """The caption fields of a media message (empty when there is no caption)."""
+    if not caption:
+        return {}
+    content: JSON = {"caption": caption}
+    if entities:
+        content["caption_entities"] = entities
+    return content
+
+
+def command_entities(text: str) -> list[JSON]:
+    """The bot_command entity Telegram clients add to a text starting with "/"."""
+    if not text.startswith("/"):
+        return []
+    command = text.split(maxsplit=1)[0]
+    return [{"type": "bot_command", "offset": 0, "length": utf16_length(command)}]
+
+
+def _file_fields(file: StoredFile) -> JSON:
+    return {
+        "file_id": file.file_id,
+        "file_unique_id": file.file_unique_id,
+        "file_size": file.file_size,
+    }
+
+
+def document_json(file: StoredFile) -> JSON:
+    """The Document object."""
+    document = _file_fields(file)
+    if file.file_name:
+        document["file_name"] = file.file_name
+    if file.mime_type:
+        document["mime_type"] = file.mime_type
+    return document
+
+
+def voice_json(file: StoredFile, duration: int) -> JSON:
+    """The Voice object."""
+    return {**_file_fields(file), "duration": duration, "mime_type": file.mime_type or "audio/ogg"}
+
+
+def video_note_json(file: StoredFile, duration: int) -> JSON:
+    """The VideoNote object (round video, always square)."""
+    return {**_file_fields(file), "length": 384, "duration": duration}
+
+
+def photo_json(file: StoredFile) -> list[JSON]:
+    """The photo sizes of a photo; the sandbox does not look inside images, so one size."""
+    return [{**_file_fields(file), "width": 1280, "height": 960}]
+
+
+# Updates (without update_id; delivering assigns it)
+
+
+def chat_member_updated_json(
+    *,
+    chat: JSON,
+    actor: JSON,
+    date: datetime,
+    old_member: JSON,
+    new_member: JSON,
+    invite_link: JSON | None = None,
+    via_join_request: bool = False,
+) -> JSON:
+    """The ChatMemberUpdated object of chat_member and my_chat_member updates."""
+    updated: JSON = {
+        "chat": chat,
+        "from": actor,
+        "date": unix_time(date),
+        "old_chat_member": old_member,
+        "new_chat_member": new_member,
+    }
+    if invite_link is not None:
+        updated["invite_link"] = invite_link
+    if via_join_request:
+        updated["via_join_request"] = True
+    return updated
+
+
+def join_request_json(
+    *, chat: JSON, applicant: JSON, date: datetime, invite_link: JSON | None
+) -> JSON:
+    """The ChatJoinRequest object."""
+    request: JSON = {
+        "chat": chat,
+        "from": applicant,
+        "user_chat_id": applicant["id"],
+        "date": unix_time(date),
+    }
+    if invite_link is not None:
+        request["invite_link"] = invite_link
+    return request
+
+
+def callback_query_json(*, query_id: str, presser: JSON, message: JSON, data: str) -> JSON:
+    """The CallbackQuery object of a press on an inline button."""
+    return {
+        "id": query_id,
+        "from": presser,
+        "message": message,
+        # Telegram's chat_instance is an opaque per-chat string; derive a stable one.
+        "chat_instance": str(abs(message["chat"]["id"]) * 7919),
+        "data": data,
+    }
+
+
+# Formatted text
+
+
+class EntityParseError(ValueError):
+    """Formatted text Telegram refuses; the message follows "can't parse entities: "."""
+
+
+class UnsupportedParseMode(ValueError):
+    """A parse_mode Telegram does not know."""
+
+
+def parse_formatted_text(source: str, parse_mode: str) -> tuple[str, list[JSON]]:
+    """Plain text and entities of ``source`` in ``parse_mode`` (HTML, MarkdownV2, Markdown)."""
+    mode = parse_mode.lower()
+    if mode == "html":
+        return _HtmlParser(source).parse()
+    if mode == "markdownv2":
+        return _MarkdownV2Parser(source).parse()
+    if mode == "markdown":
+        return _parse_legacy_markdown(source)
+    raise UnsupportedParseMode(parse_mode)
+
+
+def _sorted_entities(entities: list[JSON]) -> list[JSON]:
+    return sorted(entities, key=lambda entity: (entity["offset"], -entity["length"]))
+
+
+class _PlainText:
+    """The visible text being built, tracking its length in UTF-16 units."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self.utf16_length = 0
+
+    def append(self, text: str) -> None:
+        self._parts.append(text)
+        self.utf16_length += utf16_length(text)
+
+    @property
+    def value(self) -> str:
+        return "".join(self._parts)
+
+
+@dataclass
+class _OpenTag:
+    name: str
+    entity: JSON | None  # None: the tag formats nothing (e.g. <code> naming a <pre> language)
+    offset: int
+    byte_offset: int
+
+
+# Telegram's HTML subset: tag → entity type.
+_HTML_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_NAMED_CHARACTERS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_TAG_NAME = re.compile(r"[A-Za-z0-9-]*")
+_ATTRIBUTE = re.compile(r"""([A-Za-z-]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
+_WHITESPACE = re.compile(r"\s*")
+_CHARACTER_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z]+));")
+
+
+class _HtmlParser:
+    """Telegram's HTML parse mode: a fixed tag subset, strictly nested."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.pos = 0
+        self.text = _PlainText()
+        self.open_tags: list[_OpenTag] = []
+        self.entities: list[JSON] = []
+
+    def parse(self) -> tuple[str, list[JSON]]:
+        while self.pos < len(self.source):
+            if self.source.startswith("</", self.pos):
+                self._end_tag()
+            elif self.source[self.pos] == "<":
+                self._start_tag()
+            elif self.source[self.pos] == "&":
+                self._character_reference()
+            else:
+                self.text.append(self.source[self.pos])
+                self.pos += 1
+        if self.open_tags:
+            name = self.open_tags[-1].name
+            raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{name}"')
+        return self.text.value, _sorted_entities(self.entities)
+
+    def _byte_offset(self) -> int:
+        return len(self.source[: self.pos].encode("utf-8"))
+
+    def _start_tag(self) -> None:
+        byte_offset = self._byte_offset()
+        name_match = _TAG_NAME.match(self.source, self.pos + 1)
+        assert name_match is not None  # the pattern matches the empty string
+        name = name_match.group().lower()
+        if name not in _HTML_TAGS:
+            raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {byte_offset}')
+        self.pos = name_match.end()
+        attributes = self._attributes(byte_offset)
+        entity = self._tag_entity(name, attributes)
+        self.open_tags.append(_OpenTag(name, entity, self.text.utf16_length, byte_offset))
+
+    def _attributes(self, tag_byte_offset: int) -> dict[str, str]:
+        attributes: dict[str, str] = {}
+        while True:
+            self.pos = self._skip_whitespace(self.pos)
+            if self.source.startswith(">", self.pos):
+                self.pos += 1
+                return attributes
+            match = _ATTRIBUTE.match(self.source, self.pos)
+            if match is None:
+                raise EntityParseError(f"Unclosed start tag at byte offset {tag_byte_offset}")
+            value = match.group(2) or ""
+            if value[:1] in {'"', "'"}:
+                value = value[1:-1]
+            attributes[match.group(1).lower()] = _decode_references(value)
+            self.pos = match.end()
+
+    def _skip_whitespace(self, pos: int) -> int:
+        match = _WHITESPACE.match(self.source, pos)
+        assert match is not None  # the pattern matches the empty string
+        return match.end()
+
+    def _tag_entity(self, name: str, attributes: dict[str, str]) -> JSON | None:
+        entity_type = _HTML_TAGS[name]
+        if name == "span" and attributes.get("class") != "tg-spoiler":
+            raise EntityParseError('Tag "span" must have class "tg-spoiler"')
+        if name == "a":
+            href = attributes.get("href")
+            return {"type": entity_type, "url": href} if href else None
+        if name == "code" and self._names_pre_language(attributes):
+            return None
+        if name == "blockquote" and "expandable" in attributes:
+            return {"type": "expandable_blockquote"}
+        if name == "tg-emoji":
+            return {"type": entity_type, "custom_emoji_id": attributes.get("emoji-id", "")}
+        return {"type": entity_type}
+
+    def _names_pre_language(self, attributes: dict[str, str]) -> bool:
+        """<pre><code class="language-x"> sets the pre block's language instead of nesting."""
+        css_class = attributes.get("class", "")
+        parent = self.open_tags[-1] if self.open_tags else None
+        if parent is None or parent.name != "pre" or parent.entity is None:
+            return False
+        if not css_class.startswith("language-"):
+            return False
+        parent.entity["language"] = css_class.removeprefix("language-")
+        return True
+
+    def _end_tag(self) -> None:
+        byte_offset = self._byte_offset()
+        close = self.source.find(">", self.pos)
+        if close == -1:
+            raise EntityParseError(f"Unclosed end tag at byte offset {byte_offset}")
+        name = self.source[self.pos + 2 : close].strip().lower()
+        if not self.open_tags:
+            raise EntityParseError(f"Unexpected end tag at byte offset {byte_offset}")
+        tag = self.open_tags.pop()
+        if name != tag.name:
+            raise EntityParseError(
+                f'Unmatched end tag at byte offset {byte_offset}, expected "</{tag.name}>", '
+                f'found "</{name}>"'
+            )
+        self.pos = close + 1
+        length = self.text.utf16_length - tag.offset
+        if tag.entity is not None and length > 0:
+            self.entities.append({**tag.entity, "offset": tag.offset, "length": length})
+
+    def _character_reference(self) -> None:
+        match = _CHARACTER_REFERENCE.match(self.source, self.pos)
+        character = _decode_reference(match) if match else None
+        if match is None or character is None:
+            # Telegram keeps a "&" that starts no known reference as it is.
+            self.text.append("&")
+            self.pos += 1
+            return
+        self.text.append(character)
+        self.pos = match.end()
+
+
+def _decode_reference(match: re.Match[str]) -> str | None:
+    decimal, hexadecimal, name = match.groups()
+    if name is not None:
+        return _NAMED_CHARACTERS.get(name)
+    code_point = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if code_point == 0 or code_point > 0x10FFFF or 0xD800 <= code_point <= 0xDFFF:
+        return None
+    return chr(code_point)
+
+
+def _decode_references(value: str) -> str:
+    return _CHARACTER_REFERENCE.sub(lambda match: _decode_reference(match) or match[0], value)
+
+
+_MARKDOWN_V2_RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
+_MARKDOWN_V2_MARKERS = {
+    "*": "bold",
+    "_": "italic",
+    "__": "underline",
+    "~": "strikethrough",
+    "||": "spoiler",
+}
+_ENTITY_NAMES = {
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "text_link": "TextUrl",
+}
+
+
+@dataclass
+class _OpenMarker:
+    entity_type: str
+    marker: str
+    offset: int
+    byte_offset: int
+
+
+class _MarkdownV2Parser:
+    """Telegram's MarkdownV2: every reserved character outside an entity must be escaped."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.pos = 0
+        self.text = _PlainText()
+        self.open: list[_OpenMarker] = []
+        self.entities: list[JSON] = []
+        self.quote_start: int | None = None
+
+    def parse(self) -> tuple[str, list[JSON]]:
+        while self.pos < len(self.source):
+            self._step()
+        self._end_blockquote()
+        if self.open:
+            marker = self.open[-1]
+            name = _ENTITY_NAMES[marker.entity_type]
+            raise EntityParseError(
+                f"Can't find end of {name} entity at byte offset {marker.byte_offset}"
+            )
+        return self.text.value, _sorted_entities(self.entities)
+
+    def _byte_offset(self) -> int:
+        return len(self.source[: self.pos].encode("utf-8"))
+
+    def _step(self) -> None:
+        source, pos = self.source, self.pos
+        char = source[pos]
+        if char == "\\":
+            self._escaped()
+        elif source.startswith("```", pos):
+            self._code_block()
+        elif char == "`":
+            self._inline_code()
+        elif source.startswith(("__", "||"), pos):
+            self._marker(source[pos : pos + 2])
+        elif char in "*_~":
+            self._marker(char)
+        elif char == "[":
+            self.open.append(
+                _OpenMarker("text_link", "[", self.text.utf16_length, self._byte_offset())
+            )
+            self.pos += 1
+        elif char == "]" and self.open and self.open[-1].marker == "[":
+            self._link_end()
+        elif char == ">" and (pos == 0 or source[pos - 1] == "\n"):
+            self._blockquote_line()
+        elif char in _MARKDOWN_V2_RESERVED:
+            raise EntityParseError(
+                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+            )
+        else:
+            if char == "\n" and not source.startswith(">", pos + 1):
+                self._end_blockquote()
+            self.text.append(char)
+            self.pos += 1
+
+    def _escaped(self) -> None:
+        escaped = self.source[self.pos + 1 : self.pos + 2]
+        if not escaped:
+            raise EntityParseError(
+                "Character '\\' is reserved and must be escaped with the preceding '\\'"
+            )
+        self.text.append(escaped)
+        self.pos += 2
+
+    def _marker(self, marker: str) -> None:
+        entity_type = _MARKDOWN_V2_MARKERS[marker]
+        self.pos += len(marker)
+        if self.open and self.open[-1].marker == marker:
+            opened = self.open.pop()
+            length = self.text.utf16_length - opened.offset
+            if length > 0:
+                self.entities.append(
+                    {"type": entity_type, "offset": opened.offset, "length": length}
+                )
+            return
+        if any(opened.marker == marker for opened in self.open):
+            inner = self.open[-1]
+            raise EntityParseError(
+                f"Can't find end of {_ENTITY_NAMES[inner.entity_type]} entity "
+                f"at byte offset {inner.byte_offset}"
+            )
+        byte_offset = len(self.source[: self.pos - len(marker)].encode("utf-8"))
+        self.open.append(_OpenMarker(entity_type, marker, self.text.utf16_length, byte_offset))
+
+    def _read_until(self, terminator: str, entity_name: str) -> str:
+        """Text up to an unescaped terminator; inside, only "\\" escapes anything."""
+        start_byte_offset = self._byte_offset()
+        content: list[str] = []
+        while not self.source.startswith(terminator, self.pos):
+            if self.pos >= len(self.source):
+                raise EntityParseError(
+                    f"Can't find end of {entity_name} entity at byte offset {start_byte_offset}"
+                )
+            if self.source[self.pos] == "\\" and self.pos + 1 < len(self.source):
+                self.pos += 1
+            content.append(self.source[self.pos])
+            self.pos += 1
+        self.pos += len(terminator)
+        return "".join(content)
+
+    def _inline_code(self) -> None:
+        self.pos += 1
+        code = self._read_until("`", "Code")
+        self._add_literal_entity(code, {"type": "code"})
+
+    def _code_block(self) -> None:
+        self.pos += 3
+        body = self._read_until("```", "Pre")
+        entity: JSON = {"type": "pre"}
+        first_line, newline, rest = body.partition("\n")
+        if newline and first_line and not any(char.isspace() for char in first_line):
+            entity["language"] = first_line
+            body = rest
+        self._add_literal_entity(body, entity)
+
+    def _add_literal_entity(self, content: str, entity: JSON) -> None:
+        offset = self.text.utf16_length
+        self.text.append(content)
+        if content:
+            self.entities.append({**entity, "offset": offset, "length": utf16_length(content)})
+
+    def _link_end(self) -> None:
+        opened = self.open.pop()
+        self.pos += 1
+        if not self.source.startswith("(", self.pos):
+            return  # "[text]" without a URL is plain text
+        self.pos += 1
+        url = self._read_until(")", "TextUrl")
+        length = self.text.utf16_length - opened.offset
+        if length > 0:
+            self.entities.append(
+                {"type": "text_link", "url": url, "offset": opened.offset, "length": length}
+            )
+
+    def _blockquote_line(self) -> None:
+        if self.quote_start is None:
+            self.quote_start = self.text.utf16_length
+        self.pos += 1
+
+    def _end_blockquote(self) -> None:
+        if self.quote_start is None:
+            return
+        length = self.text.utf16_length - self.quote_start
+        if length > 0:
+            self.entities.append(
+                {"type": "blockquote", "offset": self.quote_start, "length": length}
+            )
+        self.quote_start = None
+
+
+_LEGACY_MARKERS = {"*": "bold", "_": "italic", "`": "code"}
+_LEGACY_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
+
+
+def _parse_legacy_markdown(source: str) -> tuple[str, list[JSON]]:
+    """Telegram's legacy Markdown: *bold*, _italic_, `code`, ```pre```, [text](url)."""
+    text = _PlainText()
+    entities: list[JSON] = []
+    pos = 0
+    while pos < len(source):
+        char = source[pos]
+        if char == "\\" and source[pos + 1 : pos + 2] in {"_", "*", "`", "["}:
+            text.append(source[pos + 1])
+            pos += 2
+            continue
+        marker = "```" if source.startswith("```", pos) else char
+        if marker in _LEGACY_MARKERS or marker == "```":
+            end = source.find(marker, pos + len(marker))
+            if end == -1:
+                byte_offset = len(source[:pos].encode("utf-8"))
+                raise EntityParseError(
+                    f"Can't find end of the entity starting at byte offset {byte_offset}"
+                )
+            content = source[pos + len(marker) : end]
+            entity_type = _LEGACY_MARKERS.get(marker, "pre")
+            if content:
+                entities.append(
+                    {
+                        "type": entity_type,
+                        "offset": text.utf16_length,
+                        "length": utf16_length(content),
+                    }
+                )
+            text.append(content)
+            pos = end + len(marker)
+            continue
+        link = _LEGACY_LINK.match(source, pos)
+        if link is not None and link.group(1):
+            entities.append(
+                {
+                    "type": "text_link",
+                    "url": link.group(2),
+                    "offset": text.utf16_length,
+                    "length": utf16_length(link.group(1)),
+                }
+            )
+            text.append(link.group(1))
+            pos = link.end()
+            continue
+        text.append(char)
+        pos += 1
+    return text.value, _sorted_entities(entities)

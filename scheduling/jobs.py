@@ -1,0 +1,55 @@
+"""The worker's jobs: thin edges that read their input, call one service and report."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, delete
+
+from billing.events import events_to_retry, process_stripe_event
+from core.models import ExternalEvent
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Telegram resends an unanswered update within a day; a week of ids is ample.
+KEEP_UPDATE_IDS = timedelta(days=7)
+
+
+def runtime_of(ctx: dict[str, Any]) -> Runtime:
+    runtime: Runtime = ctx["runtime"]
+    return runtime
+
+
+async def apply_stripe_event(ctx: dict[str, Any], event_id: str) -> str | None:
+    """Apply one stored Stripe event (enqueued by the webhook)."""
+    runtime = runtime_of(ctx)
+    status = await process_stripe_event(runtime.sessions, event_id, runtime.clock.now())
+    return status.value if status else None
+
+
+async def retry_stripe_events(ctx: dict[str, Any]) -> int:
+    """Every minute: enqueue stored events whose job was lost or failed."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        event_ids = await events_to_retry(session, runtime.clock.now())
+    for event_id in event_ids:
+        await runtime.redis.enqueue_job("process_stripe_event", event_id)
+    if event_ids:
+        log.info("re-enqueued %d stripe event(s)", len(event_ids))
+    return len(event_ids)
+
+
+async def forget_old_update_ids(ctx: dict[str, Any]) -> int:
+    """Daily: drop Telegram update ids older than a week (they only guard against resends)."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        result = await session.exec(
+            delete(ExternalEvent)
+            .where(col(ExternalEvent.source) == "telegram")
+            .where(col(ExternalEvent.received_at) < runtime.clock.now() - KEEP_UPDATE_IDS)
+        )
+        await session.commit()
+    return int(result.rowcount)

@@ -1,0 +1,162 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL when DATABASE_URL says so), a real
+Redis (REDIS_URL, or an embedded server), the sandbox Telegram/Stripe, a simulated clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func
+from sqlalchemy import table as sa_table
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel, select
+
+from core.clock import SimulatedClock
+from core.db import SessionFactory, create_engine, create_session_factory, upgrade_database
+from core.redis import EmbeddedRedis
+from core.runtime import Runtime
+from core.settings import Settings
+from sandbox.stripe import StripeSandbox
+from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
+
+COACH_ID = 1001
+WEBHOOK_SECRET = "test-webhook-secret-0123456789"
+STRIPE_WEBHOOK_SECRET = "whsec_test_between"
+START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for the run: PostgreSQL if DATABASE_URL names one."""
+    import asyncio
+
+    configured = os.environ.get("DATABASE_URL", "")
+    if configured.startswith("postgresql"):
+        url = make_url(configured)
+        name = f"between_test_{uuid.uuid4().hex[:8]}"
+        admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
+            hide_password=False
+        )
+        asyncio.run(_postgres(admin_dsn, f'CREATE DATABASE "{name}"'))
+        test_url = url.set(database=name).render_as_string(hide_password=False)
+        asyncio.run(upgrade_database(test_url))
+        yield test_url
+        asyncio.run(_postgres(admin_dsn, f'DROP DATABASE "{name}" WITH (FORCE)'))
+    else:
+        path = tmp_path_factory.mktemp("db") / "between.db"
+        test_url = f"sqlite+aiosqlite:///{path}"
+        asyncio.run(upgrade_database(test_url))
+        yield test_url
+
+
+async def _postgres(dsn: str, statement: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis: REDIS_URL when set, else one embedded for the run."""
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    """Sessions on the test database, emptied before each test."""
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            await connection.execute(table.delete())
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(START)
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramSandbox]:
+    """The sandbox Bot API, its flood limits 20 times Telegram's so tests stay quick."""
+    sandbox = TelegramSandbox(rate_scale=20)
+    await sandbox.start()
+    sandbox.add_user(COACH_ID, "Coach", username="coach")
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+async def stripe_sandbox() -> AsyncIterator[StripeSandbox]:
+    sandbox = StripeSandbox()
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    redis_url: str,
+    telegram: TelegramSandbox,
+    stripe_sandbox: StripeSandbox,
+    tmp_path: Path,
+) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        redis_url=redis_url,
+        data_dir=tmp_path,
+        telegram_bot_token=SANDBOX_BOT_TOKEN,
+        telegram_api_base=telegram.base_url,
+        telegram_webhook_secret=WEBHOOK_SECRET,
+        coach_telegram_ids=(COACH_ID,),
+        stripe_secret_key=stripe_sandbox.api_key,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        stripe_api_base=stripe_sandbox.base_url,
+    )
+
+
+@pytest.fixture
+async def runtime(
+    settings: Settings, sessions: SessionFactory, redis: Redis, clock: SimulatedClock
+) -> AsyncIterator[Runtime]:
+    """The app's shared clients, wired to the sandbox and the test database."""
+    assert settings.redis_url is not None
+    opened = await Runtime.open(settings, redis_url=settings.redis_url, clock=clock)
+    yield opened
+    await opened.close()
+
+
+async def count(sessions: SessionFactory, name: str) -> int:
+    async with sessions() as session:
+        result = await session.exec(select(func.count()).select_from(sa_table(name)))
+        return int(result.one())
+
+
+async def feed(runtime: Runtime, update: dict[str, object]) -> None:
+    """Hand one update (as the sandbox delivered it) to the dispatcher, as a webhook would."""
+    await runtime.dispatcher.feed_raw_update(runtime.bot, update)

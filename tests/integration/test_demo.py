@@ -1,0 +1,38 @@
+"""`between demo` plays its scenes end to end against the sandbox and shows what people saw."""
+
+from io import StringIO
+from pathlib import Path
+
+from rich.console import Console
+
+from sandbox.demo import run_demo
+
+
+async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> None:
+    output = StringIO()
+    page = tmp_path / "demo.html"
+
+    scenes = await run_demo(
+        html_path=str(page),
+        console=Console(file=output, width=200),
+        data_dir=tmp_path / "demo",
+    )
+
+    printed = output.getvalue()
+    assert [scene.title.split(" · ")[0] for scene in scenes] == [
+        "The coach sets up the group",
+        "People find the bot",
+        "Behind the scenes",
+    ]
+    assert "I'm set up in Between · November circle" in printed
+    assert "• Ban users" in printed
+    assert "I have every right I need" in printed
+    assert "Hello, Sam <3." in printed  # an HTML-ish name shown as typed
+    assert "12 seats left" in printed
+    assert "What you can do here" in printed
+    assert "(customer.created) → 200" in printed
+    assert "forged Stripe event → 400" in printed
+    assert "stored once, ignored" in printed
+    assert "wrong secret → 401" in printed
+    assert '/healthz → 200 {"status": "ok", "database": "ok", "redis": "ok"}' in printed
+    assert "Hello, Sam &lt;3." in page.read_text()

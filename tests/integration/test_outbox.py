@@ -1,0 +1,193 @@
+"""The outbox against the sandbox Bot API: Telegram's limits, 429s, crashes, blocked members."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+
+from sqlmodel import col, select
+
+from core.clock import SimulatedClock
+from core.db import SessionFactory
+from core.flood import TELEGRAM_LIMITS
+from core.members import remember_member
+from core.models import Member, OutboxMessage, OutboxState
+from core.outbox import OutboxSender, enqueue
+from core.runtime import Runtime
+from sandbox.telegram import TelegramSandbox
+
+LIMITS = TELEGRAM_LIMITS.scaled(20)  # the same scale as the sandbox fixture
+
+
+async def people(telegram: TelegramSandbox, how_many: int, first_id: int = 5000) -> list[int]:
+    ids = list(range(first_id, first_id + how_many))
+    for user_id in ids:
+        telegram.add_user(user_id, f"Member {user_id}")
+        await telegram.user_sends(user_id, text="hello")  # opens their private chat
+    return ids
+
+
+async def fill(
+    sessions: SessionFactory, clock: SimulatedClock, chats: list[int], per_chat: int
+) -> None:
+    async with sessions() as session:
+        for n in range(per_chat):
+            for chat_id in chats:
+                await enqueue(
+                    session,
+                    key=f"test:{chat_id}:{n}",
+                    chat_id=chat_id,
+                    text=f"note {n}",
+                    now=clock.now(),
+                )
+        await session.commit()
+
+
+def sender(runtime: Runtime, sessions: SessionFactory, clock: SimulatedClock) -> OutboxSender:
+    return OutboxSender(sessions, runtime.telegram, clock, limits=LIMITS, idle_seconds=0.05)
+
+
+def delivered(telegram: TelegramSandbox, chats: list[int]) -> dict[int, list[str | None]]:
+    return {chat_id: [m.text for m in telegram.sent_by_bot(chat_id)] for chat_id in chats}
+
+
+async def states(sessions: SessionFactory) -> Counter[str]:
+    async with sessions() as session:
+        rows = (await session.exec(select(OutboxMessage.state))).all()
+    return Counter(str(state) for state in rows)
+
+
+async def test_500_messages_to_100_chats_arrive_once_in_order_within_the_limits(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    chats = await people(telegram, 100)
+    await fill(sessions, clock, chats, per_chat=5)
+    telegram.fail_next("sendMessage", status=429, retry_after=1)
+
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=60)
+
+    expected = [f"note {n}" for n in range(5)]
+    assert delivered(telegram, chats) == dict.fromkeys(chats, expected)
+    assert await states(sessions) == Counter({"sent": 500})
+    sends = [call for call in telegram.calls if call.method == "sendMessage"]
+    refused = [call for call in sends if call.status == 429]
+    assert refused, "the injected 429 was not seen"
+    for call in refused:  # every 429 was honoured: that chat waited retry_after
+        later = [
+            c for c in sends if c.params["chat_id"] == call.params["chat_id"] and c.at > call.at
+        ]
+        assert later and later[0].at - call.at >= (call.retry_after or 0) - 0.01
+
+
+async def test_a_sender_killed_half_way_and_restarted_delivers_every_message_once(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    chats = await people(telegram, 100)
+    await fill(sessions, clock, chats, per_chat=5)
+
+    first = asyncio.create_task(sender(runtime, sessions, clock).run())
+    for _ in range(3000):
+        if len(telegram.sent_by_bot()) >= 250:
+            break
+        await asyncio.sleep(0.01)
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert 250 <= len(telegram.sent_by_bot()) < 500, "the sender was not stopped half-way"
+
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=60)
+
+    texts = Counter((m.chat_id, m.text) for m in telegram.sent_by_bot())
+    assert len(texts) == 500
+    assert set(texts.values()) == {1}
+    assert await states(sessions) == Counter({"sent": 500})
+
+
+async def test_a_member_who_blocked_the_bot_is_marked_unreachable_not_retried(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    blocked, reachable = await people(telegram, 2)
+    async with sessions() as session:
+        for user_id in (blocked, reachable):
+            await remember_member(
+                session, telegram_id=user_id, first_name="M", now=clock.now(), started=True
+            )
+        await session.commit()
+    telegram.block_bot(blocked)
+    await fill(sessions, clock, [blocked, reachable], per_chat=2)
+
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=30)
+
+    assert await states(sessions) == Counter({"unreachable": 2, "sent": 2})
+    assert len([c for c in telegram.calls if c.params.get("chat_id") == blocked]) == 2
+    async with sessions() as session:
+        member = (
+            await session.exec(select(Member).where(col(Member.telegram_id) == blocked))
+        ).one()
+    assert member.unreachable_since == clock.now()
+
+
+async def test_telegram_failing_for_a_moment_is_retried_with_back_off(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    [chat] = await people(telegram, 1)
+    await fill(sessions, clock, [chat], per_chat=1)
+    telegram.fail_next("sendMessage", status=500, count=2)
+
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=30)
+
+    assert [m.text for m in telegram.sent_by_bot(chat)] == ["note 0"]
+    async with sessions() as session:
+        row = (await session.exec(select(OutboxMessage))).one()
+    assert (row.state, row.attempts) == (OutboxState.SENT, 3)
+
+
+async def test_a_message_telegram_refuses_is_failed_with_the_reason(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    [chat] = await people(telegram, 1)
+    async with sessions() as session:
+        await enqueue(session, key="broken", chat_id=chat, text="<b>unclosed", now=clock.now())
+        await session.commit()
+
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=30)
+
+    async with sessions() as session:
+        row = (await session.exec(select(OutboxMessage))).one()
+    assert row.state == OutboxState.FAILED
+    assert row.last_error is not None and "can't parse entities" in row.last_error
+
+
+async def test_the_same_key_is_queued_once(
+    sessions: SessionFactory, clock: SimulatedClock
+) -> None:
+    async with sessions() as session:
+        first = await enqueue(session, key="prompt:1", chat_id=-100, text="a", now=clock.now())
+        again = await enqueue(session, key="prompt:1", chat_id=-100, text="a", now=clock.now())
+        await session.commit()
+    assert (first, again) == (True, False)
+    assert await states(sessions) == Counter({"pending": 1})
+
+
+async def test_a_message_for_later_waits_for_its_time(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    from datetime import timedelta
+
+    [chat] = await people(telegram, 1)
+    async with sessions() as session:
+        await enqueue(
+            session,
+            key="later",
+            chat_id=chat,
+            text="later",
+            now=clock.now(),
+            not_before=clock.now() + timedelta(hours=1),
+        )
+        await session.commit()
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=30)
+    assert telegram.sent_by_bot(chat) == []
+    clock.advance(timedelta(hours=1))
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=30)
+    assert [m.text for m in telegram.sent_by_bot(chat)] == ["later"]
