@@ -10,6 +10,8 @@ from typing import Any
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billing import membership
+from billing.membership import Billing
 from core.db import SessionFactory, insert_if_new
 from core.models import EventStatus, ExternalEvent
 
@@ -20,11 +22,18 @@ MAX_ATTEMPTS = 5
 # A stored event not processed after this long missed its job (Redis was down): enqueue again.
 RETRY_AFTER = timedelta(minutes=1)
 
-StripeHandler = Callable[[AsyncSession, dict[str, Any], datetime], Awaitable[None]]
+StripeHandler = Callable[[Billing, AsyncSession, dict[str, Any], datetime], Awaitable[None]]
 
-# Event type → what it changes. The membership lifecycle fills this table; until a type is
-# here its events are recorded and marked ignored.
-STRIPE_HANDLERS: dict[str, StripeHandler] = {}
+# Event type → what it changes. Any other type is recorded and marked ignored.
+STRIPE_HANDLERS: dict[str, StripeHandler] = {
+    "checkout.session.completed": membership.checkout_completed,
+    "checkout.session.expired": membership.checkout_expired,
+    "customer.subscription.created": membership.subscription_changed,
+    "customer.subscription.updated": membership.subscription_changed,
+    "customer.subscription.deleted": membership.subscription_changed,
+    "invoice.paid": membership.subscription_changed,
+    "invoice.payment_failed": membership.subscription_changed,
+}
 
 
 async def record_stripe_event(session: AsyncSession, event: dict[str, Any], now: datetime) -> bool:
@@ -53,6 +62,7 @@ async def find_stripe_event(session: AsyncSession, event_id: str) -> ExternalEve
 
 async def process_stripe_event(
     sessions: SessionFactory,
+    billing: Billing,
     event_id: str,
     now: datetime,
     handlers: dict[str, StripeHandler] = STRIPE_HANDLERS,
@@ -63,18 +73,19 @@ async def process_stripe_event(
             return None
         event = await find_stripe_event(session, event_id)
         assert event is not None and event.payload is not None
-        handler = handlers.get(event.type)
+        event_type, payload = event.type, event.payload
+        handler = handlers.get(event_type)
         try:
             if handler is not None:
-                await handler(session, event.payload, now)
+                await handler(billing, session, payload, now)
         except Exception as error:
             await session.rollback()
             await _finish(session, event_id, EventStatus.FAILED, now, f"{type(error).__name__}")
-            log.exception("stripe event %s (%s) failed", event_id, event.type)
+            log.exception("stripe event %s (%s) failed", event_id, event_type)
             raise
         status = EventStatus.PROCESSED if handler is not None else EventStatus.IGNORED
         await _finish(session, event_id, status, now, None)
-        log.info("stripe event %s (%s) %s", event_id, event.type, status.value)
+        log.info("stripe event %s (%s) %s", event_id, event_type, status.value)
         return status
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
+from billing.membership import Billing
 from bot.middlewares import DatabaseSessionMiddleware
-from bot.routers import group, member
+from bot.routers import coach, gate, group, member
 from core.clock import Clock
 from core.db import SessionFactory
 from core.settings import Settings
@@ -13,14 +14,23 @@ from prompts.render import Templates
 
 
 def create_dispatcher(
-    *, settings: Settings, sessions: SessionFactory, clock: Clock, templates: Templates
+    *,
+    settings: Settings,
+    sessions: SessionFactory,
+    clock: Clock,
+    templates: Templates,
+    billing: Billing,
 ) -> Dispatcher:
     """Build the dispatcher; everything a handler needs arrives as a keyword argument."""
-    dispatcher = Dispatcher(settings=settings, clock=clock, templates=templates)
+    dispatcher = Dispatcher(settings=settings, clock=clock, templates=templates, billing=billing)
     dispatcher.update.outer_middleware(DatabaseSessionMiddleware(sessions, clock))
     dispatcher.include_routers(
         # The bot's own membership first: adding it to a group must never reach other handlers.
         group.create_router(),
+        # Join requests and arrivals: who may be in the group.
+        gate.create_router(),
+        # Coach commands before member commands, so a coach's /seats is never a member's.
+        coach.create_router(),
         # A person's private chat with the bot.
         member.create_router(),
     )

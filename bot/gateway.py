@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot
@@ -97,3 +98,38 @@ class TelegramGateway:
             await self.bot.pin_chat_message(chat_id, message_id, disable_notification=True)
         except (TelegramBadRequest, TelegramForbiddenError, TelegramServerError) as error:
             log.warning("could not pin message %s in chat %s: %s", message_id, chat_id, error)
+
+
+class GroupAccess:
+    """The bot's admin actions on a group: invite links, join requests, removals."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def create_invite_link(self, chat_id: int, *, name: str, expire_date: datetime) -> str:
+        """A personal link that asks to join (so the bot can check the seat)."""
+        link = await self.bot.create_chat_invite_link(
+            chat_id, name=name[:32], expire_date=expire_date, creates_join_request=True
+        )
+        return link.invite_link
+
+    async def revoke_invite_link(self, chat_id: int, invite_link: str) -> None:
+        """Make an old link useless; one already gone is fine."""
+        try:
+            await self.bot.revoke_chat_invite_link(chat_id, invite_link)
+        except TelegramBadRequest as error:
+            log.info("invite link in chat %s was already gone: %s", chat_id, error.message)
+
+    async def approve(self, chat_id: int, user_id: int) -> None:
+        await self.bot.approve_chat_join_request(chat_id, user_id)
+
+    async def decline(self, chat_id: int, user_id: int) -> None:
+        try:
+            await self.bot.decline_chat_join_request(chat_id, user_id)
+        except TelegramBadRequest as error:  # the request was withdrawn meanwhile
+            log.info("join request in chat %s was gone: %s", chat_id, error.message)
+
+    async def remove(self, chat_id: int, user_id: int) -> None:
+        """Take someone out of the group; ban then unban, so they can come back one day."""
+        await self.bot.ban_chat_member(chat_id, user_id)
+        await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)

@@ -32,8 +32,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups (cohorts) the program runs in.", no_args_is_help=True)
+stripe_app = typer.Typer(help="Stripe: the price and the webhook.", no_args_is_help=True)
+billing_app = typer.Typer(help="Seats against Stripe.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(group_app, name="group")
+app.add_typer(stripe_app, name="stripe")
+app.add_typer(billing_app, name="billing")
 console = Console()
 
 SERVER_NEEDS = (
@@ -219,6 +223,73 @@ def group_list() -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+@stripe_app.command("setup")
+def stripe_setup() -> None:
+    """Create the product and the $31/month price once (running it again changes nothing)."""
+    from billing.events import STRIPE_HANDLERS
+    from billing.stripe_gateway import StripeGateway
+
+    settings = _settings("STRIPE_SECRET_KEY")
+    assert settings.stripe_secret_key is not None
+    api_key = settings.stripe_secret_key.get_secret_value()
+
+    async def ensure() -> tuple[str, bool]:
+        gateway = StripeGateway(api_key, settings.stripe_api_base)
+        try:
+            return await gateway.ensure_price()
+        finally:
+            await gateway.close()
+
+    price_id, created = _run(ensure())
+    console.print(
+        ("Created" if created else "Found") + f" the $31/month price: {price_id}", markup=False
+    )
+    console.print(f"Set STRIPE_PRICE_ID={price_id}", markup=False)
+    webhook = (
+        f"{settings.public_url}/stripe/webhook"
+        if settings.public_url
+        else "<PUBLIC_URL>/stripe/webhook"
+    )
+    console.print(f"Stripe webhook endpoint: {webhook}", markup=False)
+    console.print("Events: " + ", ".join(sorted(STRIPE_HANDLERS)), markup=False)
+
+
+@billing_app.command("reconcile")
+def billing_reconcile(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
+) -> None:
+    """Compare every Stripe subscription with its seat and fix drift (the nightly job)."""
+    from billing import reconcile
+    from core.clock import SystemClock
+    from core.redis import redis_url_for
+    from core.runtime import Runtime
+
+    settings = _settings("TELEGRAM_BOT_TOKEN", "STRIPE_SECRET_KEY")
+
+    async def check() -> list[str]:
+        with redis_url_for(settings.redis_url, settings.data_dir) as redis_url:
+            runtime = await Runtime.open(settings, redis_url=redis_url, clock=SystemClock())
+            try:
+                async with runtime.sessions() as session:
+                    now = runtime.clock.now()
+                    drifts = await reconcile.reconcile(
+                        session, runtime.billing, now, apply=not dry_run
+                    )
+                    if not dry_run:
+                        await reconcile.report_to_coaches(session, runtime.billing, drifts, now)
+                        await session.commit()
+                return [str(drift) for drift in drifts]
+            finally:
+                await runtime.close()
+
+    lines = _run(check())
+    for line in lines:
+        console.print(("would change: " if dry_run else "") + line, markup=False)
+    console.print(
+        f"{len(lines)} difference(s)" + (" (dry run: nothing changed)" if dry_run else "")
+    )
 
 
 @app.command()

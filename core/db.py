@@ -48,17 +48,26 @@ def create_engine(database_url: str) -> AsyncEngine:
     # hide_parameters: a failing statement must not print a member's words into the log.
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
 
 
 def _tune_sqlite(connection: Any, _record: Any) -> None:
-    # WAL lets the web process read while the worker writes; busy_timeout makes writers queue
-    # instead of failing at once.
+    # WAL lets readers go on while one writer writes; busy_timeout makes writers queue instead
+    # of failing at once. The driver's own BEGIN is switched off for _begin_immediate's.
+    connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once ("database is locked")
+    # when another writer got in between; taking the write lock at BEGIN makes writers queue,
+    # and makes read-count-then-insert (holding a seat) safe.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -84,3 +84,8 @@ async def find_group(session: AsyncSession, *, chat_id: int) -> Group | None:
 async def list_groups(session: AsyncSession) -> list[Group]:
     result = await session.exec(select(Group).order_by(col(Group.id)))
     return list(result.all())
+
+
+def local_time(moment: datetime, group: Group) -> str:
+    """A moment as the group reads it, e.g. "Monday 16 November, 09:00 (Europe/London)"."""
+    return f"{moment.astimezone(ZoneInfo(group.timezone)):%A %-d %B, %H:%M} ({group.timezone})"

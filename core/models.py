@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime
@@ -42,6 +42,8 @@ class Member(SQLModel, table=True):
     username: str | None = Field(default=None, max_length=64)
     language_code: str | None = Field(default=None, max_length=16)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When they confirmed that Between is not a crisis service (asked at /join).
+    crisis_note_accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set when Telegram answers 403 (blocked the bot); cleared when they write again.
     unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -103,3 +105,85 @@ class OutboxMessage(SQLModel, table=True):
     telegram_message_id: int | None = None
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SeatStatus(StrEnum):
+    HELD = "held"  # a Checkout Session or a waitlist offer is open
+    ACTIVE = "active"  # paying (also while cancelling at the period's end)
+    PAST_DUE = "past_due"  # a payment failed; the grace period runs
+    COMPED = "comped"  # a free seat from the coach (a scholarship)
+    ENDED = "ended"
+
+
+# Statuses that hold a seat for good; a HELD seat holds it only until hold_expires_at.
+SEATED = (SeatStatus.ACTIVE, SeatStatus.PAST_DUE, SeatStatus.COMPED)
+LIVE = (SeatStatus.HELD, *SEATED)
+
+
+class Seat(SQLModel, table=True):
+    """One member's place in one group, from the hold to its end."""
+
+    __tablename__ = "seats"
+    __table_args__ = (
+        Index("ix_seats_group_status", "group_id", "status"),
+        Index(
+            "uq_seats_live_member",
+            "member_id",
+            "group_id",
+            unique=True,
+            sqlite_where=text("status IN ('held', 'active', 'past_due', 'comped')"),
+            postgresql_where=text("status IN ('held', 'active', 'past_due', 'comped')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id")
+    group_id: int = Field(foreign_key="groups.id")
+    status: SeatStatus = Field(sa_type=String(16))
+    hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    checkout_session_id: str | None = Field(default=None, max_length=255, unique=True)
+    checkout_url: str | None = Field(default=None, max_length=1000)
+    stripe_customer_id: str | None = Field(default=None, max_length=255)
+    stripe_subscription_id: str | None = Field(default=None, max_length=255, index=True)
+    current_period_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancel_at_period_end: bool = False
+    past_due_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    invite_link: str | None = Field(default=None, max_length=255)
+    joined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    end_reason: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WaitlistStatus(StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"  # a seat is held for them until offered_until
+    SEATED = "seated"
+    LEFT = "left"
+    LAPSED = "lapsed"  # the offer ran out
+
+
+class WaitlistEntry(SQLModel, table=True):
+    """A place in a full group's queue."""
+
+    __tablename__ = "waitlist"
+    __table_args__ = (
+        Index(
+            "uq_waitlist_open_member",
+            "member_id",
+            "group_id",
+            unique=True,
+            sqlite_where=text("status IN ('waiting', 'offered')"),
+            postgresql_where=text("status IN ('waiting', 'offered')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id")
+    group_id: int = Field(foreign_key="groups.id", index=True)
+    status: WaitlistStatus = Field(default=WaitlistStatus.WAITING, sa_type=String(16))
+    seat_id: int | None = Field(default=None, foreign_key="seats.id")
+    offered_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -9,8 +9,10 @@ from aiohttp import web
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.membership import Billing
+from billing.stripe_gateway import StripeGateway
 from bot.dispatcher import create_dispatcher
-from bot.gateway import TelegramGateway, create_bot
+from bot.gateway import GroupAccess, TelegramGateway, create_bot
 from core.clock import Clock, SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.settings import Settings
@@ -30,6 +32,7 @@ class Runtime:
     telegram: TelegramGateway
     dispatcher: Dispatcher
     templates: Templates
+    billing: Billing
 
     @classmethod
     async def open(
@@ -37,6 +40,7 @@ class Runtime:
     ) -> Runtime:
         """Connect to everything; the settings were checked before."""
         assert settings.telegram_bot_token is not None
+        assert settings.stripe_secret_key is not None
         clock = clock or SystemClock()
         engine = create_engine(settings.database_url)
         sessions = create_session_factory(engine)
@@ -45,8 +49,17 @@ class Runtime:
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base
         )
         templates = Templates()
+        billing = Billing(
+            settings=settings,
+            stripe=StripeGateway(
+                settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
+            ),
+            access=GroupAccess(bot),
+            templates=templates,
+            bot=bot,
+        )
         dispatcher = create_dispatcher(
-            settings=settings, sessions=sessions, clock=clock, templates=templates
+            settings=settings, sessions=sessions, clock=clock, templates=templates, billing=billing
         )
         return cls(
             settings=settings,
@@ -58,9 +71,11 @@ class Runtime:
             telegram=TelegramGateway(bot),
             dispatcher=dispatcher,
             templates=templates,
+            billing=billing,
         )
 
     async def close(self) -> None:
+        await self.billing.stripe.close()
         await self.bot.session.close()
         await self.redis.aclose()
         await self.engine.dispose()

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
 
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
 
+    # The membership rules a coach may tune.
+    checkout_hold_minutes: int = Field(default=60, ge=30, le=24 * 60)
+    waitlist_offer_hours: int = Field(default=24, ge=1, le=24 * 7)
+    payment_grace_days: int = Field(default=3, ge=0, le=30)
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:

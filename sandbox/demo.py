@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import shutil
 import socket
 import time
@@ -23,18 +24,28 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from rich.console import Console
 from rich.markup import escape
-from sqlmodel import select
+from sqlmodel import col, func, select
 
+from billing.stripe_gateway import StripeGateway
 from core.clock import SimulatedClock
 from core.db import upgrade_database
-from core.groups import list_groups
-from core.models import ExternalEvent
+from core.groups import list_groups, register_group
+from core.logs import FORMAT, quiet_libraries
+from core.models import (
+    EventStatus,
+    ExternalEvent,
+    Member,
+    OutboxMessage,
+    OutboxState,
+    Seat,
+)
 from core.runtime import Runtime
 from core.serve import Part, running
 from core.settings import Settings
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import SANDBOX_BOT_TOKEN, ChatMessage, TelegramSandbox
 from sandbox.zoom import ZoomSandbox
+from scheduling import jobs
 
 ZONE = ZoneInfo("Europe/London")
 WEEK_START = datetime(2026, 11, 16, 7, 30, tzinfo=ZONE)  # a Monday
@@ -46,15 +57,27 @@ GROUP_TITLE = "Between · November circle"
 COACH = 1001
 MAYA = 2001
 SAM = 2002
-PEOPLE = {COACH: "Rivka (coach)", MAYA: "Maya", SAM: "Sam <3"}
-
-
-SERVICE_MESSAGES = {
-    "new_chat_members": "(joined the group / added a member)",
-    "left_chat_member": "(left the group / removed a member)",
-    "voice": "(a voice note)",
-    "video_note": "(a video note)",
+JON = 2003
+LEAH = 2004
+KIM = 2005
+PEOPLE = {
+    COACH: "Rivka (coach)",
+    MAYA: "Maya",
+    SAM: "Sam <3",
+    JON: "Jon",
+    LEAH: "Leah",
+    KIM: "Kim",
 }
+
+
+def _service_text(message: ChatMessage) -> str:
+    """What Telegram shows for a message without text (joins, departures, voice notes)."""
+    raw = message.raw
+    if joined := raw.get("new_chat_members"):
+        return "(" + ", ".join(user["first_name"] for user in joined) + " joined the group)"
+    if left := raw.get("left_chat_member"):
+        return f"({left['first_name']} is no longer in the group)"
+    return f"({message.kind.replace('_', ' ')})"
 
 
 @dataclass
@@ -113,6 +136,10 @@ class Demo:
             stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
             stripe_api_base=stripe_url,
         )
+        gateway = StripeGateway(self.stripe.api_key, stripe_url)
+        price_id, _ = await gateway.ensure_price()
+        await gateway.close()
+        settings = settings.model_copy(update={"stripe_price_id": price_id})
         await upgrade_database(settings.database_url)
         self.stripe.add_webhook_endpoint(f"{self.base_url}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
         for user_id, name in PEOPLE.items():
@@ -164,6 +191,76 @@ class Demo:
         await action
         self.collect()
 
+    async def quiet(self) -> None:
+        """Wait until the webhooks, the worker and the outbox have nothing left to do."""
+        assert self.runtime is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await self.stripe.settle()
+            await self.telegram.settle()
+            async with self.runtime.sessions() as session:
+                busy = await session.exec(
+                    select(func.count())
+                    .select_from(ExternalEvent)
+                    .where(
+                        col(ExternalEvent.status).in_(
+                            [EventStatus.RECEIVED, EventStatus.PROCESSING]
+                        )
+                    )
+                )
+                sending = await session.exec(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING])
+                    )
+                )
+                if busy.one() == 0 and sending.one() == 0:
+                    break
+            await asyncio.sleep(0.1)
+        await self.telegram.settle()
+        self.collect()
+
+    async def minute_passes(self) -> None:
+        """Run the worker's every-minute seat sweep now (the clock jumps, the cron would lag)."""
+        assert self.runtime is not None
+        swept = await jobs.sweep_seats({"runtime": self.runtime})
+        self.system("worker", f"seat sweep: {swept}")
+        await self.quiet()
+
+    async def seat(self, user_id: int) -> Seat:
+        assert self.runtime is not None
+        async with self.runtime.sessions() as session:
+            found = (
+                await session.exec(
+                    select(Seat)
+                    .join(Member, col(Member.id) == col(Seat.member_id))
+                    .where(col(Member.telegram_id) == user_id)
+                    .order_by(col(Seat.id).desc())
+                )
+            ).first()
+        assert found is not None
+        return found
+
+    async def join_and_pay(self, user_id: int) -> None:
+        """The whole funnel as a person lives it: /join, the note, Checkout, the invite."""
+        telegram = self.telegram
+        await self.act(telegram.user_sends(user_id, text="/join"))
+        note = telegram.sent_by_bot(user_id)[-1]
+        await self.act(telegram.user_presses(user_id, note, "join:accept"))
+        seat = await self.seat(user_id)
+        assert seat.checkout_session_id is not None
+        self.system(
+            "Stripe Checkout",
+            f"{PEOPLE[user_id]} pays $31 (session {seat.checkout_session_id[:14]}…)",
+        )
+        await self.stripe.complete_checkout(seat.checkout_session_id)
+        await self.quiet()
+        seat = await self.seat(user_id)
+        assert seat.invite_link is not None
+        await self.act(telegram.join_request(user_id, GROUP_ID, invite_link=seat.invite_link))
+        await self.quiet()
+
     def _line(self, message: ChatMessage) -> Line:
         where = (
             self.telegram.chat_title(message.chat_id)
@@ -175,7 +272,7 @@ class Demo:
             if message.sender_id == self.telegram.bot_id
             else PEOPLE.get(message.sender_id, str(message.sender_id))
         )
-        text = message.text or SERVICE_MESSAGES.get(message.kind, f"[{message.kind}]")
+        text = message.text or _service_text(message)
         return Line(message.date, str(where), who, text, _buttons(message))
 
 
@@ -264,7 +361,78 @@ async def _wait_until_processed(demo: Demo, event_id: str) -> str:
     return "still waiting for the worker"
 
 
-SCENES: list[Callable[[Demo], Awaitable[None]]] = [opening_day, people_arrive, behind_the_scenes]
+async def joining(demo: Demo) -> None:
+    """Four people want a three-seat group: three pay and are let in, one waits."""
+    demo.scene("Joining: four people, three seats", WEEK_START + timedelta(hours=3))
+    assert demo.runtime is not None
+    async with demo.runtime.sessions() as session:
+        await register_group(
+            session,
+            chat_id=GROUP_ID,
+            title=GROUP_TITLE,
+            capacity=3,
+            timezone="Europe/London",
+            now=demo.clock.now(),
+        )
+        await session.commit()
+    demo.system("between group set", f"--chat-id {GROUP_ID} --capacity 3 --timezone Europe/London")
+    for user_id in (MAYA, SAM):
+        await demo.join_and_pay(user_id)
+        demo.clock.advance(timedelta(minutes=7))
+    await demo.act(demo.telegram.user_sends(JON, text="/start"))
+    await demo.join_and_pay(JON)
+    await demo.act(demo.telegram.user_sends(LEAH, text="/join"))
+    note = demo.telegram.sent_by_bot(LEAH)[-1]
+    await demo.act(demo.telegram.user_presses(LEAH, note, "join:accept"))
+
+
+async def the_gate(demo: Demo) -> None:
+    """A stranger with a forwarded link is declined; someone added by hand is removed."""
+    demo.scene("The gate", WEEK_START + timedelta(hours=5))
+    telegram = demo.telegram
+    await demo.act(telegram.user_sends(MAYA, text="/invite"))
+    link = (await demo.seat(MAYA)).invite_link
+    assert link is not None
+    demo.system("Maya", "forwards her personal invite link to her friend Kim")
+    await demo.act(telegram.join_request(KIM, GROUP_ID, invite_link=link))
+    demo.system("a member", "adds Kim to the group by hand")
+    await demo.act(telegram.user_joins(KIM, GROUP_ID))
+    await demo.quiet()
+    await demo.act(telegram.user_sends(COACH, text="/seats"))
+
+
+async def a_card_fails(demo: Demo) -> None:
+    """Jon's renewal fails; after the grace period his seat goes to Leah, who waited."""
+    demo.scene("A card fails", WEEK_START + timedelta(days=30))
+    seat = await demo.seat(JON)
+    assert seat.stripe_subscription_id is not None
+    demo.system("Stripe", "Jon's renewal is declined")
+    await demo.stripe.fail_renewal(seat.stripe_subscription_id)
+    await demo.quiet()
+    demo.scene("Three days later", WEEK_START + timedelta(days=33, minutes=5))
+    await demo.minute_passes()
+    offer = demo.telegram.sent_by_bot(LEAH)[-1]
+    await demo.act(demo.telegram.user_presses(LEAH, offer, "join"))
+    seat = await demo.seat(LEAH)
+    assert seat.checkout_session_id is not None
+    await demo.stripe.complete_checkout(seat.checkout_session_id)
+    await demo.quiet()
+    seat = await demo.seat(LEAH)
+    assert seat.invite_link is not None
+    await demo.act(demo.telegram.join_request(LEAH, GROUP_ID, invite_link=seat.invite_link))
+    await demo.quiet()
+    await demo.act(demo.telegram.user_sends(COACH, text="/waitlist"))
+    await demo.act(demo.telegram.user_sends(COACH, text="/seats"))
+
+
+SCENES: list[Callable[[Demo], Awaitable[None]]] = [
+    opening_day,
+    people_arrive,
+    behind_the_scenes,
+    joining,
+    the_gate,
+    a_card_fails,
+]
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -326,11 +494,30 @@ async def run_demo(
     *, html_path: str, console: Console, data_dir: Path = Path("data/demo")
 ) -> list[Scene]:
     """Play every scene, print the transcript and write the HTML page."""
-    async with Demo(data_dir, console) as demo:
-        for play in SCENES:
-            await play(demo)
-        demo.collect()
+    log_file = data_dir.parent / f"{data_dir.name}.log"
+    handler = _log_to(log_file)
+    try:
+        async with Demo(data_dir, console) as demo:
+            for play in SCENES:
+                await play(demo)
+            demo.collect()
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
     print_transcript(demo.scenes, console)
     write_html(demo.scenes, Path(html_path))
     console.print(f"The whole transcript is also in {html_path}", markup=False)
+    console.print(f"What the app logged is in {log_file}", markup=False)
     return demo.scenes
+
+
+def _log_to(path: Path) -> logging.Handler:
+    # The app's own log lines go to a file, so the transcript stays what people saw.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    quiet_libraries()
+    return handler

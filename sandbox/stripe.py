@@ -317,6 +317,7 @@ class StripeSandbox:
         self.deliveries: list[Delivery] = []
         self.requests: list[RecordedRequest] = []
         self._webhook_endpoints: list[WebhookEndpoint] = []
+        self._losing_webhooks = False
         # Idempotency key -> (method, path, params, status, body) of its first answer.
         self._idempotent_answers: dict[str, tuple[str, str, JSON, int, bytes]] = {}
         self._outage_status: int | None = None
@@ -445,8 +446,12 @@ class StripeSandbox:
         async with self._delivery_lock:
             return await self._post_event(event, secret, signature, timestamp)
 
+    def lose_webhooks(self, lost: bool = True) -> None:
+        """Make events without delivering them, as if the endpoint was down past every retry."""
+        self._losing_webhooks = lost
+
     async def _deliver(self, events: list[JSON]) -> None:
-        if not self._webhook_endpoints:
+        if not self._webhook_endpoints or self._losing_webhooks:
             return
         async with self._delivery_lock:
             for event in events:

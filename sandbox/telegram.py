@@ -510,13 +510,17 @@ class TelegramSandbox:
         self.base_url = f"http://{host}:{bound_port}"
         return self.base_url
 
+    async def settle(self) -> None:
+        """Wait until the updates that Bot API calls caused have been delivered."""
+        while self._background:  # a delivery may cause further deliveries
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     async def stop(self) -> None:
         """Finish pending deliveries, end long polls and close the server."""
         self._stopping = True
         async with self._updates_changed:
             self._updates_changed.notify_all()
-        while self._background:  # a delivery may cause further deliveries
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.settle()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -795,9 +799,11 @@ class TelegramSandbox:
             self._member_json(group, user_id),
             invite_link=self._link_json(link) if link else None,
         )
+        # The "joined" notice is in the chat before the bot can react to the arrival.
+        notices = self._arrival_notice(group, user_id, by_user_id=user_id)
         if self._bot_is_admin(group):
             await self.deliver(update)
-        for notice in self._arrival_notice(group, user_id, by_user_id=user_id):
+        for notice in notices:
             await self.deliver(notice)
         return update
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import col, delete
 
+from billing import membership, reconcile
 from billing.events import events_to_retry, process_stripe_event
 from core.models import ExternalEvent
 from core.runtime import Runtime
@@ -26,7 +27,9 @@ def runtime_of(ctx: dict[str, Any]) -> Runtime:
 async def apply_stripe_event(ctx: dict[str, Any], event_id: str) -> str | None:
     """Apply one stored Stripe event (enqueued by the webhook)."""
     runtime = runtime_of(ctx)
-    status = await process_stripe_event(runtime.sessions, event_id, runtime.clock.now())
+    status = await process_stripe_event(
+        runtime.sessions, runtime.billing, event_id, runtime.clock.now()
+    )
     return status.value if status else None
 
 
@@ -53,3 +56,26 @@ async def forget_old_update_ids(ctx: dict[str, Any]) -> int:
         )
         await session.commit()
     return int(result.rowcount)
+
+
+async def sweep_seats(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every minute: lapsed holds and offers go back, unpaid seats end after the grace period."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        done = await membership.sweep_seats(session, runtime.billing, runtime.clock.now())
+        await session.commit()
+    if any(done.values()):
+        log.info("seats swept: %s", done)
+    return done
+
+
+async def reconcile_billing(ctx: dict[str, Any]) -> int:
+    """Nightly: bring seats in line with Stripe and tell the coach what changed."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        changes = await reconcile.reconcile(
+            session, runtime.billing, runtime.clock.now(), apply=True
+        )
+        await reconcile.report_to_coaches(session, runtime.billing, changes, runtime.clock.now())
+        await session.commit()
+    return len(changes)

@@ -49,6 +49,8 @@ class WorkerSettings:
     functions = [func(jobs.apply_stripe_event, name="process_stripe_event", max_tries=1)]
     cron_jobs = [
         cron(jobs.retry_stripe_events, second=0, run_at_startup=True),
+        cron(jobs.sweep_seats, second=30, run_at_startup=True),
+        cron(jobs.reconcile_billing, hour=3, minute=0),
         cron(jobs.forget_old_update_ids, hour=3, minute=30),
     ]
     on_startup = startup

@@ -100,9 +100,9 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[TelegramSandbox]:
+async def telegram(clock: SimulatedClock) -> AsyncIterator[TelegramSandbox]:
     """The sandbox Bot API, its flood limits 20 times Telegram's so tests stay quick."""
-    sandbox = TelegramSandbox(rate_scale=20)
+    sandbox = TelegramSandbox(rate_scale=20, now=clock.now)
     await sandbox.start()
     sandbox.add_user(COACH_ID, "Coach", username="coach")
     yield sandbox
@@ -110,8 +110,8 @@ async def telegram() -> AsyncIterator[TelegramSandbox]:
 
 
 @pytest.fixture
-async def stripe_sandbox() -> AsyncIterator[StripeSandbox]:
-    sandbox = StripeSandbox()
+async def stripe_sandbox(clock: SimulatedClock) -> AsyncIterator[StripeSandbox]:
+    sandbox = StripeSandbox(now=clock.now)
     await sandbox.start()
     yield sandbox
     await sandbox.stop()

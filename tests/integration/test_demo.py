@@ -23,6 +23,10 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "The coach sets up the group",
         "People find the bot",
         "Behind the scenes",
+        "Joining: four people, three seats",
+        "The gate",
+        "A card fails",
+        "Three days later",
     ]
     assert "I'm set up in Between · November circle" in printed
     assert "• Ban users" in printed
@@ -35,4 +39,12 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "stored once, ignored" in printed
     assert "wrong secret → 401" in printed
     assert '/healthz → 200 {"status": "ok", "database": "ok", "redis": "ok"}' in printed
+    assert printed.count("I'm really glad you're here") == 4  # Maya, Sam, Jon, later Leah
+    assert "you are number 1" in printed
+    assert "I couldn't let you in through that link" in printed
+    assert "(Kim is no longer in the group)" in printed
+    assert "your last payment for Between didn't go through" in printed
+    assert "a seat opened in Between · November circle" in printed
+    assert "(Jon is no longer in the group)" in printed
+    assert "Seats: 3 · taken 3 · held 0 · free 0 · waitlist 0" in printed
     assert "Hello, Sam &lt;3." in page.read_text()

@@ -1,0 +1,184 @@
+"""The coach's seat tools in private chat: /seats, /capacity, /waitlist, /comp, /remove."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billing import membership, seats
+from billing.membership import Billing
+from bot.filters import IsCoach
+from core.clock import Clock
+from core.groups import GroupError, list_groups, register_group
+from core.models import Group, Member, Seat, SeatStatus
+from core.outbox import enqueue
+from prompts.render import Templates
+
+COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove")
+
+
+def create_router() -> Router:
+    """Coach commands; anyone else who tries them gets a polite refusal."""
+    router = Router(name="coach")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(seats_overview, Command("seats"), IsCoach())
+    router.message.register(set_capacity, Command("capacity"), IsCoach())
+    router.message.register(waitlist, Command("waitlist"), IsCoach())
+    router.message.register(comp, Command("comp"), IsCoach())
+    router.message.register(remove, Command("remove"), IsCoach())
+    router.message.register(refuse, Command(*COACH_COMMANDS))
+    return router
+
+
+async def refuse(message: Message, templates: Templates) -> None:
+    await message.answer(templates.render("coach_only"))
+
+
+async def seats_overview(
+    message: Message, session: AsyncSession, clock: Clock, templates: Templates
+) -> None:
+    """Seated, held, free and waiting, per group."""
+    rows = [
+        (group, await seats.count_seats(session, group, clock.now()))
+        for group in await list_groups(session)
+    ]
+    await message.answer(templates.render("coach_seats", rows=rows))
+
+
+async def waitlist(message: Message, session: AsyncSession, templates: Templates) -> None:
+    """Who waits, in order, and who has an offer open."""
+    rows = [
+        (group, await seats.waiting_list(session, group)) for group in await list_groups(session)
+    ]
+    await message.answer(templates.render("coach_waitlist", rows=rows))
+
+
+async def set_capacity(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    clock: Clock,
+    templates: Templates,
+    billing: Billing,
+) -> None:
+    """/capacity N [chat id]: resize a group; new seats go to the waitlist first."""
+    words = (command.args or "").split()
+    if not words or not words[0].isdigit():
+        await message.answer(templates.render("coach_usage", usage="/capacity 12"))
+        return
+    group = await _which_group(session, words[1:], message, templates)
+    if group is None:
+        return
+    try:
+        await register_group(
+            session,
+            chat_id=group.chat_id,
+            title=group.title,
+            capacity=int(words[0]),
+            now=clock.now(),
+        )
+    except GroupError as error:
+        await message.answer(templates.render("coach_usage", usage=str(error)))
+        return
+    offered = await membership.offer_seats(session, billing, group, clock.now())
+    count = await seats.count_seats(session, group, clock.now())
+    await message.answer(
+        templates.render("coach_capacity", group=group, count=count, offered=offered)
+    )
+
+
+async def comp(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    clock: Clock,
+    templates: Templates,
+    billing: Billing,
+) -> None:
+    """/comp @member [chat id]: a free seat, no Stripe (a scholarship)."""
+    words = (command.args or "").split()
+    member = await _find_member(session, words[0] if words else "")
+    if member is None or member.id is None:
+        await message.answer(templates.render("coach_no_member", handle=words[0] if words else ""))
+        return
+    group = await _which_group(session, words[1:], message, templates)
+    if group is None:
+        return
+    assert group.id is not None
+    if await seats.live_seat(session, member_id=member.id, group_id=group.id) is not None:
+        await message.answer(
+            templates.render("coach_comp", member=member, group=group, already=True)
+        )
+        return
+    now = clock.now()
+    seat = Seat(
+        member_id=member.id,
+        group_id=group.id,
+        status=SeatStatus.COMPED,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(seat)
+    await session.flush()
+    link = await membership.grant_invite(session, billing, seat, group, member, now)
+    await enqueue(
+        session,
+        key=f"seat:{seat.id}:welcome_comped",
+        chat_id=member.telegram_id,
+        text=templates.render(
+            "welcome_comped", first_name=member.first_name, title=group.title, invite_link=link
+        ),
+        now=now,
+    )
+    full = (await seats.count_seats(session, group, now)).free == 0
+    await message.answer(
+        templates.render("coach_comp", member=member, group=group, already=False, full=full)
+    )
+
+
+async def remove(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    clock: Clock,
+    templates: Templates,
+    billing: Billing,
+) -> None:
+    """/remove @member: end their seat (and subscription) and take them out of the group."""
+    words = (command.args or "").split()
+    member = await _find_member(session, words[0] if words else "")
+    if member is None or member.id is None:
+        await message.answer(templates.render("coach_no_member", handle=words[0] if words else ""))
+        return
+    live = [s for s in await seats.seats_of(session, member.id) if s.status != SeatStatus.HELD]
+    for seat in live:
+        await membership.remove(session, billing, seat, reason="removed_by_coach", now=clock.now())
+    await message.answer(templates.render("coach_remove", member=member, removed=len(live)))
+
+
+async def _find_member(session: AsyncSession, handle: str) -> Member | None:
+    handle = handle.strip().removeprefix("@")
+    if not handle:
+        return None
+    conditions = [col(Member.username) == handle]
+    if handle.lstrip("-").isdigit():
+        conditions.append(col(Member.telegram_id) == int(handle))
+    return (await session.exec(select(Member).where(or_(*conditions)))).first()
+
+
+async def _which_group(
+    session: AsyncSession, words: list[str], message: Message, templates: Templates
+) -> Group | None:
+    groups = await list_groups(session)
+    if words:
+        chosen = [g for g in groups if str(g.chat_id) == words[0]]
+    else:
+        chosen = groups if len(groups) == 1 else []
+    if len(chosen) != 1:
+        await message.answer(templates.render("coach_which_group", groups=groups))
+        return None
+    return chosen[0]

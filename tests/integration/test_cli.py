@@ -1,0 +1,94 @@
+"""The `between` command: one-line errors, groups, the Stripe set-up, run as a person would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sandbox.stripe import StripeSandbox
+
+BETWEEN = [sys.executable, "-c", "from core.cli import main; main()"]
+
+
+async def between(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *BETWEEN,
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def bare_environment(tmp_path: Path) -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "PYTHONPATH"}
+    env = {name: value for name, value in os.environ.items() if name in keep}
+    env["PYTHONPATH"] = str(Path(__file__).parents[2])
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/between.db"
+    return env
+
+
+async def test_a_missing_bot_token_is_one_line_naming_it(tmp_path: Path) -> None:
+    code, out, err = await between("run", env=bare_environment(tmp_path), cwd=tmp_path)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "error: TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and paste its token"
+    ]
+
+
+async def test_a_malformed_setting_is_one_line_naming_it(tmp_path: Path) -> None:
+    env = bare_environment(tmp_path) | {"DATABASE_URL": "mysql://nope"}
+    code, _, err = await between("group", "list", env=env, cwd=tmp_path)
+    assert code == 2
+    assert err.strip() == (
+        "error: DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+    )
+
+
+async def test_groups_are_added_changed_and_listed(tmp_path: Path) -> None:
+    env = bare_environment(tmp_path)
+    code, out, _ = await between(
+        "group",
+        "add",
+        "--chat-id",
+        "-100123",
+        "--title",
+        "Tuesday circle",
+        "--capacity",
+        "8",
+        "--timezone",
+        "Europe/London",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert code == 0 and "Tuesday circle (-100123): 8 seats, Europe/London" in out
+    code, _, err = await between(
+        "group", "set", "--chat-id", "-100123", "--timezone", "Mars/Base", env=env, cwd=tmp_path
+    )
+    assert code == 2 and "unknown time zone 'Mars/Base'" in err
+    code, out, _ = await between("group", "list", env=env, cwd=tmp_path)
+    assert code == 0 and "Tuesday circle" in out and "Europe/London" in out
+
+
+async def test_stripe_setup_creates_the_price_once_and_prints_what_to_configure(
+    tmp_path: Path, stripe_sandbox: StripeSandbox
+) -> None:
+    env = bare_environment(tmp_path) | {
+        "STRIPE_SECRET_KEY": stripe_sandbox.api_key,
+        "STRIPE_API_BASE": stripe_sandbox.base_url,
+        "PUBLIC_URL": "https://between.example.org",
+        "TELEGRAM_WEBHOOK_SECRET": "a-long-enough-secret-123",
+    }
+    code, first, err = await between("stripe", "setup", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "Created the $31/month price: price_" in first
+    assert "https://between.example.org/stripe/webhook" in first
+    code, again, _ = await between("stripe", "setup", env=env, cwd=tmp_path)
+    assert "Found the $31/month price" in again
+    assert len(stripe_sandbox.prices) == 1

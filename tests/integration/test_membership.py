@@ -1,0 +1,468 @@
+"""The membership lifecycle end to end: Telegram and Stripe sandboxes, the web app, the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import col, select
+
+from billing.reconcile import reconcile
+from billing.stripe_gateway import StripeGateway
+from bot.dispatcher import ALLOWED_UPDATES
+from core.clock import SimulatedClock
+from core.db import SessionFactory
+from core.flood import TELEGRAM_LIMITS
+from core.groups import register_group
+from core.models import Member, Seat, SeatStatus, WaitlistEntry, WaitlistStatus
+from core.outbox import OutboxSender
+from core.runtime import Runtime
+from core.settings import Settings
+from core.web import create_app
+from sandbox.stripe import StripeSandbox
+from sandbox.telegram import ChatMessage, TelegramSandbox
+from scheduling import jobs
+from scheduling.worker import create_worker
+from tests.integration.conftest import COACH_ID, STRIPE_WEBHOOK_SECRET, WEBHOOK_SECRET
+
+GROUP = -1009000
+STRANGER = 7777
+
+
+@dataclass
+class World:
+    """The app as it runs, wired to the sandboxes, with a few things people do."""
+
+    runtime: Runtime
+    telegram: TelegramSandbox
+    stripe: StripeSandbox
+    sessions: SessionFactory
+    clock: SimulatedClock
+    settings: Settings
+
+    async def settle(self) -> None:
+        """Let the worker apply every queued event and the outbox deliver every message."""
+        assert self.settings.redis_url is not None
+        worker = create_worker(
+            self.settings, redis_url=self.settings.redis_url, runtime=self.runtime, burst=True
+        )
+        await worker.async_run()
+        await worker.close()
+        await self.deliver()
+        await self.telegram.settle()
+
+    async def deliver(self) -> None:
+        sender = OutboxSender(
+            self.sessions,
+            self.runtime.telegram,
+            self.clock,
+            limits=TELEGRAM_LIMITS.scaled(20),
+            idle_seconds=0.02,
+        )
+        await asyncio.wait_for(sender.drain(), timeout=30)
+
+    async def sweep(self) -> None:
+        await jobs.sweep_seats({"runtime": self.runtime})
+        await self.deliver()
+
+    def person(self, user_id: int, name: str) -> None:
+        self.telegram.add_user(user_id, name, username=name.lower())
+
+    async def ask_to_join(self, user_id: int) -> ChatMessage:
+        """/join, then accept the not-for-crisis note; return the bot's answer."""
+        await self.telegram.user_sends(user_id, text="/join")
+        note = self.last(user_id)
+        assert note.text is not None and "not a crisis service" in note.text
+        await self.telegram.user_presses(user_id, note, "join:accept")
+        return self.last(user_id)
+
+    async def pay(self, user_id: int) -> None:
+        seat = await self.seat(user_id)
+        assert seat is not None and seat.checkout_session_id is not None
+        await self.stripe.complete_checkout(seat.checkout_session_id)
+        await self.settle()
+
+    async def join_and_pay(self, user_id: int, name: str) -> Seat:
+        self.person(user_id, name)
+        answer = await self.ask_to_join(user_id)
+        assert answer.text is not None and "held for you" in answer.text
+        await self.pay(user_id)
+        seat = await self.seat(user_id)
+        assert seat is not None and seat.status == SeatStatus.ACTIVE
+        return seat
+
+    async def seat(self, user_id: int) -> Seat | None:
+        """The person's newest seat."""
+        async with self.sessions() as session:
+            return (
+                await session.exec(
+                    select(Seat)
+                    .join(Member, col(Member.id) == col(Seat.member_id))
+                    .where(col(Member.telegram_id) == user_id)
+                    .order_by(col(Seat.id).desc())
+                )
+            ).first()
+
+    def last(self, user_id: int) -> ChatMessage:
+        return self.telegram.sent_by_bot(user_id)[-1]
+
+    def texts(self, user_id: int) -> list[str]:
+        return [m.text or "" for m in self.telegram.sent_by_bot(user_id)]
+
+    def told(self, user_id: int, words: str) -> int:
+        return sum(words in text for text in self.texts(user_id))
+
+
+@pytest.fixture
+async def world(
+    settings: Settings,
+    sessions: SessionFactory,
+    redis: Any,
+    clock: SimulatedClock,
+    telegram: TelegramSandbox,
+    stripe_sandbox: StripeSandbox,
+) -> AsyncIterator[World]:
+    gateway = StripeGateway(stripe_sandbox.api_key, stripe_sandbox.base_url)
+    price_id, _ = await gateway.ensure_price()
+    await gateway.close()
+    settings = settings.model_copy(update={"stripe_price_id": price_id})
+    assert settings.redis_url is not None
+    runtime = await Runtime.open(settings, redis_url=settings.redis_url, clock=clock)
+    async with TestClient(TestServer(create_app(runtime))) as client:
+        base = str(client.make_url("")).rstrip("/")
+        await runtime.bot.set_webhook(
+            f"{base}/telegram/webhook",
+            secret_token=WEBHOOK_SECRET,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        stripe_sandbox.add_webhook_endpoint(f"{base}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
+        telegram.add_group(GROUP, "Between circle", admins=[COACH_ID])
+        await telegram.user_sends(COACH_ID, text="/start")
+        await telegram.bot_added_to_group(GROUP, by_user_id=COACH_ID)
+        async with sessions() as session:
+            await register_group(
+                session, chat_id=GROUP, title="Between circle", capacity=3, now=clock.now()
+            )
+            await session.commit()
+        yield World(runtime, telegram, stripe_sandbox, sessions, clock, settings)
+        await stripe_sandbox.settle()
+    await runtime.close()
+
+
+async def count_seats(world: World, status: SeatStatus) -> int:
+    async with world.sessions() as session:
+        return len((await session.exec(select(Seat).where(col(Seat.status) == status))).all())
+
+
+async def test_fifty_people_pressing_join_at_once_for_three_seats_get_exactly_three_holds(
+    world: World,
+) -> None:
+    people = list(range(3000, 3050))
+    notes = []
+    for user_id in people:
+        world.person(user_id, f"P{user_id}")
+        await world.telegram.user_sends(user_id, text="/join")
+        notes.append(world.last(user_id))
+
+    await asyncio.gather(
+        *(
+            world.telegram.user_presses(u, n, "join:accept")
+            for u, n in zip(people, notes, strict=True)
+        )
+    )
+
+    assert await count_seats(world, SeatStatus.HELD) == 3
+    held = [u for u in people if "held for you" in (world.last(u).text or "")]
+    waiting = [u for u in people if "waitlist" in (world.last(u).text or "")]
+    assert (len(held), len(waiting)) == (3, 47)
+    async with world.sessions() as session:
+        entries = (await session.exec(select(WaitlistEntry))).all()
+    assert len(entries) == 47
+    positions = sorted(int(world.last(u).text.split("number ")[1].split(".")[0]) for u in waiting)  # type: ignore[union-attr]
+    assert positions == list(range(1, 48))
+
+
+async def test_paying_activates_the_seat_and_the_invite_lets_only_that_member_in(
+    world: World,
+) -> None:
+    seat = await world.join_and_pay(4001, "Maya")
+    assert world.told(4001, "Welcome to Between circle") == 1
+    link = seat.invite_link
+    assert link is not None and link in (world.last(4001).text or "")
+
+    world.person(STRANGER, "Leaky")
+    await world.telegram.join_request(STRANGER, GROUP, invite_link=link)
+    assert world.telegram.members(GROUP).get(STRANGER) != "member"
+    assert world.told(STRANGER, "This group is for members of Between") == 1
+
+    await world.telegram.join_request(4001, GROUP, invite_link=link)
+    await world.telegram.settle()
+    assert world.telegram.members(GROUP)[4001] == "member"
+    seat_now = await world.seat(4001)
+    assert seat_now is not None and seat_now.joined_at == world.clock.now()
+    assert seat_now.invite_link is None  # used once, then revoked
+
+
+async def test_the_same_checkout_event_replayed_is_applied_once(world: World) -> None:
+    await world.join_and_pay(4001, "Maya")
+    completed = [e for e in world.stripe.events if e["type"] == "checkout.session.completed"]
+    for _ in range(4):
+        assert await world.stripe.send_event(completed[0]) == 200
+    await world.settle()
+    assert world.told(4001, "Welcome to Between circle") == 1
+    assert await count_seats(world, SeatStatus.ACTIVE) == 1
+
+
+async def test_a_forged_checkout_event_changes_nothing(world: World) -> None:
+    world.person(4001, "Maya")
+    await world.ask_to_join(4001)
+    seat = await world.seat(4001)
+    assert seat is not None
+    forged = world.stripe.make_event(
+        "checkout.session.completed",
+        {
+            "id": seat.checkout_session_id,
+            "object": "checkout.session",
+            "subscription": "sub_x",
+            "customer": "cus_x",
+            "metadata": {"seat_id": str(seat.id)},
+        },
+    )
+    assert await world.stripe.send_event(forged, secret="whsec_forged") == 400
+    await world.settle()
+    after = await world.seat(4001)
+    assert after is not None and after.status == SeatStatus.HELD
+    assert world.told(4001, "Welcome") == 0
+
+
+async def test_payment_failure_grace_and_removal_then_the_seat_goes_to_the_waitlist(
+    world: World,
+) -> None:
+    seat = await world.join_and_pay(4001, "Maya")
+    await world.join_and_pay(4002, "Noa")
+    await world.join_and_pay(4003, "Ori")
+    await world.telegram.join_request(4001, GROUP, invite_link=seat.invite_link)
+    world.person(4004, "Tal")
+    assert "number 1" in ((await world.ask_to_join(4004)).text or "")
+
+    assert seat.stripe_subscription_id is not None
+    await world.stripe.fail_renewal(seat.stripe_subscription_id)
+    await world.settle()
+    past_due = await world.seat(4001)
+    assert past_due is not None and past_due.status == SeatStatus.PAST_DUE
+    assert world.told(4001, "your last payment for Between didn't go through") == 1
+    assert world.last(4001).reply_markup is not None  # "Update my card"
+
+    world.clock.advance(timedelta(days=2))
+    await world.sweep()
+    assert (await world.seat(4001)).status == SeatStatus.PAST_DUE  # type: ignore[union-attr]
+
+    world.clock.advance(timedelta(days=1, minutes=1))
+    await world.sweep()
+    ended = await world.seat(4001)
+    assert ended is not None and (ended.status, ended.end_reason) == (SeatStatus.ENDED, "unpaid")
+    assert world.telegram.members(GROUP)[4001] == "left"  # banned and unbanned: may come back
+    assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
+    assert world.told(4001, "the seat has been released") == 1
+    assert world.told(4004, "a seat opened in Between circle") == 1
+    offered = await world.seat(4004)
+    assert offered is not None and offered.status == SeatStatus.HELD
+
+
+async def test_lifecycle_events_replayed_and_reordered_end_in_the_right_state(
+    world: World,
+) -> None:
+    seat = await world.join_and_pay(4001, "Maya")
+    subscription_id = seat.stripe_subscription_id
+    assert subscription_id is not None
+    await world.stripe.cancel_at_period_end(subscription_id)
+    await world.settle()
+    assert world.told(4001, "Your membership is set to end on") == 1
+    await world.stripe.fail_renewal(subscription_id)
+    await world.stripe.end_subscription(subscription_id)
+    await world.settle()
+    assert (await world.seat(4001)).status == SeatStatus.ENDED  # type: ignore[union-attr]
+    before = world.texts(4001)
+
+    # Stripe retries everything, late and shuffled: updated after deleted, failed after deleted.
+    history = [e for e in world.stripe.events if e["type"] != "customer.created"]
+    random.Random(7).shuffle(history)
+    for event in history:
+        assert await world.stripe.send_event(event) == 200
+    await world.settle()
+
+    final = await world.seat(4001)
+    assert final is not None and final.status == SeatStatus.ENDED
+    assert world.texts(4001) == before  # nobody is told anything twice
+    assert world.told(4001, "Your membership has ended") == 1
+
+
+async def test_a_hold_that_expires_gives_the_seat_back(world: World) -> None:
+    world.person(4001, "Maya")
+    answer = await world.ask_to_join(4001)
+    assert answer.reply_markup is not None  # the "Pay" button
+    world.clock.advance(timedelta(minutes=61))
+    await world.sweep()
+    seat = await world.seat(4001)
+    assert seat is not None and (seat.status, seat.end_reason) == (
+        SeatStatus.ENDED,
+        "hold_expired",
+    )
+    assert world.told(4001, "was released") == 1
+    assert await count_seats(world, SeatStatus.HELD) == 0
+
+
+async def test_checkout_expired_frees_the_hold(world: World) -> None:
+    world.person(4001, "Maya")
+    await world.ask_to_join(4001)
+    seat = await world.seat(4001)
+    assert seat is not None and seat.checkout_session_id is not None
+    await world.stripe.expire_checkout(seat.checkout_session_id)
+    await world.settle()
+    assert (await world.seat(4001)).status == SeatStatus.ENDED  # type: ignore[union-attr]
+
+
+async def test_a_waitlist_offer_not_taken_passes_to_the_next_person(world: World) -> None:
+    async with world.sessions() as session:
+        await register_group(
+            session, chat_id=GROUP, title="Between circle", capacity=1, now=world.clock.now()
+        )
+        await session.commit()
+    first = await world.join_and_pay(4001, "Maya")
+    world.person(4002, "Noa")
+    world.person(4003, "Ori")
+    assert "number 1" in ((await world.ask_to_join(4002)).text or "")
+    assert "number 2" in ((await world.ask_to_join(4003)).text or "")
+
+    assert first.stripe_subscription_id is not None
+    await world.stripe.end_subscription(first.stripe_subscription_id)
+    await world.settle()
+    assert world.told(4002, "a seat opened") == 1
+    assert world.told(4003, "a seat opened") == 0
+
+    world.clock.advance(timedelta(hours=24, minutes=1))
+    await world.sweep()
+    assert world.told(4002, "has gone to the next person") == 1
+    assert world.told(4003, "a seat opened") == 1
+
+    offer = world.last(4003)
+    await world.telegram.user_presses(4003, offer, "join")
+    assert "held for you" in (world.last(4003).text or "")
+    await world.pay(4003)
+    async with world.sessions() as session:
+        entries = (await session.exec(select(WaitlistEntry).order_by(col(WaitlistEntry.id)))).all()
+    assert [e.status for e in entries] == [WaitlistStatus.LAPSED, WaitlistStatus.SEATED]
+    assert (await world.seat(4003)).status == SeatStatus.ACTIVE  # type: ignore[union-attr]
+
+
+async def test_an_intruder_is_removed_and_the_coach_never_is(world: World) -> None:
+    world.person(STRANGER, "Sneaky")
+    await world.telegram.user_sends(STRANGER, text="/start")
+    await world.telegram.user_joins(STRANGER, GROUP)
+    assert world.telegram.members(GROUP)[STRANGER] == "left"
+    assert world.told(STRANGER, "I had to take you out of it") == 1
+
+    # The coach left and comes back, as coaches do: Telegram says so with a chat_member update.
+    coach = {"id": COACH_ID, "is_bot": False, "first_name": "Coach"}
+    status = await world.telegram.deliver(
+        {
+            "chat_member": {
+                "chat": {"id": GROUP, "type": "supergroup", "title": "Between circle"},
+                "from": coach,
+                "date": int(world.clock.now().timestamp()),
+                "old_chat_member": {"status": "left", "user": coach},
+                "new_chat_member": {"status": "member", "user": coach},
+            }
+        }
+    )
+    assert status == 200
+    bans = [c.params["user_id"] for c in world.telegram.calls if c.method == "banChatMember"]
+    assert bans == [STRANGER]
+
+
+async def test_reconcile_heals_what_lost_webhooks_missed(world: World) -> None:
+    world.person(4001, "Maya")
+    await world.ask_to_join(4001)
+    seat = await world.seat(4001)
+    assert seat is not None and seat.checkout_session_id is not None
+    world.stripe.lose_webhooks()
+    await world.stripe.complete_checkout(seat.checkout_session_id)
+    await world.settle()
+    assert (await world.seat(4001)).status == SeatStatus.HELD  # type: ignore[union-attr]
+
+    async with world.sessions() as session:
+        dry = await reconcile(session, world.runtime.billing, world.clock.now(), apply=False)
+        await session.rollback()
+    assert [(d.ours, d.stripes, d.fixed) for d in dry] == [("held", "active", False)]
+    assert (await world.seat(4001)).status == SeatStatus.HELD  # type: ignore[union-attr]
+
+    await jobs.reconcile_billing({"runtime": world.runtime})
+    await world.deliver()
+    healed = await world.seat(4001)
+    assert healed is not None and healed.status == SeatStatus.ACTIVE
+    assert world.told(4001, "Welcome to Between circle") == 1
+    assert world.told(COACH_ID, "Billing check") == 1
+    assert "Maya" in world.texts(COACH_ID)[-1] and "fixed" in world.texts(COACH_ID)[-1]
+
+
+async def test_status_billing_and_a_fresh_invite(world: World) -> None:
+    seat = await world.join_and_pay(4001, "Maya")
+    await world.telegram.user_sends(4001, text="/status")
+    assert "Renews" in (world.last(4001).text or "")
+    await world.telegram.user_sends(4001, text="/billing")
+    portal = world.last(4001).reply_markup
+    assert portal is not None and "url" in portal["inline_keyboard"][0][0]
+    await world.telegram.user_sends(4001, text="/invite")
+    fresh = (await world.seat(4001)).invite_link  # type: ignore[union-attr]
+    assert fresh is not None and fresh != seat.invite_link
+    assert fresh in (world.last(4001).text or "")
+    with pytest.raises(Exception, match="revoked|expired|invalid"):
+        await world.telegram.join_request(4001, GROUP, invite_link=seat.invite_link)
+
+
+async def test_coach_tools_and_a_polite_no_for_everyone_else(world: World) -> None:
+    await world.join_and_pay(4001, "Maya")
+    world.person(4002, "Noa")
+    await world.telegram.user_sends(4002, text="/start")
+
+    await world.telegram.user_sends(4002, text="/seats")
+    assert "for the coach" in (world.last(4002).text or "")
+
+    await world.telegram.user_sends(COACH_ID, text="/comp @noa")
+    assert "Noa has a free seat" in (world.last(COACH_ID).text or "")
+    await world.deliver()
+    assert world.told(4002, "Your coach has given you a seat") == 1
+
+    await world.telegram.user_sends(COACH_ID, text="/seats")
+    assert "taken 2" in (world.last(COACH_ID).text or "")
+
+    await world.telegram.user_sends(COACH_ID, text="/capacity 2")
+    assert "now has 2 seats" in (world.last(COACH_ID).text or "")
+    world.person(4003, "Ori")
+    await world.ask_to_join(4003)
+    await world.telegram.user_sends(COACH_ID, text="/waitlist")
+    assert "1. Ori (@ori)" in (world.last(COACH_ID).text or "")
+
+    await world.telegram.user_sends(COACH_ID, text="/remove @maya")
+    assert "Maya is out" in (world.last(COACH_ID).text or "")
+    await world.deliver()
+    assert world.told(4001, "Your coach has ended your seat") == 1
+    assert world.told(4003, "a seat opened") == 1
+
+
+async def test_stripe_setup_creates_the_price_once(stripe_sandbox: StripeSandbox) -> None:
+    gateway = StripeGateway(stripe_sandbox.api_key, stripe_sandbox.base_url)
+    try:
+        first = await gateway.ensure_price()
+        again = await gateway.ensure_price()
+    finally:
+        await gateway.close()
+    assert first[1] is True and again == (first[0], False)
+    [price] = stripe_sandbox.prices.values()
+    assert (price["unit_amount"], price["recurring"]["interval"]) == (3100, "month")
