@@ -75,6 +75,10 @@ class FloodControl:
         if chat_id < 0:
             self._recent_in_group.setdefault(chat_id, deque()).append(now)
 
+    def abandon(self, chat_id: int) -> None:
+        """The message to `chat_id` was not sent after all (another sender had it)."""
+        self._in_flight.discard(chat_id)
+
     def pause(self, chat_id: int, until: float) -> None:
         """Send nothing to `chat_id` before `until` (Telegram's retry_after, or a back-off)."""
         self._paused_until[chat_id] = max(until, self._paused_until.get(chat_id, 0.0))

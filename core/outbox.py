@@ -176,11 +176,12 @@ class OutboxSender:
                 skipped.add(row.chat_id)
                 next_in = wait if next_in is None else min(next_in, wait)
                 continue
-            if await self._claim(row):
-                self._flood.begin(row.chat_id)
-                task = asyncio.create_task(self._send(row))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
+            # The claim happens inside the task: a stop can't fall between claiming a row and
+            # sending it, because stopping waits for the tasks in flight.
+            self._flood.begin(row.chat_id)
+            task = asyncio.create_task(self._claim_and_send(row))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         return next_in
 
     async def _sleep(self, delay: float | None) -> None:
@@ -214,6 +215,12 @@ class OutboxSender:
             )
             await session.commit()
         return bool(result.rowcount)
+
+    async def _claim_and_send(self, row: OutboxMessage) -> None:
+        if not await self._claim(row):  # another sender took it
+            self._flood.abandon(row.chat_id)
+            return
+        await self._send(row)
 
     async def _send(self, row: OutboxMessage) -> None:
         try:

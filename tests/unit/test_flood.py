@@ -78,3 +78,11 @@ def test_scaled_limits_keep_the_ratios(
     limits = FloodLimits().scaled(factor)
     assert (limits.per_second, limits.group_per_minute) == (per_second, per_minute)
     assert limits.chat_interval == pytest.approx(interval)
+
+
+def test_an_abandoned_send_frees_the_chat_without_counting() -> None:
+    flood = FloodControl(FloodLimits(per_second=1))
+    flood.begin(PRIVATE)
+    flood.abandon(PRIVATE)
+    assert flood.wait_for(PRIVATE, 0.0) == 0
+    assert flood.wait_for(OTHER, 0.0) == 0
