@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billing import seats
 from billing.lifecycle import Notice, SeatView, follow_subscription, grace_is_over, hold_until
 from billing.stripe_gateway import StripeGateway, SubscriptionState
-from bot.gateway import GroupAccess
+from bot.gateway import GroupAccess, bot_link
 from core.groups import local_time
 from core.models import SEATED, Group, Member, Seat, SeatStatus
 from core.outbox import enqueue
@@ -55,8 +55,7 @@ class Billing:
 
     async def bot_url(self, start: str) -> str:
         """A t.me link that opens the private chat with the bot (back from Checkout)."""
-        me = await self.bot.me()
-        return f"https://t.me/{me.username}?start={start}"
+        return await bot_link(self.bot, start)
 
 
 # --- the join funnel -------------------------------------------------------------------------

@@ -6,10 +6,11 @@ from aiogram import Dispatcher
 
 from billing.membership import Billing
 from bot.middlewares import DatabaseSessionMiddleware
-from bot.routers import coach, gate, group, member
+from bot.routers import checkins, coach, gate, group, member, tools
 from core.clock import Clock
 from core.db import SessionFactory
 from core.settings import Settings
+from prompts.library import Library
 from prompts.render import Templates
 
 
@@ -20,9 +21,12 @@ def create_dispatcher(
     clock: Clock,
     templates: Templates,
     billing: Billing,
+    library: Library,
 ) -> Dispatcher:
     """Build the dispatcher; everything a handler needs arrives as a keyword argument."""
-    dispatcher = Dispatcher(settings=settings, clock=clock, templates=templates, billing=billing)
+    dispatcher = Dispatcher(
+        settings=settings, clock=clock, templates=templates, billing=billing, library=library
+    )
     dispatcher.update.outer_middleware(DatabaseSessionMiddleware(sessions, clock))
     dispatcher.include_routers(
         # The bot's own membership first: adding it to a group must never reach other handlers.
@@ -31,8 +35,11 @@ def create_dispatcher(
         gate.create_router(),
         # Coach commands before member commands, so a coach's /seats is never a member's.
         coach.create_router(),
-        # A person's private chat with the bot.
+        # A person's private chat with the bot: joining, membership, the tools.
         member.create_router(),
+        tools.create_router(),
+        # Last: every other message of a member is a check-in (and goes past the safety net).
+        checkins.create_router(),
     )
     return dispatcher
 

@@ -133,3 +133,9 @@ class GroupAccess:
         """Take someone out of the group; ban then unban, so they can come back one day."""
         await self.bot.ban_chat_member(chat_id, user_id)
         await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+
+
+async def bot_link(bot: Bot, start: str | None = None) -> str:
+    """https://t.me/<bot> (with a start payload): opens the private chat with the bot."""
+    me = await bot.me()
+    return f"https://t.me/{me.username}" + (f"?start={start}" if start else "")

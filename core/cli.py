@@ -21,6 +21,7 @@ from core.db import (
 from core.groups import GroupError, list_groups, register_group
 from core.logs import configure_logging
 from core.settings import ConfigError, Settings, load_settings
+from prompts.library import Library
 
 T = TypeVar("T")
 
@@ -38,6 +39,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(group_app, name="group")
 app.add_typer(stripe_app, name="stripe")
 app.add_typer(billing_app, name="billing")
+prompts_app = typer.Typer(help="The prompt library.", no_args_is_help=True)
+app.add_typer(prompts_app, name="prompts")
 console = Console()
 
 SERVER_NEEDS = (
@@ -76,6 +79,13 @@ def _settings(*required: str) -> Settings:
     return settings
 
 
+def _server_settings(*required: str) -> Settings:
+    """Settings for a long-running process, which also refuses a broken prompt library."""
+    settings = _settings(*required)
+    _library(settings)
+    return settings
+
+
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
@@ -88,7 +98,7 @@ def run(
     """Web, worker and bot in one process (long polling when PUBLIC_URL is unset)."""
     from core.serve import Part, serve_until_stopped
 
-    settings = _settings(*SERVER_NEEDS)
+    settings = _server_settings(*SERVER_NEEDS)
     configure_logging()
     _run(upgrade_database(settings.database_url))
     _run(
@@ -104,7 +114,7 @@ def web(
     """The web process: Telegram and Stripe webhooks, /healthz."""
     from core.serve import Part, serve_until_stopped
 
-    settings = _settings(*SERVER_NEEDS)
+    settings = _server_settings(*SERVER_NEEDS)
     configure_logging()
     _run(check_schema_current(settings.database_url))
     _run(serve_until_stopped(settings, {Part.WEB}, host=host, port=port))
@@ -115,7 +125,7 @@ def worker() -> None:
     """The worker process: queued jobs, the cron table and outbox delivery."""
     from core.serve import Part, serve_until_stopped
 
-    settings = _settings("TELEGRAM_BOT_TOKEN", "COACH_TELEGRAM_IDS", "STRIPE_SECRET_KEY")
+    settings = _server_settings("TELEGRAM_BOT_TOKEN", "COACH_TELEGRAM_IDS", "STRIPE_SECRET_KEY")
     configure_logging()
     _run(check_schema_current(settings.database_url))
     _run(serve_until_stopped(settings, {Part.WORKER}, host="127.0.0.1", port=0))
@@ -148,9 +158,25 @@ def group_set(
     title: Annotated[str | None, typer.Option(help="A new name.")] = None,
     capacity: Annotated[int | None, typer.Option(help="Seats in the group.")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone, e.g. Europe/London.")] = None,
+    prompt_time: Annotated[
+        str | None, typer.Option(help="Local time of the daily prompt, e.g. 09:00.")
+    ] = None,
+    prompt_days: Annotated[
+        str | None, typer.Option(help="Prompt days: mon,tue,... or weekdays or daily.")
+    ] = None,
+    country: Annotated[
+        str | None, typer.Option(help="Two-letter country code for the crisis lines, e.g. GB.")
+    ] = None,
 ) -> None:
     """Change a registered group's settings."""
-    _save_group(chat_id=chat_id, title=title, capacity=capacity, timezone=timezone, existing=True)
+    _save_group(
+        chat_id=chat_id,
+        title=title,
+        capacity=capacity,
+        timezone=timezone,
+        existing=True,
+        schedule={"prompt_time": prompt_time, "prompt_days": prompt_days, "country": country},
+    )
 
 
 def _save_group(
@@ -160,6 +186,7 @@ def _save_group(
     capacity: int | None,
     timezone: str | None,
     existing: bool = False,
+    schedule: dict[str, str | None] | None = None,
 ) -> None:
     from core.clock import SystemClock
     from core.groups import find_group
@@ -181,9 +208,15 @@ def _save_group(
                     capacity=capacity,
                     timezone=timezone,
                     now=SystemClock().now(),
+                    prompt_time=(schedule or {}).get("prompt_time"),
+                    prompt_days=(schedule or {}).get("prompt_days"),
+                    country=(schedule or {}).get("country"),
                 )
                 await session.commit()
-                return f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}"
+                return (
+                    f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}, "
+                    f"prompt at {saved.prompt_time} on {saved.prompt_days}"
+                )
         finally:
             await engine.dispose()
 
@@ -290,6 +323,34 @@ def billing_reconcile(
     console.print(
         f"{len(lines)} difference(s)" + (" (dry run: nothing changed)" if dry_run else "")
     )
+
+
+@prompts_app.command("check")
+def prompts_check() -> None:
+    """Check the prompt library; every problem with its file and line."""
+    from prompts.library import LIBRARY_DIR, check_library
+
+    settings = load_settings()
+    problems = check_library(settings.prompt_library_dir or LIBRARY_DIR)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise typer.Exit(1)
+    library = _library(settings)
+    console.print(
+        f"The prompt library is fine: {len(library.prompts)} prompts, {len(library.tools)} tools, "
+        f"{len(library.feeling_words())} feeling words.",
+        markup=False,
+    )
+
+
+def _library(settings: Settings) -> Library:
+    from prompts.library import LIBRARY_DIR, LibraryError, load_library
+
+    try:
+        return load_library(settings.prompt_library_dir or LIBRARY_DIR)
+    except LibraryError as error:
+        raise CommandError(f"the prompt library has problems:\n{error}") from None
 
 
 @app.command()

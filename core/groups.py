@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.models import Group
+from prompts.daily import ScheduleError, format_days, parse_days, parse_time
+
+T = TypeVar("T")
 
 # What the bot must be allowed to do in the group, in the words Telegram's app uses.
 REQUIRED_RIGHTS = {
@@ -56,6 +61,9 @@ async def register_group(
     capacity: int | None = None,
     timezone: str | None = None,
     rights: BotRights | None = None,
+    prompt_time: str | None = None,
+    prompt_days: str | None = None,
+    country: str | None = None,
 ) -> Group:
     """Create the group or update it (title, settings, the bot's rights); idempotent."""
     group = await find_group(session, chat_id=chat_id)
@@ -68,12 +76,27 @@ async def register_group(
         group.capacity = capacity
     if timezone is not None:
         group.timezone = check_timezone(timezone)
+    if prompt_time is not None:
+        group.prompt_time = _checked(parse_time, prompt_time).strftime("%H:%M")
+    if prompt_days is not None:
+        group.prompt_days = format_days(_checked(parse_days, prompt_days))
+    if country is not None:
+        if len(country) != 2 or not country.isalpha():
+            raise GroupError(f"country {country!r} should be a two-letter code like GB or US")
+        group.country = country.upper()
     if rights is not None:
         group.bot_can_invite = rights.is_admin and rights.can_invite_users
         group.bot_can_restrict = rights.is_admin and rights.can_restrict_members
     session.add(group)
     await session.flush()
     return group
+
+
+def _checked(parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except ScheduleError as error:
+        raise GroupError(str(error)) from None
 
 
 async def find_group(session: AsyncSession, *, chat_id: int) -> Group | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +17,11 @@ class GroupBase(SQLModel):
     title: str = Field(max_length=255)
     capacity: int = Field(default=12, ge=1, le=500)
     timezone: str = Field(default="UTC", max_length=64)
+    # The daily prompt: local time "HH:MM" and days ("mon,tue,..." in order).
+    prompt_time: str = Field(default="09:00", max_length=5)
+    prompt_days: str = Field(default="mon,tue,wed,thu,fri,sat,sun", max_length=27)
+    # ISO country code choosing the crisis lines members are given; none: the default list.
+    country: str | None = Field(default=None, max_length=2)
 
 
 class Group(GroupBase, table=True):
@@ -187,3 +192,72 @@ class WaitlistEntry(SQLModel, table=True):
     offered_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EntryKind(StrEnum):
+    TEXT = "text"
+    VOICE = "voice"
+    VIDEO_NOTE = "video_note"
+    PHOTO = "photo"
+    FEELING = "feeling"  # a word chosen on the feelings wheel
+    WIN = "win"
+    NEXT_STEP = "next_step"
+
+
+class Entry(SQLModel, table=True):
+    """One check-in: a member's message (group or private) or a tool's answer."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "message_id"),
+        Index("ix_entries_member_time", "member_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id")
+    group_id: int | None = Field(default=None, foreign_key="groups.id")
+    chat_id: int = Field(sa_type=BigInteger)
+    # None for what a tool recorded (a /feel word, a /win); else the Telegram message.
+    message_id: int | None = None
+    kind: EntryKind = Field(sa_type=String(16))
+    text: str | None = None
+    file_id: str | None = Field(default=None, max_length=255)
+    duration_seconds: int | None = None
+    prompt_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PromptState(StrEnum):
+    PLANNED = "planned"  # the coach chose it for that day
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+class PromptDay(SQLModel, table=True):
+    """A group's prompt for one local day: planned, sent (once) or skipped."""
+
+    __tablename__ = "prompt_days"
+    __table_args__ = (UniqueConstraint("group_id", "local_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    local_date: date
+    prompt_id: str | None = Field(default=None, max_length=64)
+    state: PromptState = Field(sa_type=String(16))
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SafetyAlert(SQLModel, table=True):
+    """A message that matched the risk lexicon: the member got resources, the coach an alert."""
+
+    __tablename__ = "safety_alerts"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id")
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int
+    phrase: str = Field(max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

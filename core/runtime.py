@@ -16,6 +16,7 @@ from bot.gateway import GroupAccess, TelegramGateway, create_bot
 from core.clock import Clock, SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.settings import Settings
+from prompts.library import LIBRARY_DIR, Library, load_library
 from prompts.render import Templates
 
 
@@ -33,6 +34,7 @@ class Runtime:
     dispatcher: Dispatcher
     templates: Templates
     billing: Billing
+    library: Library
 
     @classmethod
     async def open(
@@ -48,6 +50,7 @@ class Runtime:
         bot = create_bot(
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base
         )
+        library = load_library(settings.prompt_library_dir or LIBRARY_DIR)
         templates = Templates()
         billing = Billing(
             settings=settings,
@@ -59,7 +62,12 @@ class Runtime:
             bot=bot,
         )
         dispatcher = create_dispatcher(
-            settings=settings, sessions=sessions, clock=clock, templates=templates, billing=billing
+            settings=settings,
+            sessions=sessions,
+            clock=clock,
+            templates=templates,
+            billing=billing,
+            library=library,
         )
         return cls(
             settings=settings,
@@ -72,6 +80,7 @@ class Runtime:
             dispatcher=dispatcher,
             templates=templates,
             billing=billing,
+            library=library,
         )
 
     async def close(self) -> None:

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     zoom_standing_url: str | None = None
 
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    # The coach's own copy of prompts/library (prompts, tools, lexicons), if not the built-in one.
+    prompt_library_dir: Path | None = None
 
     # The membership rules a coach may tune.
     checkout_hold_minutes: int = Field(default=60, ge=30, le=24 * 60)

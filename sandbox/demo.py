@@ -109,7 +109,7 @@ class Demo:
         self.stripe = StripeSandbox(now=self.clock.now)
         self.zoom = ZoomSandbox()
         self.scenes: list[Scene] = []
-        self._seen: set[tuple[int, int]] = set()
+        self._seen: dict[tuple[int, int], str | None] = {}
         self._app: Any = None
         self.runtime: Runtime | None = None
         self.base_url = ""
@@ -175,14 +175,15 @@ class Demo:
 
     def collect(self) -> None:
         """Move the chat messages that appeared since the last look into the current scene."""
+        # A message seen before comes again when it was edited (a button's answer, say).
         new = [
             message
             for chat in self.telegram.chats()
             for message in self.telegram.messages(chat)
-            if (message.chat_id, message.message_id) not in self._seen
+            if self._seen.get((message.chat_id, message.message_id), "\0") != message.text
         ]
         for message in sorted(new, key=lambda m: (m.date, m.message_id)):
-            self._seen.add((message.chat_id, message.message_id))
+            self._seen[(message.chat_id, message.message_id)] = message.text
             if self.scenes:
                 self.scenes[-1].lines.append(self._line(message))
 
@@ -401,6 +402,47 @@ async def the_gate(demo: Demo) -> None:
     await demo.act(telegram.user_sends(COACH, text="/seats"))
 
 
+MAYAS_ANSWER = "Tight chest, right under the collarbone. Word: dread. Breathed through it anyway."
+
+
+async def a_day_of_practice(demo: Demo) -> None:
+    """Tuesday: the morning prompt, answers in text and voice, the wheel, a win, the safety net."""
+    day = datetime(2026, 11, 17, tzinfo=ZONE)
+    demo.scene("A day of practice", day.replace(hour=9))
+    assert demo.runtime is not None
+    await jobs.send_daily_prompts({"runtime": demo.runtime})
+    demo.system("worker", "09:00 in Europe/London: the daily prompt goes to the group")
+    await demo.quiet()
+    telegram = demo.telegram
+    demo.clock.set(day.replace(hour=9, minute=20))
+    await demo.act(telegram.user_sends(MAYA, GROUP_ID, text=MAYAS_ANSWER))
+    demo.clock.set(day.replace(hour=12, minute=40))
+    await demo.act(telegram.user_sends(SAM, voice_seconds=48))
+    demo.clock.set(day.replace(hour=13, minute=5))
+    await demo.act(telegram.user_sends(JON, text="/feel"))
+    wheel = telegram.sent_by_bot(JON)[-1]
+    await demo.act(telegram.user_presses(JON, wheel, "feel:core:1"))
+    words = telegram.messages(JON)[-1]
+    word = (words.reply_markup or {})["inline_keyboard"][0][1]["callback_data"]
+    await demo.act(telegram.user_presses(JON, words, word))
+    demo.clock.set(day.replace(hour=17, minute=30))
+    await demo.act(
+        telegram.user_sends(
+            MAYA, GROUP_ID, text="#win I said no to the extra shift. No essay, just no."
+        )
+    )
+    await demo.act(telegram.user_sends(MAYA, text="/streak"))
+    demo.clock.set(day.replace(hour=21, minute=50))
+    await demo.act(
+        telegram.user_sends(
+            SAM, GROUP_ID, text="Some nights I think everyone would be better off without me."
+        )
+    )
+    await demo.quiet()
+    demo.clock.set(day.replace(hour=22, minute=5))
+    await demo.act(telegram.user_sends(COACH, text="/prompt"))
+
+
 async def a_card_fails(demo: Demo) -> None:
     """Jon's renewal fails; after the grace period his seat goes to Leah, who waited."""
     demo.scene("A card fails", WEEK_START + timedelta(days=30))
@@ -431,6 +473,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     behind_the_scenes,
     joining,
     the_gate,
+    a_day_of_practice,
     a_card_fails,
 ]
 

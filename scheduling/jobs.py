@@ -10,8 +10,10 @@ from sqlmodel import col, delete
 
 from billing import membership, reconcile
 from billing.events import events_to_retry, process_stripe_event
+from bot.gateway import bot_link
 from core.models import ExternalEvent
 from core.runtime import Runtime
+from prompts import practice
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +81,17 @@ async def reconcile_billing(ctx: dict[str, Any]) -> int:
         await reconcile.report_to_coaches(session, runtime.billing, changes, runtime.clock.now())
         await session.commit()
     return len(changes)
+
+
+async def send_daily_prompts(ctx: dict[str, Any]) -> int:
+    """Every minute: queue each group's prompt when its local hour comes (once a day)."""
+    runtime = runtime_of(ctx)
+    link = await bot_link(runtime.bot)
+    async with runtime.sessions() as session:
+        sent = await practice.send_due_prompts(
+            session, runtime.library, runtime.templates, runtime.clock.now(), link
+        )
+        await session.commit()
+    for group, day, prompt in sent:
+        log.info("prompt %s queued for group %s (%s)", prompt.id, group.id, day)
+    return len(sent)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
@@ -12,13 +14,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billing import membership, seats
 from billing.membership import Billing
 from bot.filters import IsCoach
+from bot.gateway import bot_link
 from core.clock import Clock
 from core.groups import GroupError, list_groups, register_group
-from core.models import Group, Member, Seat, SeatStatus
+from core.models import Group, Member, PromptState, Seat, SeatStatus
 from core.outbox import enqueue
+from prompts import practice
+from prompts.daily import local_today
+from prompts.library import Library
 from prompts.render import Templates
 
-COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove")
+COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove", "prompt")
 
 
 def create_router() -> Router:
@@ -30,6 +36,7 @@ def create_router() -> Router:
     router.message.register(waitlist, Command("waitlist"), IsCoach())
     router.message.register(comp, Command("comp"), IsCoach())
     router.message.register(remove, Command("remove"), IsCoach())
+    router.message.register(prompt, Command("prompt"), IsCoach())
     router.message.register(refuse, Command(*COACH_COMMANDS))
     return router
 
@@ -182,3 +189,85 @@ async def _which_group(
         await message.answer(templates.render("coach_which_group", groups=groups))
         return None
     return chosen[0]
+
+
+async def prompt(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    clock: Clock,
+    templates: Templates,
+    library: Library,
+    billing: Billing,
+) -> None:
+    """/prompt: the next 7 days; /prompt skip | now | set YYYY-MM-DD ID [chat id]."""
+    words = (command.args or "").split()
+    action = words[0] if words else "plan"
+    now = clock.now()
+    if action == "plan":
+        plans = [
+            (g, await practice.plan_week(session, g, library, now))
+            for g in await list_groups(session)
+        ]
+        await message.answer(templates.render("coach_prompt_plan", plans=plans))
+        return
+    rest = words[3:] if action == "set" else words[1:]
+    group = await _which_group(session, rest, message, templates)
+    if group is None:
+        return
+    if action == "skip":
+        day = await practice.next_prompt_day(session, group, now)
+        await practice.set_prompt_day(session, group, day, PromptState.SKIPPED, None)
+        await message.answer(
+            templates.render("coach_prompt_done", action="skip", day=day, prompt=None)
+        )
+    elif action == "now":
+        day = local_today(now, group.timezone)
+        sent = await practice.send_prompt(
+            session, group, day, library, templates, now, await bot_link(billing.bot)
+        )
+        await message.answer(
+            templates.render("coach_prompt_done", action="now", day=day, prompt=sent)
+        )
+    elif action == "set" and len(words) >= 3:
+        await _set_prompt(message, session, group, words[1], words[2], templates, library, now)
+    else:
+        await message.answer(
+            templates.render(
+                "coach_usage",
+                usage="/prompt, /prompt skip, /prompt now, /prompt set 2026-11-24 naming-the-knot",
+            )
+        )
+
+
+async def _set_prompt(
+    message: Message,
+    session: AsyncSession,
+    group: Group,
+    day_text: str,
+    prompt_id: str,
+    templates: Templates,
+    library: Library,
+    now: datetime,
+) -> None:
+    try:
+        day = date.fromisoformat(day_text)
+        chosen = library.prompt(prompt_id)
+        if day < local_today(now, group.timezone):
+            raise ValueError(f"{day} is in the past")
+        await practice.set_prompt_day(session, group, day, PromptState.PLANNED, chosen.id)
+    except KeyError:
+        await message.answer(
+            templates.render(
+                "coach_usage", usage=f"a prompt id from the library; {prompt_id!r} isn't one"
+            )
+        )
+        return
+    except ValueError as error:
+        await message.answer(
+            templates.render("coach_usage", usage=f"a date like 2026-11-24 ({error})")
+        )
+        return
+    await message.answer(
+        templates.render("coach_prompt_done", action="set", day=day, prompt=chosen)
+    )

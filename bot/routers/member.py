@@ -22,6 +22,7 @@ from core.clock import Clock
 from core.groups import list_groups, local_time
 from core.members import remember_member
 from core.models import SEATED, Group, Member, SeatStatus
+from prompts.library import Library
 from prompts.render import Templates
 
 HELP = "help"
@@ -68,6 +69,7 @@ async def start(
     clock: Clock,
     templates: Templates,
     billing: Billing,
+    library: Library,
 ) -> None:
     """Welcome: what Between is, the price, the seats left, the not-for-crisis note."""
     assert message.from_user is not None
@@ -77,6 +79,10 @@ async def start(
         return
     if command.args == JOIN:
         await _join(message, member, session, clock, templates, billing)
+        return
+    if command.args and command.args.removeprefix("tool-") in library.tools:
+        tool = library.tools[command.args.removeprefix("tool-")]
+        await message.answer(templates.render("tool", tool=tool))
         return
     groups = await list_groups(session)
     seats_left = None

@@ -24,10 +24,14 @@ from core.runtime import Runtime
 from core.settings import Settings
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
+from tests.integration.world import (
+    COACH_ID,
+    STRIPE_WEBHOOK_SECRET,
+    WEBHOOK_SECRET,
+    World,
+    open_world,
+)
 
-COACH_ID = 1001
-WEBHOOK_SECRET = "test-webhook-secret-0123456789"
-STRIPE_WEBHOOK_SECRET = "whsec_test_between"
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
 
 
@@ -160,3 +164,17 @@ async def count(sessions: SessionFactory, name: str) -> int:
 async def feed(runtime: Runtime, update: dict[str, object]) -> None:
     """Hand one update (as the sandbox delivered it) to the dispatcher, as a webhook would."""
     await runtime.dispatcher.feed_raw_update(runtime.bot, update)
+
+
+@pytest.fixture
+async def world(
+    settings: Settings,
+    sessions: SessionFactory,
+    redis: Redis,
+    clock: SimulatedClock,
+    telegram: TelegramSandbox,
+    stripe_sandbox: StripeSandbox,
+) -> AsyncIterator[World]:
+    """The whole app on the sandboxes, a group of 3 seats registered by the coach."""
+    async for opened in open_world(settings, sessions, redis, clock, telegram, stripe_sandbox):
+        yield opened

@@ -9,7 +9,8 @@ from core.groups import register_group
 from core.models import Group, Member
 from core.runtime import Runtime
 from sandbox.telegram import TelegramSandbox
-from tests.integration.conftest import COACH_ID, START, count, feed
+from tests.integration.conftest import START, count, feed
+from tests.integration.world import COACH_ID
 
 ANA = 2001
 STRANGER = 2002

@@ -92,3 +92,45 @@ async def test_stripe_setup_creates_the_price_once_and_prints_what_to_configure(
     code, again, _ = await between("stripe", "setup", env=env, cwd=tmp_path)
     assert "Found the $31/month price" in again
     assert len(stripe_sandbox.prices) == 1
+
+
+def broken_library(tmp_path: Path) -> Path:
+    """A copy of the shipped library with a typo'd field and a duplicated id."""
+    import shutil
+
+    from prompts.library import LIBRARY_DIR
+
+    copy = tmp_path / "library"
+    shutil.copytree(LIBRARY_DIR, copy)
+    prompts = copy / "prompts.yaml"
+    text = prompts.read_text()
+    text = text.replace("    text:", "    txt:", 1)
+    prompts.write_text(
+        text + "\n  - id: where-it-sits\n    text: A second prompt with a used id.\n"
+    )
+    return copy
+
+
+async def test_prompts_check_names_each_problem_with_file_and_line(tmp_path: Path) -> None:
+    env = bare_environment(tmp_path) | {"PROMPT_LIBRARY_DIR": str(broken_library(tmp_path))}
+    code, _, err = await between("prompts", "check", env=env, cwd=tmp_path)
+    assert code == 1
+    problems = err.strip().splitlines()
+    assert any("prompts.yaml:" in line and "txt" in line for line in problems)
+    assert any("prompts.yaml:" in line and "where-it-sits" in line for line in problems)
+    code, out, _ = await between("prompts", "check", env=bare_environment(tmp_path), cwd=tmp_path)
+    assert code == 0 and "The prompt library is fine: 70 prompts" in out
+
+
+async def test_the_app_refuses_to_start_on_a_broken_library(tmp_path: Path) -> None:
+    env = bare_environment(tmp_path) | {
+        "PROMPT_LIBRARY_DIR": str(broken_library(tmp_path)),
+        "TELEGRAM_BOT_TOKEN": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef",
+        "COACH_TELEGRAM_IDS": "1",
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    }
+    code, _, err = await between("run", env=env, cwd=tmp_path)
+    assert code == 2
+    assert err.startswith("error: the prompt library has problems:")
+    assert "where-it-sits" in err

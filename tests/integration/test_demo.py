@@ -25,6 +25,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "Behind the scenes",
         "Joining: four people, three seats",
         "The gate",
+        "A day of practice",
         "A card fails",
         "Three days later",
     ]
@@ -47,4 +48,10 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "a seat opened in Between · November circle" in printed
     assert "(Jon is no longer in the group)" in printed
     assert "Seats: 3 · taken 3 · held 0 · free 0 · waitlist 0" in printed
+    assert "Inner kid week · Tuesday" in printed  # the daily prompt, a themed week
+    assert "Sam <3: (voice)" in printed
+    assert "You named it: afraid." in printed
+    assert "#win I said no to the extra shift" in printed
+    assert 'matched "better off without me"' in printed  # the coach's alert
+    assert "I read what you wrote" in printed  # Sam's crisis lines, in private
     assert "Hello, Sam &lt;3." in page.read_text()

@@ -4,155 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
 from billing.reconcile import reconcile
 from billing.stripe_gateway import StripeGateway
-from bot.dispatcher import ALLOWED_UPDATES
-from core.clock import SimulatedClock
-from core.db import SessionFactory
-from core.flood import TELEGRAM_LIMITS
 from core.groups import register_group
-from core.models import Member, Seat, SeatStatus, WaitlistEntry, WaitlistStatus
-from core.outbox import OutboxSender
-from core.runtime import Runtime
-from core.settings import Settings
-from core.web import create_app
+from core.models import Seat, SeatStatus, WaitlistEntry, WaitlistStatus
 from sandbox.stripe import StripeSandbox
-from sandbox.telegram import ChatMessage, TelegramSandbox
 from scheduling import jobs
-from scheduling.worker import create_worker
-from tests.integration.conftest import COACH_ID, STRIPE_WEBHOOK_SECRET, WEBHOOK_SECRET
+from tests.integration.world import COACH_ID, GROUP, World
 
-GROUP = -1009000
 STRANGER = 7777
-
-
-@dataclass
-class World:
-    """The app as it runs, wired to the sandboxes, with a few things people do."""
-
-    runtime: Runtime
-    telegram: TelegramSandbox
-    stripe: StripeSandbox
-    sessions: SessionFactory
-    clock: SimulatedClock
-    settings: Settings
-
-    async def settle(self) -> None:
-        """Let the worker apply every queued event and the outbox deliver every message."""
-        assert self.settings.redis_url is not None
-        worker = create_worker(
-            self.settings, redis_url=self.settings.redis_url, runtime=self.runtime, burst=True
-        )
-        await worker.async_run()
-        await worker.close()
-        await self.deliver()
-        await self.telegram.settle()
-
-    async def deliver(self) -> None:
-        sender = OutboxSender(
-            self.sessions,
-            self.runtime.telegram,
-            self.clock,
-            limits=TELEGRAM_LIMITS.scaled(20),
-            idle_seconds=0.02,
-        )
-        await asyncio.wait_for(sender.drain(), timeout=30)
-
-    async def sweep(self) -> None:
-        await jobs.sweep_seats({"runtime": self.runtime})
-        await self.deliver()
-
-    def person(self, user_id: int, name: str) -> None:
-        self.telegram.add_user(user_id, name, username=name.lower())
-
-    async def ask_to_join(self, user_id: int) -> ChatMessage:
-        """/join, then accept the not-for-crisis note; return the bot's answer."""
-        await self.telegram.user_sends(user_id, text="/join")
-        note = self.last(user_id)
-        assert note.text is not None and "not a crisis service" in note.text
-        await self.telegram.user_presses(user_id, note, "join:accept")
-        return self.last(user_id)
-
-    async def pay(self, user_id: int) -> None:
-        seat = await self.seat(user_id)
-        assert seat is not None and seat.checkout_session_id is not None
-        await self.stripe.complete_checkout(seat.checkout_session_id)
-        await self.settle()
-
-    async def join_and_pay(self, user_id: int, name: str) -> Seat:
-        self.person(user_id, name)
-        answer = await self.ask_to_join(user_id)
-        assert answer.text is not None and "held for you" in answer.text
-        await self.pay(user_id)
-        seat = await self.seat(user_id)
-        assert seat is not None and seat.status == SeatStatus.ACTIVE
-        return seat
-
-    async def seat(self, user_id: int) -> Seat | None:
-        """The person's newest seat."""
-        async with self.sessions() as session:
-            return (
-                await session.exec(
-                    select(Seat)
-                    .join(Member, col(Member.id) == col(Seat.member_id))
-                    .where(col(Member.telegram_id) == user_id)
-                    .order_by(col(Seat.id).desc())
-                )
-            ).first()
-
-    def last(self, user_id: int) -> ChatMessage:
-        return self.telegram.sent_by_bot(user_id)[-1]
-
-    def texts(self, user_id: int) -> list[str]:
-        return [m.text or "" for m in self.telegram.sent_by_bot(user_id)]
-
-    def told(self, user_id: int, words: str) -> int:
-        return sum(words in text for text in self.texts(user_id))
-
-
-@pytest.fixture
-async def world(
-    settings: Settings,
-    sessions: SessionFactory,
-    redis: Any,
-    clock: SimulatedClock,
-    telegram: TelegramSandbox,
-    stripe_sandbox: StripeSandbox,
-) -> AsyncIterator[World]:
-    gateway = StripeGateway(stripe_sandbox.api_key, stripe_sandbox.base_url)
-    price_id, _ = await gateway.ensure_price()
-    await gateway.close()
-    settings = settings.model_copy(update={"stripe_price_id": price_id})
-    assert settings.redis_url is not None
-    runtime = await Runtime.open(settings, redis_url=settings.redis_url, clock=clock)
-    async with TestClient(TestServer(create_app(runtime))) as client:
-        base = str(client.make_url("")).rstrip("/")
-        await runtime.bot.set_webhook(
-            f"{base}/telegram/webhook",
-            secret_token=WEBHOOK_SECRET,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-        stripe_sandbox.add_webhook_endpoint(f"{base}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
-        telegram.add_group(GROUP, "Between circle", admins=[COACH_ID])
-        await telegram.user_sends(COACH_ID, text="/start")
-        await telegram.bot_added_to_group(GROUP, by_user_id=COACH_ID)
-        async with sessions() as session:
-            await register_group(
-                session, chat_id=GROUP, title="Between circle", capacity=3, now=clock.now()
-            )
-            await session.commit()
-        yield World(runtime, telegram, stripe_sandbox, sessions, clock, settings)
-        await stripe_sandbox.settle()
-    await runtime.close()
 
 
 async def count_seats(world: World, status: SeatStatus) -> int:

@@ -21,7 +21,8 @@ from core.web import create_app
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
 from scheduling.worker import create_worker
-from tests.integration.conftest import STRIPE_WEBHOOK_SECRET, WEBHOOK_SECRET, count
+from tests.integration.conftest import count
+from tests.integration.world import STRIPE_WEBHOOK_SECRET, WEBHOOK_SECRET
 
 MEMBER_ID = 2001
 

@@ -1,0 +1,152 @@
+"""Every message of a member, in the group or in private, is a check-in; each one passes the
+safety net. The bot never answers in the group."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.types import Message
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import Clock
+from core.groups import find_group
+from core.members import remember_member
+from core.models import EntryKind, Group, Member
+from core.settings import Settings
+from prompts import practice, safety
+from prompts.library import Library
+from prompts.render import Templates
+
+GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
+WIN_TAG = "#win"
+
+
+def create_router() -> Router:
+    """Check-ins and edits; commands are left to the routers before this one."""
+    router = Router(name="checkins")
+    not_a_command = ~F.text.startswith("/")
+    router.message.register(check_in, not_a_command, F.from_user.is_bot.is_(False))
+    router.edited_message.register(edit, F.from_user.is_bot.is_(False))
+    return router
+
+
+def kind_of(message: Message) -> EntryKind | None:
+    """What kind of check-in a message is; None for what isn't one (stickers, bare photos)."""
+    if message.voice:
+        return EntryKind.VOICE
+    if message.video_note:
+        return EntryKind.VIDEO_NOTE
+    if message.photo and message.caption:
+        return EntryKind.PHOTO
+    if message.text:
+        return EntryKind.WIN if WIN_TAG in message.text.lower() else EntryKind.TEXT
+    return None
+
+
+async def _where(
+    message: Message, session: AsyncSession, clock: Clock
+) -> tuple[Member, Group | None]:
+    assert message.from_user is not None
+    user = message.from_user
+    member = await remember_member(
+        session,
+        telegram_id=user.id,
+        first_name=user.first_name,
+        username=user.username,
+        last_name=user.last_name,
+        language_code=user.language_code,
+        now=clock.now(),
+    )
+    home = await practice.home_group(session, member)
+    if message.chat.type in GROUPS:
+        here = await find_group(session, chat_id=message.chat.id)
+        return (
+            member,
+            here if here is not None and home is not None and here.id == home.id else None,
+        )
+    return member, home
+
+
+async def check_in(
+    message: Message,
+    session: AsyncSession,
+    clock: Clock,
+    settings: Settings,
+    templates: Templates,
+    library: Library,
+) -> None:
+    """Keep a member's message; anyone's words pass the safety net."""
+    member, group = await _where(message, session, clock)
+    kind = kind_of(message)
+    words = message.text or message.caption
+    if group is not None and kind is not None:
+        await practice.record_message(
+            session,
+            member=member,
+            group=group,
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            kind=kind,
+            text=words,
+            file_id=_file_id(message),
+            duration_seconds=_duration(message),
+            now=clock.now(),
+        )
+    await safety.check_message(
+        session,
+        text=words,
+        member=member,
+        group=group,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        library=library,
+        templates=templates,
+        coach_ids=settings.coach_telegram_ids,
+        now=clock.now(),
+    )
+
+
+async def edit(
+    message: Message,
+    session: AsyncSession,
+    clock: Clock,
+    settings: Settings,
+    templates: Templates,
+    library: Library,
+) -> None:
+    """An edit updates the kept entry and is checked again."""
+    words = message.text or message.caption
+    await practice.record_edit(
+        session,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        text=words,
+        now=clock.now(),
+    )
+    member, group = await _where(message, session, clock)
+    await safety.check_message(
+        session,
+        text=words,
+        member=member,
+        group=group,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        library=library,
+        templates=templates,
+        coach_ids=settings.coach_telegram_ids,
+        now=clock.now(),
+    )
+
+
+def _file_id(message: Message) -> str | None:
+    if message.voice:
+        return message.voice.file_id
+    if message.video_note:
+        return message.video_note.file_id
+    return message.photo[-1].file_id if message.photo else None
+
+
+def _duration(message: Message) -> int | None:
+    if message.voice:
+        return message.voice.duration
+    return message.video_note.duration if message.video_note else None
