@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY core core
 COPY bot bot
 COPY billing billing
+COPY coaching coaching
 COPY scheduling scheduling
 COPY prompts prompts
 COPY sandbox sandbox

@@ -6,7 +6,7 @@ from aiogram import Dispatcher
 
 from billing.membership import Billing
 from bot.middlewares import DatabaseSessionMiddleware
-from bot.routers import checkins, coach, gate, group, member, tools
+from bot.routers import checkins, coach, coach_day, gate, group, member, tools
 from core.clock import Clock
 from core.db import SessionFactory
 from core.settings import Settings
@@ -35,6 +35,7 @@ def create_dispatcher(
         gate.create_router(),
         # Coach commands before member commands, so a coach's /seats is never a member's.
         coach.create_router(),
+        coach_day.create_router(),
         # A person's private chat with the bot: joining, membership, the tools.
         member.create_router(),
         tools.create_router(),

@@ -18,7 +18,7 @@ from core.db import (
     create_session_factory,
     upgrade_database,
 )
-from core.groups import GroupError, list_groups, register_group
+from core.groups import GroupError, Schedule, change_schedule, list_groups, register_group
 from core.logs import configure_logging
 from core.settings import ConfigError, Settings, load_settings
 from prompts.library import Library
@@ -167,15 +167,36 @@ def group_set(
     country: Annotated[
         str | None, typer.Option(help="Two-letter country code for the crisis lines, e.g. GB.")
     ] = None,
+    reply_days: Annotated[
+        str | None, typer.Option(help="The coach's reply days, e.g. sun,mon,tue,wed,thu.")
+    ] = None,
+    reply_by: Annotated[
+        str | None, typer.Option(help="Replies come by this local time, e.g. 20:00.")
+    ] = None,
+    digest_time: Annotated[
+        str | None, typer.Option(help="Local time of the coach's digest, e.g. 08:00.")
+    ] = None,
+    quiet_days: Annotated[
+        int | None, typer.Option(help="Days without a check-in before a gentle note.")
+    ] = None,
 ) -> None:
     """Change a registered group's settings."""
+    schedule = Schedule(
+        prompt_time=prompt_time,
+        prompt_days=prompt_days,
+        country=country,
+        reply_days=reply_days,
+        reply_by=reply_by,
+        digest_time=digest_time,
+        quiet_days=quiet_days,
+    )
     _save_group(
         chat_id=chat_id,
         title=title,
         capacity=capacity,
         timezone=timezone,
         existing=True,
-        schedule={"prompt_time": prompt_time, "prompt_days": prompt_days, "country": country},
+        schedule=schedule,
     )
 
 
@@ -186,7 +207,7 @@ def _save_group(
     capacity: int | None,
     timezone: str | None,
     existing: bool = False,
-    schedule: dict[str, str | None] | None = None,
+    schedule: Schedule | None = None,
 ) -> None:
     from core.clock import SystemClock
     from core.groups import find_group
@@ -208,14 +229,13 @@ def _save_group(
                     capacity=capacity,
                     timezone=timezone,
                     now=SystemClock().now(),
-                    prompt_time=(schedule or {}).get("prompt_time"),
-                    prompt_days=(schedule or {}).get("prompt_days"),
-                    country=(schedule or {}).get("country"),
                 )
+                change_schedule(saved, schedule or Schedule())
                 await session.commit()
                 return (
                     f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}, "
-                    f"prompt at {saved.prompt_time} on {saved.prompt_days}"
+                    f"prompt at {saved.prompt_time} on {saved.prompt_days}, "
+                    f"replies {saved.reply_days} by {saved.reply_by}"
                 )
         finally:
             await engine.dispose()

@@ -61,9 +61,6 @@ async def register_group(
     capacity: int | None = None,
     timezone: str | None = None,
     rights: BotRights | None = None,
-    prompt_time: str | None = None,
-    prompt_days: str | None = None,
-    country: str | None = None,
 ) -> Group:
     """Create the group or update it (title, settings, the bot's rights); idempotent."""
     group = await find_group(session, chat_id=chat_id)
@@ -76,20 +73,51 @@ async def register_group(
         group.capacity = capacity
     if timezone is not None:
         group.timezone = check_timezone(timezone)
-    if prompt_time is not None:
-        group.prompt_time = _checked(parse_time, prompt_time).strftime("%H:%M")
-    if prompt_days is not None:
-        group.prompt_days = format_days(_checked(parse_days, prompt_days))
-    if country is not None:
-        if len(country) != 2 or not country.isalpha():
-            raise GroupError(f"country {country!r} should be a two-letter code like GB or US")
-        group.country = country.upper()
     if rights is not None:
         group.bot_can_invite = rights.is_admin and rights.can_invite_users
         group.bot_can_restrict = rights.is_admin and rights.can_restrict_members
     session.add(group)
     await session.flush()
     return group
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The times a coach may change (None: leave as it is)."""
+
+    prompt_time: str | None = None
+    prompt_days: str | None = None
+    country: str | None = None
+    reply_days: str | None = None
+    reply_by: str | None = None
+    digest_time: str | None = None
+    quiet_days: int | None = None
+
+
+def change_schedule(group: Group, schedule: Schedule) -> None:
+    """Check and apply new times; a GroupError says what is wrong with which."""
+    if schedule.prompt_time is not None:
+        group.prompt_time = _time(schedule.prompt_time)
+    if schedule.prompt_days is not None:
+        group.prompt_days = format_days(_checked(parse_days, schedule.prompt_days))
+    if schedule.reply_days is not None:
+        group.reply_days = format_days(_checked(parse_days, schedule.reply_days))
+    if schedule.reply_by is not None:
+        group.reply_by = _time(schedule.reply_by)
+    if schedule.digest_time is not None:
+        group.digest_time = _time(schedule.digest_time)
+    if schedule.quiet_days is not None:
+        if not 1 <= schedule.quiet_days <= 60:
+            raise GroupError("quiet days should be between 1 and 60")
+        group.quiet_days = schedule.quiet_days
+    if schedule.country is not None:
+        if len(schedule.country) != 2 or not schedule.country.isalpha():
+            raise GroupError(f"country {schedule.country!r} should be a two-letter code like GB")
+        group.country = schedule.country.upper()
+
+
+def _time(text: str) -> str:
+    return _checked(parse_time, text).strftime("%H:%M")
 
 
 def _checked(parse: Callable[[str], T], text: str) -> T:

@@ -22,6 +22,12 @@ class GroupBase(SQLModel):
     prompt_days: str = Field(default="mon,tue,wed,thu,fri,sat,sun", max_length=27)
     # ISO country code choosing the crisis lines members are given; none: the default list.
     country: str | None = Field(default=None, max_length=2)
+    # The coach's day: when replies come (days, "by" hour), the digest's hour, and after how
+    # many days without a check-in a member gets a gentle note.
+    reply_days: str = Field(default="sun,mon,tue,wed,thu", max_length=27)
+    reply_by: str = Field(default="20:00", max_length=5)
+    digest_time: str = Field(default="08:00", max_length=5)
+    quiet_days: int = Field(default=4, ge=1, le=60)
 
 
 class Group(GroupBase, table=True):
@@ -51,6 +57,9 @@ class Member(SQLModel, table=True):
     crisis_note_accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set when Telegram answers 403 (blocked the bot); cleared when they write again.
     unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # /quiet: no gentle check-ins. nudged_at: the last one sent.
+    checkins_paused: bool = False
+    nudged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -261,3 +270,52 @@ class SafetyAlert(SQLModel, table=True):
     phrase: str = Field(max_length=255)
     created_at: datetime = Field(sa_type=UTCDateTime)
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CoachReply(SQLModel, table=True):
+    """What the coach said: a reply to one member, or feedback in the group."""
+
+    __tablename__ = "coach_replies"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "message_id"),
+        Index("ix_coach_replies_member_time", "member_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coach_id: int = Field(sa_type=BigInteger)
+    member_id: int | None = Field(default=None, foreign_key="members.id")
+    group_id: int | None = Field(default=None, foreign_key="groups.id")
+    # Where the coach wrote it (their private chat with the bot, or the group).
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int
+    kind: EntryKind = Field(sa_type=String(16))
+    text: str | None = None
+    file_id: str | None = Field(default=None, max_length=255)
+    duration_seconds: int | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Relay(SQLModel, table=True):
+    """A member's message as copied into a coach's chat, so a reply finds its way back."""
+
+    __tablename__ = "relays"
+    __table_args__ = (UniqueConstraint("coach_chat_id", "coach_message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coach_chat_id: int = Field(sa_type=BigInteger)
+    coach_message_id: int
+    member_id: int = Field(foreign_key="members.id")
+    entry_id: int | None = Field(default=None, foreign_key="entries.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Highlight(SQLModel, table=True):
+    """A member's message the coach marked as a win or an insight, for the weekly summary."""
+
+    __tablename__ = "highlights"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entries.id", unique=True)
+    kind: str = Field(max_length=16)  # "win" or "insight"
+    coach_id: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -46,6 +46,20 @@ def format_days(days: Sequence[int]) -> str:
     return ",".join(WEEKDAYS[day] for day in days)
 
 
+def describe_days(days: Sequence[int]) -> str:
+    """Days as a person says them: "every day", "Sunday to Thursday", "Monday, Friday"."""
+    chosen = set(days)
+    if len(chosen) == 7:
+        return "every day"
+    # The week is a circle: find where the run of chosen days starts (Sun-Thu wraps around).
+    starts = [day for day in chosen if (day - 1) % 7 not in chosen]
+    if len(starts) == 1 and len(chosen) >= 3:
+        first = starts[0]
+        last = (first + len(chosen) - 1) % 7
+        return f"{_FULL_NAMES[first].title()} to {_FULL_NAMES[last].title()}"
+    return ", ".join(_FULL_NAMES[day].title() for day in sorted(chosen))
+
+
 def due_date(
     now: datetime, *, zone: str, at: time, days: Sequence[int], planned: bool = False
 ) -> date | None:

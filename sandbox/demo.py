@@ -182,7 +182,9 @@ class Demo:
             for message in self.telegram.messages(chat)
             if self._seen.get((message.chat_id, message.message_id), "\0") != message.text
         ]
-        for message in sorted(new, key=lambda m: (m.date, m.message_id)):
+        # What a person did comes before what the bot did about it.
+        by_bot = self.telegram.bot_id
+        for message in sorted(new, key=lambda m: (m.date, m.sender_id == by_bot, m.message_id)):
             self._seen[(message.chat_id, message.message_id)] = message.text
             if self.scenes:
                 self.scenes[-1].lines.append(self._line(message))
@@ -443,6 +445,66 @@ async def a_day_of_practice(demo: Demo) -> None:
     await demo.act(telegram.user_sends(COACH, text="/prompt"))
 
 
+COACH_TO_MAYA = (
+    "Sitting with it before getting up is the practice, Maya. What did the dread want you to know?"
+)
+
+
+async def the_coachs_day(demo: Demo) -> None:
+    """Three members write at different hours; the coach works through the digest."""
+    telegram = demo.telegram
+    day = datetime(2026, 11, 18, tzinfo=ZONE)
+    demo.scene("Members write, whenever it happens", day.replace(hour=7, minute=10))
+    await demo.act(
+        telegram.user_sends(
+            MAYA,
+            text="Woke up with that old dread again. Sat with it for a minute before getting up.",
+        )
+    )
+    await demo.quiet()
+    demo.clock.set(day.replace(hour=13))
+    await demo.act(telegram.user_sends(SAM, voice_seconds=63))
+    await demo.quiet()
+    demo.clock.set(day.replace(hour=18, minute=30))
+    await demo.act(
+        telegram.user_sends(
+            JON, GROUP_ID, text="Told my brother I can't host this year. He was fine?!"
+        )
+    )
+    await demo.quiet()
+
+    demo.scene("The coach's ten minutes", datetime(2026, 11, 19, 8, 0, tzinfo=ZONE))
+    assert demo.runtime is not None
+    await jobs.send_digests({"runtime": demo.runtime})
+    demo.system("worker", "08:00 on a reply day: the coach's digest")
+    await demo.quiet()
+    digest = telegram.sent_by_bot(COACH)[-1]
+    buttons = (digest.reply_markup or {})["inline_keyboard"]
+    demo.clock.set(datetime(2026, 11, 19, 8, 3, tzinfo=ZONE))
+    await demo.act(telegram.user_presses(COACH, digest, buttons[0][0]["callback_data"]))
+    thread = telegram.sent_by_bot(COACH)[-1]
+    demo.system("Rivka", "records a voice note in reply to Sam's thread")
+    await demo.act(
+        telegram.user_sends(COACH, voice_seconds=94, reply_to_message_id=thread.message_id)
+    )
+    demo.clock.set(datetime(2026, 11, 19, 8, 7, tzinfo=ZONE))
+    relayed = next(
+        m for m in telegram.sent_by_bot(COACH) if (m.text or "").startswith("Woke up with")
+    )
+    await demo.act(
+        telegram.user_sends(
+            COACH,
+            text=COACH_TO_MAYA,
+            reply_to_message_id=relayed.message_id,
+        )
+    )
+
+    demo.scene("A quiet member", datetime(2026, 11, 22, 12, 0, tzinfo=ZONE))
+    await jobs.send_gentle_checkins({"runtime": demo.runtime})
+    demo.system("worker", "Maya has been quiet for four days: one gentle check-in, at midday")
+    await demo.quiet()
+
+
 async def a_card_fails(demo: Demo) -> None:
     """Jon's renewal fails; after the grace period his seat goes to Leah, who waited."""
     demo.scene("A card fails", WEEK_START + timedelta(days=30))
@@ -474,6 +536,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     joining,
     the_gate,
     a_day_of_practice,
+    the_coachs_day,
     a_card_fails,
 ]
 

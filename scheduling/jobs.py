@@ -11,6 +11,7 @@ from sqlmodel import col, delete
 from billing import membership, reconcile
 from billing.events import events_to_retry, process_stripe_event
 from bot.gateway import bot_link
+from coaching import digest
 from core.models import ExternalEvent
 from core.runtime import Runtime
 from prompts import practice
@@ -95,3 +96,23 @@ async def send_daily_prompts(ctx: dict[str, Any]) -> int:
     for group, day, prompt in sent:
         log.info("prompt %s queued for group %s (%s)", prompt.id, group.id, day)
     return len(sent)
+
+
+async def send_digests(ctx: dict[str, Any]) -> int:
+    """Every minute: on reply days at the digest hour, each coach's digest (once a day)."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        sent = await digest.send_due_digests(
+            session, runtime.templates, runtime.settings.coach_telegram_ids, runtime.clock.now()
+        )
+        await session.commit()
+    return sent
+
+
+async def send_gentle_checkins(ctx: dict[str, Any]) -> int:
+    """Every minute: one gentle note per quiet spell, at a humane local hour."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        sent = await digest.send_gentle_checkins(session, runtime.templates, runtime.clock.now())
+        await session.commit()
+    return sent

@@ -51,6 +51,8 @@ class WorkerSettings:
         cron(jobs.retry_stripe_events, second=0, run_at_startup=True),
         cron(jobs.sweep_seats, second=30, run_at_startup=True),
         cron(jobs.send_daily_prompts, second=5, run_at_startup=True),
+        cron(jobs.send_digests, second=15),
+        cron(jobs.send_gentle_checkins, second=45),
         cron(jobs.reconcile_billing, hour=3, minute=0),
         cron(jobs.forget_old_update_ids, hour=3, minute=30),
     ]

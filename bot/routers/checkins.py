@@ -3,11 +3,12 @@ safety net. The bot never answers in the group."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coaching import threads
 from core.clock import Clock
 from core.groups import find_group
 from core.members import remember_member
@@ -69,6 +70,7 @@ async def _where(
 
 async def check_in(
     message: Message,
+    bot: Bot,
     session: AsyncSession,
     clock: Clock,
     settings: Settings,
@@ -80,18 +82,7 @@ async def check_in(
     kind = kind_of(message)
     words = message.text or message.caption
     if group is not None and kind is not None:
-        await practice.record_message(
-            session,
-            member=member,
-            group=group,
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            kind=kind,
-            text=words,
-            file_id=_file_id(message),
-            duration_seconds=_duration(message),
-            now=clock.now(),
-        )
+        await _keep(message, bot, member, group, kind, session, clock, settings, templates)
     await safety.check_message(
         session,
         text=words,
@@ -104,6 +95,45 @@ async def check_in(
         coach_ids=settings.coach_telegram_ids,
         now=clock.now(),
     )
+
+
+async def _keep(
+    message: Message,
+    bot: Bot,
+    member: Member,
+    group: Group,
+    kind: EntryKind,
+    session: AsyncSession,
+    clock: Clock,
+    settings: Settings,
+    templates: Templates,
+) -> None:
+    """Keep the check-in; a private one also reaches the coach and is acknowledged."""
+    await practice.record_message(
+        session,
+        member=member,
+        group=group,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        kind=kind,
+        text=message.text or message.caption,
+        file_id=_file_id(message),
+        duration_seconds=_duration(message),
+        now=clock.now(),
+    )
+    if message.chat.type in GROUPS:
+        return
+    await threads.relay_to_coaches(
+        session,
+        bot,
+        templates,
+        message=message,
+        member=member,
+        group=group,
+        coach_ids=settings.coach_telegram_ids,
+        now=clock.now(),
+    )
+    await threads.acknowledge(session, templates, member=member, group=group, now=clock.now())
 
 
 async def edit(

@@ -37,7 +37,6 @@ def create_router() -> Router:
     router.message.register(comp, Command("comp"), IsCoach())
     router.message.register(remove, Command("remove"), IsCoach())
     router.message.register(prompt, Command("prompt"), IsCoach())
-    router.message.register(refuse, Command(*COACH_COMMANDS))
     return router
 
 
@@ -108,7 +107,7 @@ async def comp(
 ) -> None:
     """/comp @member [chat id]: a free seat, no Stripe (a scholarship)."""
     words = (command.args or "").split()
-    member = await _find_member(session, words[0] if words else "")
+    member = await find_member(session, words[0] if words else "")
     if member is None or member.id is None:
         await message.answer(templates.render("coach_no_member", handle=words[0] if words else ""))
         return
@@ -157,7 +156,7 @@ async def remove(
 ) -> None:
     """/remove @member: end their seat (and subscription) and take them out of the group."""
     words = (command.args or "").split()
-    member = await _find_member(session, words[0] if words else "")
+    member = await find_member(session, words[0] if words else "")
     if member is None or member.id is None:
         await message.answer(templates.render("coach_no_member", handle=words[0] if words else ""))
         return
@@ -167,7 +166,7 @@ async def remove(
     await message.answer(templates.render("coach_remove", member=member, removed=len(live)))
 
 
-async def _find_member(session: AsyncSession, handle: str) -> Member | None:
+async def find_member(session: AsyncSession, handle: str) -> Member | None:
     handle = handle.strip().removeprefix("@")
     if not handle:
         return None

@@ -42,6 +42,7 @@ def create_router() -> Router:
     router.message.register(status, Command("status"))
     router.message.register(billing_portal, Command("billing"))
     router.message.register(fresh_invite, Command("invite"))
+    router.message.register(pause_checkins, Command("quiet"))
     router.callback_query.register(help_button, F.data == HELP)
     router.callback_query.register(join_button, F.data == JOIN)
     router.callback_query.register(accept_note, F.data == ACCEPT_NOTE)
@@ -293,3 +294,14 @@ async def fresh_invite(
 
 def _local(moment: datetime | None, group: Group) -> str | None:
     return local_time(moment, group) if moment is not None else None
+
+
+async def pause_checkins(
+    message: Message, session: AsyncSession, clock: Clock, templates: Templates
+) -> None:
+    """/quiet: no gentle check-ins while you take space (again to turn them back on)."""
+    assert message.from_user is not None
+    member = await _person(session, message.from_user, clock)
+    member.checkins_paused = not member.checkins_paused
+    session.add(member)
+    await message.answer(templates.render("quiet", paused=member.checkins_paused))

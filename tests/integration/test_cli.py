@@ -72,6 +72,25 @@ async def test_groups_are_added_changed_and_listed(tmp_path: Path) -> None:
         "group", "set", "--chat-id", "-100123", "--timezone", "Mars/Base", env=env, cwd=tmp_path
     )
     assert code == 2 and "unknown time zone 'Mars/Base'" in err
+    code, out, _ = await between(
+        "group",
+        "set",
+        "--chat-id",
+        "-100123",
+        "--prompt-time",
+        "08:30",
+        "--reply-days",
+        "weekdays",
+        "--reply-by",
+        "19:00",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert code == 0 and "prompt at 08:30" in out and "replies mon,tue,wed,thu,fri by 19:00" in out
+    code, _, err = await between(
+        "group", "set", "--chat-id", "-100123", "--prompt-time", "9am", env=env, cwd=tmp_path
+    )
+    assert code == 2 and err.strip() == "error: prompt time '9am' should look like 09:00"
     code, out, _ = await between("group", "list", env=env, cwd=tmp_path)
     assert code == 0 and "Tuesday circle" in out and "Europe/London" in out
 

@@ -26,6 +26,9 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "Joining: four people, three seats",
         "The gate",
         "A day of practice",
+        "Members write, whenever it happens",
+        "The coach's ten minutes",
+        "A quiet member",
         "A card fails",
         "Three days later",
     ]
@@ -54,4 +57,10 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "#win I said no to the extra shift" in printed
     assert 'matched "better off without me"' in printed  # the coach's alert
     assert "I read what you wrote" in printed  # Sam's crisis lines, in private
+    writing = printed[printed.index("Members write") : printed.index("The coach's ten minutes")]
+    assert writing.count("Got it, ") == 2  # Maya and Sam; Jon wrote in the group
+    assert "Your coach answers once a day, Sunday to Thursday" in printed
+    assert printed.index("🚨 Urgent") < printed.index("⏳ Waiting for you")
+    assert "Sent to Sam <3 ✓" in printed and "Sent to Maya ✓" in printed
+    assert "just checking in" in printed
     assert "Hello, Sam &lt;3." in page.read_text()

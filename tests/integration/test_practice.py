@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
-from core.groups import register_group
+from core.groups import Schedule, change_schedule, register_group
 from core.models import Entry, EntryKind, PromptDay, PromptState, SafetyAlert
 from scheduling import jobs
 from tests.integration.world import COACH_ID, GROUP, World
@@ -26,14 +26,15 @@ async def in_the_group(world: World, user_id: int, name: str) -> None:
 
 async def london_mornings(world: World) -> None:
     async with world.sessions() as session:
-        await register_group(
+        group = await register_group(
             session,
             chat_id=GROUP,
             title="Between circle",
             timezone="Europe/London",
-            prompt_time="09:00",
             now=world.clock.now(),
         )
+        change_schedule(group, Schedule(prompt_time="09:00"))
+        session.add(group)
         await session.commit()
 
 
