@@ -65,7 +65,13 @@ class MessageTransport(Protocol):
     """Sends one message to Telegram and says how it went (TelegramGateway in production)."""
 
     async def deliver(
-        self, chat_id: int, text: str, reply_markup: dict[str, Any] | None, *, pin: bool
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: dict[str, Any] | None,
+        *,
+        pin: bool,
+        attachment: tuple[str, bytes] | None = None,
     ) -> SendOutcome: ...
 
 
@@ -79,8 +85,12 @@ async def enqueue(
     reply_markup: dict[str, Any] | None = None,
     pin: bool = False,
     not_before: datetime | None = None,
+    attachment: tuple[str, bytes] | None = None,
 ) -> bool:
-    """Add a message to the outbox unless one with `key` exists; tell whether it was new."""
+    """Add a message to the outbox unless one with `key` exists; tell whether it was new.
+
+    With an `attachment` (file name, content) the text goes as the file's caption.
+    """
     values = {
         "key": key,
         "chat_id": chat_id,
@@ -91,6 +101,8 @@ async def enqueue(
         "attempts": 0,
         "not_before": not_before or now,
         "created_at": now,
+        "attachment_name": attachment[0] if attachment else None,
+        "attachment": attachment[1] if attachment else None,
     }
     return await insert_if_new(session, OutboxMessage, values, ["key"])
 
@@ -217,15 +229,24 @@ class OutboxSender:
         return bool(result.rowcount)
 
     async def _claim_and_send(self, row: OutboxMessage) -> None:
-        if not await self._claim(row):  # another sender took it
-            self._flood.abandon(row.chat_id)
-            return
-        await self._send(row)
+        claimed = False
+        try:
+            claimed = await self._claim(row)
+        finally:
+            if not claimed:  # another sender took it, or the database failed us
+                self._flood.abandon(row.chat_id)
+        if claimed:
+            await self._send(row)
 
     async def _send(self, row: OutboxMessage) -> None:
         try:
+            attachment = (
+                (row.attachment_name, row.attachment)
+                if row.attachment_name and row.attachment is not None
+                else None
+            )
             outcome: SendOutcome = await self._transport.deliver(
-                row.chat_id, row.text, row.reply_markup, pin=row.pin
+                row.chat_id, row.text, row.reply_markup, pin=row.pin, attachment=attachment
             )
         except Exception as error:  # a bug must not leave the row claimed forever
             log.exception("outbox: sending message %s failed unexpectedly", row.id)
