@@ -6,7 +6,7 @@ from aiogram import Dispatcher
 
 from billing.membership import Billing
 from bot.middlewares import DatabaseSessionMiddleware
-from bot.routers import checkins, coach, coach_day, gate, group, member, tools
+from bot.routers import checkins, coach, coach_day, gate, group, member, tools, weekly
 from core.clock import Clock
 from core.db import SessionFactory
 from core.settings import Settings
@@ -39,6 +39,7 @@ def create_dispatcher(
         # A person's private chat with the bot: joining, membership, the tools.
         member.create_router(),
         tools.create_router(),
+        weekly.create_router(),
         # Last: every other message of a member is a check-in (and goes past the safety net).
         checkins.create_router(),
     )

@@ -25,7 +25,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 
 from core.outbox import Delivered, Rejected, RetryLater, SendOutcome, Unreachable
 
@@ -72,12 +72,24 @@ class TelegramGateway:
         self.bot = bot
 
     async def deliver(
-        self, chat_id: int, text: str, reply_markup: dict[str, Any] | None, *, pin: bool
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: dict[str, Any] | None,
+        *,
+        pin: bool,
+        attachment: tuple[str, bytes] | None = None,
     ) -> SendOutcome:
         """Send one outbox message; never raises for what Telegram answers."""
         markup = InlineKeyboardMarkup.model_validate(reply_markup) if reply_markup else None
         try:
-            message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+            if attachment is not None:
+                name, content = attachment
+                message = await self.bot.send_document(
+                    chat_id, BufferedInputFile(content, name), caption=text, reply_markup=markup
+                )
+            else:
+                message = await self.bot.send_message(chat_id, text, reply_markup=markup)
         except TelegramRetryAfter as error:
             return RetryLater("Telegram flood control (429)", seconds=float(error.retry_after))
         except TelegramForbiddenError as error:

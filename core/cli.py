@@ -21,6 +21,7 @@ from core.db import (
 from core.groups import GroupError, Schedule, change_schedule, list_groups, register_group
 from core.logs import configure_logging
 from core.settings import ConfigError, Settings, load_settings
+from prompts.daily import WEEKDAYS
 from prompts.library import Library
 
 T = TypeVar("T")
@@ -179,6 +180,19 @@ def group_set(
     quiet_days: Annotated[
         int | None, typer.Option(help="Days without a check-in before a gentle note.")
     ] = None,
+    qa_day: Annotated[str | None, typer.Option(help="Day of the live Q&A, e.g. wed.")] = None,
+    qa_time: Annotated[str | None, typer.Option(help="Local time of the Q&A, e.g. 18:00.")] = None,
+    qa_minutes: Annotated[int | None, typer.Option(help="Length of the Q&A in minutes.")] = None,
+    summary_day: Annotated[
+        str | None, typer.Option(help="Day the weekly summaries go out, e.g. sun.")
+    ] = None,
+    summary_time: Annotated[
+        str | None, typer.Option(help="Local time the summaries go out, e.g. 18:00.")
+    ] = None,
+    summary_approval: Annotated[
+        bool | None,
+        typer.Option(help="Require the coach's approval before summaries go out."),
+    ] = None,
 ) -> None:
     """Change a registered group's settings."""
     schedule = Schedule(
@@ -189,6 +203,12 @@ def group_set(
         reply_by=reply_by,
         digest_time=digest_time,
         quiet_days=quiet_days,
+        qa_day=qa_day,
+        qa_time=qa_time,
+        qa_minutes=qa_minutes,
+        summary_day=summary_day,
+        summary_time=summary_time,
+        summary_approval=summary_approval,
     )
     _save_group(
         chat_id=chat_id,
@@ -235,7 +255,8 @@ def _save_group(
                 return (
                     f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}, "
                     f"prompt at {saved.prompt_time} on {saved.prompt_days}, "
-                    f"replies {saved.reply_days} by {saved.reply_by}"
+                    f"replies {saved.reply_days} by {saved.reply_by}, "
+                    f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}"
                 )
         finally:
             await engine.dispose()

@@ -92,6 +92,12 @@ class Schedule:
     reply_by: str | None = None
     digest_time: str | None = None
     quiet_days: int | None = None
+    qa_day: str | None = None
+    qa_time: str | None = None
+    qa_minutes: int | None = None
+    summary_day: str | None = None
+    summary_time: str | None = None
+    summary_approval: bool | None = None
 
 
 def change_schedule(group: Group, schedule: Schedule) -> None:
@@ -110,10 +116,31 @@ def change_schedule(group: Group, schedule: Schedule) -> None:
         if not 1 <= schedule.quiet_days <= 60:
             raise GroupError("quiet days should be between 1 and 60")
         group.quiet_days = schedule.quiet_days
+    if schedule.qa_day is not None:
+        group.qa_weekday = _one_day(schedule.qa_day)
+    if schedule.qa_time is not None:
+        group.qa_time = _time(schedule.qa_time)
+    if schedule.qa_minutes is not None:
+        if not 15 <= schedule.qa_minutes <= 240:
+            raise GroupError("the Q&A lasts between 15 and 240 minutes")
+        group.qa_minutes = schedule.qa_minutes
+    if schedule.summary_day is not None:
+        group.summary_weekday = _one_day(schedule.summary_day)
+    if schedule.summary_time is not None:
+        group.summary_time = _time(schedule.summary_time)
+    if schedule.summary_approval is not None:
+        group.summary_needs_approval = schedule.summary_approval
     if schedule.country is not None:
         if len(schedule.country) != 2 or not schedule.country.isalpha():
             raise GroupError(f"country {schedule.country!r} should be a two-letter code like GB")
         group.country = schedule.country.upper()
+
+
+def _one_day(text: str) -> int:
+    days = _checked(parse_days, text)
+    if len(days) != 1:
+        raise GroupError(f"{text!r} should be one day, like wed")
+    return days[0]
 
 
 def _time(text: str) -> str:

@@ -6,7 +6,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime
@@ -28,6 +37,13 @@ class GroupBase(SQLModel):
     reply_by: str = Field(default="20:00", max_length=5)
     digest_time: str = Field(default="08:00", max_length=5)
     quiet_days: int = Field(default=4, ge=1, le=60)
+    # The weekly rhythm: the live Q&A (weekday 0 = Monday) and the weekly summaries.
+    qa_weekday: int = Field(default=2, ge=0, le=6)
+    qa_time: str = Field(default="18:00", max_length=5)
+    qa_minutes: int = Field(default=60, ge=15, le=240)
+    summary_weekday: int = Field(default=6, ge=0, le=6)
+    summary_time: str = Field(default="18:00", max_length=5)
+    summary_needs_approval: bool = False
 
 
 class Group(GroupBase, table=True):
@@ -111,6 +127,9 @@ class OutboxMessage(SQLModel, table=True):
     text: str
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     pin: bool = False
+    # A file sent with the text as its caption (the .ics of the weekly Q&A).
+    attachment_name: str | None = Field(default=None, max_length=255)
+    attachment: bytes | None = Field(default=None, sa_type=LargeBinary)
     state: OutboxState = Field(default=OutboxState.PENDING, sa_type=String(16))
     attempts: int = 0
     not_before: datetime = Field(sa_type=UTCDateTime)
@@ -319,3 +338,57 @@ class Highlight(SQLModel, table=True):
     kind: str = Field(max_length=16)  # "win" or "insight"
     coach_id: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Meeting(SQLModel, table=True):
+    """A group's live Q&A for one week: created once, announced, reminded."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("group_id", "week_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    week_start: date  # the Monday of the session's local week
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    duration_minutes: int
+    join_url: str = Field(max_length=1000)
+    zoom_meeting_id: str | None = Field(default=None, max_length=64)
+    # The standing link was used (no Zoom app, or Zoom failed).
+    fallback: bool = False
+    questions_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Question(SQLModel, table=True):
+    """A member's question for the live Q&A (/ask)."""
+
+    __tablename__ = "questions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id")
+    group_id: int = Field(foreign_key="groups.id")
+    text: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SummaryState(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SENT = "sent"
+
+
+class Summary(SQLModel, table=True):
+    """A member's weekly summary: drafted, perhaps edited or approved by the coach, sent once."""
+
+    __tablename__ = "summaries"
+    __table_args__ = (UniqueConstraint("member_id", "group_id", "week_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id")
+    group_id: int = Field(foreign_key="groups.id")
+    week_start: date
+    text: str
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    state: SummaryState = Field(sa_type=String(16))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

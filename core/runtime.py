@@ -18,6 +18,7 @@ from core.db import SessionFactory, create_engine, create_session_factory
 from core.settings import Settings
 from prompts.library import LIBRARY_DIR, Library, load_library
 from prompts.render import Templates
+from scheduling.zoom import ZoomGateway
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Runtime:
     templates: Templates
     billing: Billing
     library: Library
+    zoom: ZoomGateway | None
 
     @classmethod
     async def open(
@@ -81,13 +83,29 @@ class Runtime:
             templates=templates,
             billing=billing,
             library=library,
+            zoom=_zoom(settings),
         )
 
     async def close(self) -> None:
+        if self.zoom is not None:
+            await self.zoom.close()
         await self.billing.stripe.close()
         await self.bot.session.close()
         await self.redis.aclose()
         await self.engine.dispose()
+
+
+def _zoom(settings: Settings) -> ZoomGateway | None:
+    """The Zoom gateway when a Server-to-Server app is configured (else the standing link)."""
+    if not (settings.zoom_account_id and settings.zoom_client_id and settings.zoom_client_secret):
+        return None
+    return ZoomGateway(
+        account_id=settings.zoom_account_id,
+        client_id=settings.zoom_client_id,
+        client_secret=settings.zoom_client_secret.get_secret_value(),
+        api_base=settings.zoom_api_base,
+        oauth_url=settings.zoom_oauth_url,
+    )
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

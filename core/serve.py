@@ -36,6 +36,7 @@ async def running(
     host: str = "127.0.0.1",
     port: int = 8080,
     clock: Clock | None = None,
+    cron: bool = True,
 ) -> AsyncIterator[Runtime]:
     """Start the given parts on one runtime; stop them cleanly on exit."""
     with redis_url_for(settings.redis_url, settings.data_dir) as redis_url:
@@ -51,7 +52,7 @@ async def running(
                 log.info("web listening on http://%s:%s", host, port)
                 await _point_telegram_at_us(runtime)
             if Part.WORKER in parts:
-                worker = create_worker(settings, redis_url=redis_url, runtime=runtime)
+                worker = create_worker(settings, redis_url=redis_url, runtime=runtime, cron=cron)
                 tasks.append(asyncio.create_task(worker.async_run(), name="worker"))
             if Part.POLLING in parts and not settings.webhook_mode:
                 await runtime.bot.delete_webhook()

@@ -299,3 +299,7 @@ def count_streak(moments: Iterable[datetime], zone: str, now: datetime) -> int:
         count += 1
         day -= timedelta(days=1)
     return count
+
+
+def zone_of(group: Group) -> ZoneInfo:
+    return ZoneInfo(group.timezone)

@@ -119,7 +119,7 @@ class Demo:
         self.data_dir.mkdir(parents=True)
         telegram_url = await self.telegram.start()
         stripe_url = await self.stripe.start()
-        await self.zoom.start()
+        zoom_url = await self.zoom.start()
         port = _free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         settings = Settings(
@@ -135,6 +135,11 @@ class Demo:
             stripe_secret_key=self.stripe.api_key,
             stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
             stripe_api_base=stripe_url,
+            zoom_account_id=self.zoom.account_id,
+            zoom_client_id=self.zoom.client_id,
+            zoom_client_secret=self.zoom.client_secret,
+            zoom_api_base=zoom_url + "/v2",
+            zoom_oauth_url=zoom_url + "/oauth/token",
         )
         gateway = StripeGateway(self.stripe.api_key, stripe_url)
         price_id, _ = await gateway.ensure_price()
@@ -144,7 +149,10 @@ class Demo:
         self.stripe.add_webhook_endpoint(f"{self.base_url}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
         for user_id, name in PEOPLE.items():
             self.telegram.add_user(user_id, name.removesuffix(" (coach)"))
-        self._app = running(settings, {Part.WEB, Part.WORKER}, port=port, clock=self.clock)
+        # The scenes run the clock-driven jobs themselves, as the simulated clock reaches them.
+        self._app = running(
+            settings, {Part.WEB, Part.WORKER}, port=port, clock=self.clock, cron=False
+        )
         self.runtime = await self._app.__aenter__()
         return self
 
@@ -192,7 +200,7 @@ class Demo:
     async def act(self, action: Awaitable[object]) -> None:
         """Let a person do something, then record what everyone saw because of it."""
         await action
-        self.collect()
+        await self.quiet()
 
     async def quiet(self) -> None:
         """Wait until the webhooks, the worker and the outbox have nothing left to do."""
@@ -211,12 +219,14 @@ class Demo:
                         )
                     )
                 )
+                # Messages for later (reminders) are not what we wait for.
                 sending = await session.exec(
                     select(func.count())
                     .select_from(OutboxMessage)
                     .where(
                         col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING])
                     )
+                    .where(col(OutboxMessage.not_before) <= self.clock.now())
                 )
                 if busy.one() == 0 and sending.one() == 0:
                     break
@@ -505,6 +515,58 @@ async def the_coachs_day(demo: Demo) -> None:
     await demo.quiet()
 
 
+async def the_weekly_rhythm(demo: Demo) -> None:
+    """The week's Zoom Q&A with its calendar file and reminders; summaries and the recap."""
+    telegram = demo.telegram
+    assert demo.runtime is not None
+    ctx = {"runtime": demo.runtime}
+    demo.scene("The live Q&A is scheduled", datetime(2026, 11, 22, 18, 0, tzinfo=ZONE))
+    await jobs.schedule_live_qa(ctx)
+    demo.system("worker", "three days ahead: a Zoom meeting is created and announced")
+    await demo.quiet()
+
+    week = datetime(2026, 11, 23, tzinfo=ZONE)
+    demo.scene("A week of practice", week.replace(hour=8, minute=15))
+    await demo.act(
+        telegram.user_sends(MAYA, text="/ask How do I stop replaying conversations at night?")
+    )
+    demo.clock.set(week.replace(day=24, hour=12, minute=30))
+    await demo.act(
+        telegram.user_sends(
+            MAYA, GROUP_ID, text="Named it at lunch: anxious, then calmer after the walk."
+        )
+    )
+    demo.clock.set(week.replace(day=24, hour=18))
+    await demo.quiet()  # the 24-hour reminder, pinned
+    demo.clock.set(week.replace(day=25, hour=16))
+    await jobs.schedule_live_qa(ctx)
+    demo.system("worker", "two hours before: the questions go to the coach")
+    await demo.quiet()
+    demo.clock.set(week.replace(day=25, hour=17))
+    await demo.quiet()  # the one-hour reminder
+    demo.clock.set(week.replace(day=26, hour=9, minute=40))
+    await demo.act(
+        telegram.user_sends(
+            MAYA, GROUP_ID, text="#win I asked for the afternoon off and didn't apologise."
+        )
+    )
+    demo.clock.set(week.replace(day=27, hour=22, minute=10))
+    await demo.act(telegram.user_sends(MAYA, voice_seconds=75))
+    await demo.act(telegram.user_sends(MAYA, text="/next text my sister on Sunday"))
+    await demo.act(
+        telegram.user_sends(SAM, GROUP_ID, text="Hard week. Still reading everyone here.")
+    )
+
+    demo.scene("Weekly summaries", week.replace(day=29, hour=15))
+    await jobs.weekly_summaries(ctx)
+    demo.system("worker", "three hours before: drafts for the coach to look at")
+    await demo.quiet()
+    demo.clock.set(week.replace(day=29, hour=18))
+    await jobs.weekly_summaries(ctx)
+    demo.system("worker", "Sunday 18:00: every member's summary, and the group's recap")
+    await demo.quiet()
+
+
 async def a_card_fails(demo: Demo) -> None:
     """Jon's renewal fails; after the grace period his seat goes to Leah, who waited."""
     demo.scene("A card fails", WEEK_START + timedelta(days=30))
@@ -537,6 +599,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     the_gate,
     a_day_of_practice,
     the_coachs_day,
+    the_weekly_rhythm,
     a_card_fails,
 ]
 
@@ -547,12 +610,16 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
 def print_transcript(scenes: list[Scene], console: Console) -> None:
     for scene in scenes:
         console.rule(f"[bold]{escape(scene.title)}")
+        day = None
         for line in scene.lines:
             local = line.when.astimezone(ZONE)
+            # The time alone while the day stays the same; the day too when it changes.
+            stamp = f"{local:%H:%M}" if local.date() == day else f"{local:%a %d %b %H:%M}"
+            day = local.date()
             if line.system:
-                console.print(f"[dim]{local:%H:%M}  ⚙ {escape(line.who)}: {escape(line.text)}[/]")
+                console.print(f"[dim]{stamp}  ⚙ {escape(line.who)}: {escape(line.text)}[/]")
                 continue
-            console.print(f"[dim]{local:%H:%M}  {escape(line.where)}[/]")
+            console.print(f"[dim]{stamp}  {escape(line.where)}[/]")
             console.print(f"  [bold]{escape(line.who)}[/]: {escape(line.text)}")
             if line.buttons:
                 console.print("  " + "  ".join(f"[reverse] {escape(b)} [/]" for b in line.buttons))

@@ -15,6 +15,7 @@ from coaching import digest
 from core.models import ExternalEvent
 from core.runtime import Runtime
 from prompts import practice
+from scheduling import qa, summaries
 
 log = logging.getLogger(__name__)
 
@@ -114,5 +115,39 @@ async def send_gentle_checkins(ctx: dict[str, Any]) -> int:
     runtime = runtime_of(ctx)
     async with runtime.sessions() as session:
         sent = await digest.send_gentle_checkins(session, runtime.templates, runtime.clock.now())
+        await session.commit()
+    return sent
+
+
+async def schedule_live_qa(ctx: dict[str, Any]) -> int:
+    """Every minute: create each group's next Q&A a few days ahead (once per week)."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        created = await qa.ensure_meetings(
+            session,
+            zoom=runtime.zoom,
+            standing_url=runtime.settings.zoom_standing_url,
+            templates=runtime.templates,
+            coach_ids=runtime.settings.coach_telegram_ids,
+            now=runtime.clock.now(),
+        )
+        await qa.send_questions(
+            session, runtime.templates, runtime.settings.coach_telegram_ids, runtime.clock.now()
+        )
+        await session.commit()
+    return len(created)
+
+
+async def weekly_summaries(ctx: dict[str, Any]) -> int:
+    """Every minute: drafts some hours before, then the summaries and the recap, once."""
+    runtime = runtime_of(ctx)
+    coach_ids = runtime.settings.coach_telegram_ids
+    async with runtime.sessions() as session:
+        await summaries.draft_due_summaries(
+            session, runtime.templates, runtime.library, coach_ids, runtime.clock.now()
+        )
+        sent = await summaries.send_due_summaries(
+            session, runtime.templates, coach_ids, runtime.clock.now()
+        )
         await session.commit()
     return sent

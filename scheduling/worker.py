@@ -53,6 +53,8 @@ class WorkerSettings:
         cron(jobs.send_daily_prompts, second=5, run_at_startup=True),
         cron(jobs.send_digests, second=15),
         cron(jobs.send_gentle_checkins, second=45),
+        cron(jobs.schedule_live_qa, second=20),
+        cron(jobs.weekly_summaries, second=50),
         cron(jobs.reconcile_billing, hour=3, minute=0),
         cron(jobs.forget_old_update_ids, hour=3, minute=30),
     ]
@@ -67,14 +69,19 @@ def create_worker(
     clock: Clock | None = None,
     runtime: Runtime | None = None,
     burst: bool = False,
+    cron: bool = True,
 ) -> Worker:
-    """A worker for `between worker` and `between run` (which shares its runtime)."""
+    """A worker for `between worker` and `between run` (which shares its runtime).
+
+    `cron=False` leaves the clock-driven jobs to the caller (the demo runs them itself, on
+    its simulated clock).
+    """
     ctx: dict[str, Any] = {"settings": settings, "redis_url": redis_url, "clock": clock}
     if runtime is not None:
         ctx.update(runtime=runtime, owns_runtime=False)
     return Worker(
         functions=WorkerSettings.functions,
-        cron_jobs=WorkerSettings.cron_jobs,
+        cron_jobs=WorkerSettings.cron_jobs if cron else [],
         on_startup=WorkerSettings.on_startup,
         on_shutdown=WorkerSettings.on_shutdown,
         redis_settings=RedisSettings.from_dsn(redis_url),

@@ -3,6 +3,8 @@ the member list, highlights and broadcasts. Only coaches; anyone else gets a pol
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
@@ -16,11 +18,12 @@ from coaching import digest, threads
 from coaching.rules import waited
 from core.clock import Clock
 from core.groups import list_groups
-from core.models import SEATED, Entry, Highlight, Member, Relay, Seat
+from core.models import SEATED, Entry, Group, Highlight, Member, Relay, Seat
 from core.outbox import enqueue
 from core.settings import Settings
 from prompts import practice
 from prompts.render import Templates
+from scheduling import summaries
 
 GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 DAY_COMMANDS = ("thread", "members", "member", "highlight", "broadcast", "post")
@@ -37,6 +40,9 @@ def create_router() -> Router:
     router.message.register(broadcast, Command("broadcast"), private, IsCoach())
     router.message.register(post, Command("post"), private, IsCoach())
     router.message.register(answer_member, private, F.reply_to_message, IsCoach())
+    router.callback_query.register(
+        approve_summaries, F.data.startswith("summaries:approve:"), IsCoach()
+    )
     said_something = F.text | F.voice | F.video_note | F.caption
     router.message.register(
         group_feedback, F.chat.type.in_(GROUPS), said_something, ~F.text.startswith("/"), IsCoach()
@@ -51,6 +57,17 @@ async def answer_member(
 ) -> None:
     """The coach replied to a member's relayed message: it goes to that member, as it is."""
     assert message.from_user is not None
+    assert message.reply_to_message is not None
+    if message.text:  # new words for a weekly summary draft?
+        edited = await summaries.edit_from_reply(
+            session,
+            chat_id=message.chat.id,
+            preview_message_id=message.reply_to_message.message_id,
+            text=message.text,
+        )
+        if edited is not None:
+            await message.reply(templates.render("coach_summary_edited", member=edited))
+            return
     result = await threads.deliver_reply(
         session, bot, reply=message, coach_id=message.from_user.id, now=clock.now()
     )
@@ -271,3 +288,16 @@ async def broadcast(
             now=now,
         )
     await message.answer(templates.render("coach_broadcast", count=count))
+
+
+async def approve_summaries(
+    query: CallbackQuery, session: AsyncSession, templates: Templates
+) -> None:
+    """ "Approve all" under the drafts: the week's summaries go out as they are."""
+    await query.answer()
+    _, _, group_id, week_start = (query.data or "").split(":")
+    group = await session.get(Group, int(group_id))
+    if group is None or not isinstance(query.message, Message):
+        return
+    count = await summaries.approve_all(session, group, date.fromisoformat(week_start))
+    await query.message.answer(templates.render("coach_summaries_approved", count=count))

@@ -24,6 +24,7 @@ from core.runtime import Runtime
 from core.settings import Settings
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
+from sandbox.zoom import ZoomSandbox
 from tests.integration.world import (
     COACH_ID,
     STRIPE_WEBHOOK_SECRET,
@@ -122,11 +123,20 @@ async def stripe_sandbox(clock: SimulatedClock) -> AsyncIterator[StripeSandbox]:
 
 
 @pytest.fixture
+async def zoom_sandbox() -> AsyncIterator[ZoomSandbox]:
+    sandbox = ZoomSandbox()
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
 def settings(
     database_url: str,
     redis_url: str,
     telegram: TelegramSandbox,
     stripe_sandbox: StripeSandbox,
+    zoom_sandbox: ZoomSandbox,
     tmp_path: Path,
 ) -> Settings:
     return Settings(
@@ -141,6 +151,11 @@ def settings(
         stripe_secret_key=stripe_sandbox.api_key,
         stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
         stripe_api_base=stripe_sandbox.base_url,
+        zoom_account_id=zoom_sandbox.account_id,
+        zoom_client_id=zoom_sandbox.client_id,
+        zoom_client_secret=zoom_sandbox.client_secret,
+        zoom_api_base=zoom_sandbox.base_url + "/v2",
+        zoom_oauth_url=zoom_sandbox.base_url + "/oauth/token",
     )
 
 

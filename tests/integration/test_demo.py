@@ -29,6 +29,9 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "Members write, whenever it happens",
         "The coach's ten minutes",
         "A quiet member",
+        "The live Q&A is scheduled",
+        "A week of practice",
+        "Weekly summaries",
         "A card fails",
         "Three days later",
     ]
@@ -63,4 +66,9 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert printed.index("🚨 Urgent") < printed.index("⏳ Waiting for you")
     assert "Sent to Sam <3 ✓" in printed and "Sent to Maya ✓" in printed
     assert "just checking in" in printed
+    assert "📅 Live Q&A: Wednesday 25 November, 18:00 (Europe/London)" in printed
+    assert "Live Q&A tomorrow" in printed and "Live Q&A in one hour" in printed
+    assert "1. Maya: How do I stop replaying conversations at night?" in printed
+    assert "Draft for Maya" in printed and "This was a quiet week" in printed  # Jon's
+    assert "Our week together" in printed
     assert "Hello, Sam &lt;3." in page.read_text()

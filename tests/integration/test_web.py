@@ -142,7 +142,9 @@ async def test_the_same_event_five_times_is_stored_once_and_an_unknown_type_igno
     answers = [await post_stripe(client, stripe_sandbox, event) for _ in range(5)]
     assert answers == [200] * 5
     assert settings.redis_url is not None
-    worker = create_worker(settings, redis_url=settings.redis_url, runtime=runtime, burst=True)
+    worker = create_worker(
+        settings, redis_url=settings.redis_url, runtime=runtime, burst=True, cron=False
+    )
     await worker.async_run()
     await worker.close()
     async with sessions() as session:

@@ -46,8 +46,14 @@ class World:
     async def settle(self) -> None:
         """Let the worker apply every queued event and the outbox deliver every message."""
         assert self.settings.redis_url is not None
+        # No cron: a clock-driven job firing by wall-clock chance would make tests flaky;
+        # the tests run those jobs themselves.
         worker = create_worker(
-            self.settings, redis_url=self.settings.redis_url, runtime=self.runtime, burst=True
+            self.settings,
+            redis_url=self.settings.redis_url,
+            runtime=self.runtime,
+            burst=True,
+            cron=False,
         )
         await worker.async_run()
         await worker.close()

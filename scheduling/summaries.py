@@ -1,0 +1,341 @@
+"""Weekly summaries: gathered from the week's entries, drafted for the coach, sent once."""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db import insert_if_new
+from core.models import (
+    SEATED,
+    Entry,
+    Group,
+    Highlight,
+    Member,
+    OutboxMessage,
+    Question,
+    Seat,
+    Summary,
+    SummaryState,
+)
+from core.outbox import enqueue
+from prompts.daily import parse_time
+from prompts.library import Library
+from prompts.render import Templates
+from scheduling.weekly import (
+    DRAFT_AHEAD,
+    MESSAGE_KINDS,
+    WeekFigures,
+    monday_of,
+    summary_moment,
+    week_bounds,
+    week_figures,
+)
+
+log = logging.getLogger(__name__)
+
+# Outbox keys of the drafts shown to the coach: "summary-draft:<summary id>:<coach id>".
+DRAFT_KEY = "summary-draft:"
+
+
+async def figures_for(
+    session: AsyncSession,
+    member: Member,
+    group: Group,
+    week_start: date,
+    library: Library,
+    *,
+    until: datetime | None = None,
+) -> WeekFigures:
+    """A member's week in numbers (up to `until`, for "the week so far")."""
+    start, end = week_bounds(week_start, group.timezone)
+    end = min(end, until) if until else end
+    entries = await _entries(session, member, start, end)
+    highlights = await session.exec(
+        select(Highlight.kind, Entry)
+        .join(Entry, col(Entry.id) == col(Highlight.entry_id))
+        .where(col(Entry.member_id) == member.id)
+        .where(col(Entry.created_at) >= start)
+        .where(col(Entry.created_at) < end)
+    )
+    questions = await session.exec(
+        select(func.count())
+        .select_from(Question)
+        .where(col(Question.member_id) == member.id)
+        .where(col(Question.created_at) >= start)
+        .where(col(Question.created_at) < end)
+    )
+    previous = await _entries(session, member, start - timedelta(days=7), start)
+    history = await session.exec(
+        select(Entry.created_at)
+        .where(col(Entry.member_id) == member.id)
+        .where(col(Entry.created_at) < end)
+        .where(col(Entry.created_at) >= end - timedelta(days=120))
+    )
+    return week_figures(
+        entries,
+        highlights=[(kind, entry) for kind, entry in highlights.all()],
+        questions=int(questions.one()),
+        previous_checkins=sum(1 for e in previous if e.message_id and e.kind in MESSAGE_KINDS),
+        history=list(history.all()),
+        library=library,
+        zone=group.timezone,
+        end=end,
+    )
+
+
+def render_summary(
+    templates: Templates, member: Member, group: Group, week_start: date, figures: WeekFigures
+) -> str:
+    """The summary in the coach's template: a warm one, or a gentle one for a quiet week."""
+    return templates.render(
+        "weekly_summary",
+        first_name=member.first_name,
+        title=group.title,
+        week_start=week_start,
+        figures=figures,
+    )
+
+
+async def draft_due_summaries(
+    session: AsyncSession,
+    templates: Templates,
+    library: Library,
+    coach_ids: tuple[int, ...],
+    now: datetime,
+) -> int:
+    """Some hours before they go out, draft each member's summary and show the coach."""
+    drafted = 0
+    for group, week_start, moment in await _weeks_due(session, now, ahead=DRAFT_AHEAD):
+        if moment - now > DRAFT_AHEAD:
+            continue
+        for member in await _seated(session, group):
+            figures = await figures_for(session, member, group, week_start, library)
+            values = {
+                "member_id": member.id,
+                "group_id": group.id,
+                "week_start": week_start,
+                "text": render_summary(templates, member, group, week_start, figures),
+                "figures": _jsonable(figures),
+                "state": SummaryState.DRAFT,
+                "created_at": now,
+            }
+            drafted += await insert_if_new(
+                session, Summary, values, ["member_id", "group_id", "week_start"]
+            )
+        await _preview_to_coaches(session, templates, group, week_start, coach_ids, now)
+    return drafted
+
+
+async def send_due_summaries(
+    session: AsyncSession, templates: Templates, coach_ids: tuple[int, ...], now: datetime
+) -> int:
+    """At the set time: every draft (approved, unless approval isn't required) to its member,
+    once; the anonymous recap to the group; the coach hears who can't be reached."""
+    sent = 0
+    for group, week_start, moment in await _weeks_due(session, now, ahead=timedelta(0)):
+        if now < moment:
+            continue
+        unreachable: list[str] = []
+        drafts = await session.exec(
+            select(Summary, Member)
+            .join(Member, col(Member.id) == col(Summary.member_id))
+            .where(col(Summary.group_id) == group.id)
+            .where(col(Summary.week_start) == week_start)
+            .where(col(Summary.state) != SummaryState.SENT)
+        )
+        for summary, member in drafts.all():
+            if group.summary_needs_approval and summary.state != SummaryState.APPROVED:
+                continue
+            if member.unreachable_since is not None:
+                unreachable.append(member.first_name)
+            await enqueue(
+                session,
+                key=f"summary:{summary.id}",
+                chat_id=member.telegram_id,
+                text=summary.text,
+                now=now,
+            )
+            summary.state, summary.sent_at = SummaryState.SENT, now
+            session.add(summary)
+            sent += 1
+        await _recap_to_group(session, templates, group, week_start, now)
+        if unreachable:
+            for coach_id in coach_ids:
+                await enqueue(
+                    session,
+                    key=f"summary-unreachable:{group.id}:{week_start}:{coach_id}",
+                    chat_id=coach_id,
+                    text=templates.render("summaries_unreachable", names=unreachable),
+                    now=now,
+                )
+    return sent
+
+
+async def approve_all(session: AsyncSession, group: Group, week_start: date) -> int:
+    drafts = await session.exec(
+        select(Summary)
+        .where(col(Summary.group_id) == group.id)
+        .where(col(Summary.week_start) == week_start)
+        .where(col(Summary.state) == SummaryState.DRAFT)
+    )
+    count = 0
+    for summary in drafts.all():
+        summary.state = SummaryState.APPROVED
+        session.add(summary)
+        count += 1
+    return count
+
+
+async def edit_from_reply(
+    session: AsyncSession, *, chat_id: int, preview_message_id: int, text: str
+) -> Member | None:
+    """The coach replied to a draft's preview with new words: they become the summary."""
+    preview = (
+        await session.exec(
+            select(OutboxMessage.key)
+            .where(col(OutboxMessage.chat_id) == chat_id)
+            .where(col(OutboxMessage.telegram_message_id) == preview_message_id)
+            .where(col(OutboxMessage.key).startswith(DRAFT_KEY))
+        )
+    ).first()
+    if preview is None:
+        return None
+    summary = await session.get(Summary, int(preview.split(":")[1]))
+    if summary is None or summary.state == SummaryState.SENT:
+        return None
+    # The coach typed plain words; the summary is sent as HTML.
+    summary.text, summary.state = html.escape(text, quote=False), SummaryState.APPROVED
+    session.add(summary)
+    return await session.get(Member, summary.member_id)
+
+
+async def _preview_to_coaches(
+    session: AsyncSession,
+    templates: Templates,
+    group: Group,
+    week_start: date,
+    coach_ids: tuple[int, ...],
+    now: datetime,
+) -> None:
+    """Each draft as a message the coach can reply to with new words, then the list."""
+    drafts = (
+        await session.exec(
+            select(Summary, Member)
+            .join(Member, col(Member.id) == col(Summary.member_id))
+            .where(col(Summary.group_id) == group.id)
+            .where(col(Summary.week_start) == week_start)
+            .order_by(col(Member.first_name))
+        )
+    ).all()
+    button = {"text": "Approve all", "callback_data": f"summaries:approve:{group.id}:{week_start}"}
+    for coach_id in coach_ids:
+        for summary, member in drafts:
+            await enqueue(
+                session,
+                key=f"{DRAFT_KEY}{summary.id}:{coach_id}",
+                chat_id=coach_id,
+                text=templates.render("summary_draft", member=member, text=summary.text),
+                now=now,
+            )
+        await enqueue(
+            session,
+            key=f"summaries:preview:{group.id}:{week_start}:{coach_id}",
+            chat_id=coach_id,
+            text=templates.render(
+                "summaries_preview",
+                group=group,
+                drafts=drafts,
+                needs_approval=group.summary_needs_approval,
+            ),
+            reply_markup={"inline_keyboard": [[button]]},
+            now=now,
+        )
+
+
+async def _recap_to_group(
+    session: AsyncSession, templates: Templates, group: Group, week_start: date, now: datetime
+) -> None:
+    """Anonymous totals for the whole group: never a name."""
+    start, end = week_bounds(week_start, group.timezone)
+    entries = (
+        await session.exec(
+            select(Entry)
+            .where(col(Entry.group_id) == group.id)
+            .where(col(Entry.created_at) >= start)
+            .where(col(Entry.created_at) < end)
+        )
+    ).all()
+    summaries = (
+        await session.exec(
+            select(Summary.figures)
+            .where(col(Summary.group_id) == group.id)
+            .where(col(Summary.week_start) == week_start)
+        )
+    ).all()
+    recap = {
+        "checkins": sum(1 for e in entries if e.message_id and e.kind in MESSAGE_KINDS),
+        "feelings": sum(len(figures.get("feelings", [])) for figures in summaries),
+        "wins": sum(len(figures.get("wins", [])) for figures in summaries),
+        "people": len({e.member_id for e in entries}),
+    }
+    await enqueue(
+        session,
+        key=f"recap:{group.id}:{week_start}",
+        chat_id=group.chat_id,
+        text=templates.render("group_recap", recap=recap),
+        now=now,
+    )
+
+
+async def _weeks_due(
+    session: AsyncSession, now: datetime, *, ahead: timedelta
+) -> list[tuple[Group, date, datetime]]:
+    """Each group's current week and the moment its summaries go out."""
+    due = []
+    for group in (await session.exec(select(Group).order_by(col(Group.id)))).all():
+        week_start = monday_of(now.astimezone(ZoneInfo(group.timezone)).date())
+        moment = summary_moment(
+            week_start,
+            zone=group.timezone,
+            weekday=group.summary_weekday,
+            at=parse_time(group.summary_time),
+        )
+        if now + ahead >= moment:
+            due.append((group, week_start, moment))
+    return due
+
+
+async def _seated(session: AsyncSession, group: Group) -> list[Member]:
+    result = await session.exec(
+        select(Member)
+        .join(Seat, col(Seat.member_id) == col(Member.id))
+        .where(col(Seat.group_id) == group.id)
+        .where(col(Seat.status).in_(SEATED))
+        .order_by(col(Member.id))
+    )
+    return list(result.all())
+
+
+async def _entries(
+    session: AsyncSession, member: Member, start: datetime, end: datetime
+) -> list[Entry]:
+    result = await session.exec(
+        select(Entry)
+        .where(col(Entry.member_id) == member.id)
+        .where(col(Entry.created_at) >= start)
+        .where(col(Entry.created_at) < end)
+        .order_by(col(Entry.created_at))
+    )
+    return list(result.all())
+
+
+def _jsonable(figures: WeekFigures) -> dict[str, object]:
+    return asdict(figures)

@@ -1,0 +1,146 @@
+"""The weekly rhythm as pure rules: when the live Q&A is, when summaries are drafted and sent,
+and what a member's week adds up to."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from core.models import Entry, EntryKind
+from prompts.library import Library, find_feelings, find_topics
+from prompts.practice import count_streak
+
+# The meeting is created (and announced) this long before it starts.
+CREATE_AHEAD = timedelta(days=3)
+REMINDERS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
+QUESTIONS_BEFORE = timedelta(hours=2)
+# Drafts are made this long before summaries go out, for the coach to look at.
+DRAFT_AHEAD = timedelta(hours=3)
+# Check-ins are messages; a #win in the group is one too. Tool answers (/feel, /win) are not.
+MESSAGE_KINDS = (
+    EntryKind.TEXT,
+    EntryKind.VOICE,
+    EntryKind.VIDEO_NOTE,
+    EntryKind.PHOTO,
+    EntryKind.WIN,
+)
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def at_local(day: date, at: time, zone: str) -> datetime:
+    return datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+
+
+def next_session(now: datetime, *, zone: str, weekday: int, at: time) -> datetime:
+    """The next live Q&A that has not started yet, as an aware local datetime."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    day = today + timedelta(days=(weekday - today.weekday()) % 7)
+    start = at_local(day, at, zone)
+    return start if start > now else at_local(day + timedelta(days=7), at, zone)
+
+
+def summary_moment(week_start: date, *, zone: str, weekday: int, at: time) -> datetime:
+    """When the summaries of the week starting `week_start` go out."""
+    return at_local(week_start + timedelta(days=weekday), at, zone)
+
+
+def week_bounds(week_start: date, zone: str) -> tuple[datetime, datetime]:
+    """The week's local Monday 00:00 to the next Monday 00:00, as aware datetimes."""
+    return (
+        at_local(week_start, time(0), zone),
+        at_local(week_start + timedelta(days=7), time(0), zone),
+    )
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    """A member's week, as their summary tells it."""
+
+    days_checked_in: int
+    streak: int
+    text_checkins: int
+    voice_checkins: int
+    voice_minutes: float
+    prompts_answered: int
+    wins: list[str] = field(default_factory=list)
+    feelings: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    insights: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+    questions: int = 0
+    checkins: int = 0
+    previous_checkins: int = 0
+
+    @property
+    def quiet(self) -> bool:
+        return self.checkins == 0 and not (self.wins or self.feelings or self.next_steps)
+
+    @property
+    def change(self) -> int:
+        return self.checkins - self.previous_checkins
+
+
+def week_figures(
+    entries: Sequence[Entry],
+    *,
+    highlights: Sequence[tuple[str, Entry]],
+    questions: int,
+    previous_checkins: int,
+    history: Sequence[datetime],
+    library: Library,
+    zone: str,
+    end: datetime,
+) -> WeekFigures:
+    """Count a week of entries: check-ins, voice minutes, wins, feelings, topics, next steps.
+
+    `highlights` are (kind, entry) pairs the coach marked; `history` every check-in moment up
+    to `end`, for the streak.
+    """
+    tz = ZoneInfo(zone)
+    messages = [e for e in entries if e.message_id is not None and e.kind in MESSAGE_KINDS]
+    voices = [e for e in messages if e.kind in (EntryKind.VOICE, EntryKind.VIDEO_NOTE)]
+    words = [e.text for e in entries if e.text and e.kind not in (EntryKind.FEELING,)]
+    feelings: Counter[str] = Counter(
+        e.text for e in entries if e.kind == EntryKind.FEELING and e.text
+    )
+    for text in words:
+        feelings.update(find_feelings(text, library))
+    topic_titles = {topic.id: topic.title for topic in library.topics}
+    topics: Counter[str] = Counter()
+    for text in words:
+        topics.update(find_topics(text, library))
+    wins = [_win_text(e) for e in entries if e.kind == EntryKind.WIN]
+    wins += [_said(e, tz) for kind, e in highlights if kind == "win" and e.kind != EntryKind.WIN]
+    return WeekFigures(
+        days_checked_in=len({e.created_at.astimezone(tz).date() for e in entries}),
+        streak=count_streak(history, zone, end - timedelta(seconds=1)),
+        text_checkins=len(messages) - len(voices),
+        voice_checkins=len(voices),
+        voice_minutes=round(sum(e.duration_seconds or 0 for e in voices) / 60, 1),
+        prompts_answered=len({e.prompt_id for e in messages if e.prompt_id}),
+        wins=wins,
+        feelings=[word for word, _ in feelings.most_common(8)],
+        topics=[topic_titles.get(topic, topic) for topic, _ in topics.most_common(5)],
+        insights=[_said(e, tz) for kind, e in highlights if kind == "insight"],
+        next_steps=[e.text for e in entries if e.kind == EntryKind.NEXT_STEP and e.text],
+        questions=questions,
+        checkins=len(messages),
+        previous_checkins=previous_checkins,
+    )
+
+
+def _win_text(entry: Entry) -> str:
+    text = (entry.text or "").replace("#win", "").replace("#WIN", "").strip(" :-")
+    return text or "a win"
+
+
+def _said(entry: Entry, tz: ZoneInfo) -> str:
+    if entry.text:
+        return entry.text
+    return f"a voice note on {entry.created_at.astimezone(tz):%A}"
