@@ -8,10 +8,10 @@ from aiogram.enums import ChatType
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.people import person_and_group
 from coaching import threads
 from core.clock import Clock
 from core.groups import find_group
-from core.members import remember_member
 from core.models import EntryKind, Group, Member
 from core.settings import Settings
 from prompts import practice, safety
@@ -48,17 +48,7 @@ async def _where(
     message: Message, session: AsyncSession, clock: Clock
 ) -> tuple[Member, Group | None]:
     assert message.from_user is not None
-    user = message.from_user
-    member = await remember_member(
-        session,
-        telegram_id=user.id,
-        first_name=user.first_name,
-        username=user.username,
-        last_name=user.last_name,
-        language_code=user.language_code,
-        now=clock.now(),
-    )
-    home = await practice.home_group(session, member)
+    member, home = await person_and_group(session, message.from_user, clock)
     if message.chat.type in GROUPS:
         here = await find_group(session, chat_id=message.chat.id)
         return (
@@ -80,21 +70,9 @@ async def check_in(
     """Keep a member's message; anyone's words pass the safety net."""
     member, group = await _where(message, session, clock)
     kind = kind_of(message)
-    words = message.text or message.caption
     if group is not None and kind is not None:
         await _keep(message, bot, member, group, kind, session, clock, settings, templates)
-    await safety.check_message(
-        session,
-        text=words,
-        member=member,
-        group=group,
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        library=library,
-        templates=templates,
-        coach_ids=settings.coach_telegram_ids,
-        now=clock.now(),
-    )
+    await _safety_net(message, member, group, session, clock, settings, templates, library)
 
 
 async def _keep(
@@ -154,18 +132,7 @@ async def edit(
         now=clock.now(),
     )
     member, group = await _where(message, session, clock)
-    await safety.check_message(
-        session,
-        text=words,
-        member=member,
-        group=group,
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        library=library,
-        templates=templates,
-        coach_ids=settings.coach_telegram_ids,
-        now=clock.now(),
-    )
+    await _safety_net(message, member, group, session, clock, settings, templates, library)
 
 
 def _file_id(message: Message) -> str | None:
@@ -180,3 +147,27 @@ def _duration(message: Message) -> int | None:
     if message.voice:
         return message.voice.duration
     return message.video_note.duration if message.video_note else None
+
+
+async def _safety_net(
+    message: Message,
+    member: Member,
+    group: Group | None,
+    session: AsyncSession,
+    clock: Clock,
+    settings: Settings,
+    templates: Templates,
+    library: Library,
+) -> None:
+    await safety.check_message(
+        session,
+        text=message.text or message.caption,
+        member=member,
+        group=group,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        library=library,
+        templates=templates,
+        coach_ids=settings.coach_telegram_ids,
+        now=clock.now(),
+    )

@@ -12,15 +12,14 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
-    User,
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import membership, seats
 from billing.membership import Billing
+from bot.people import person
 from core.clock import Clock
 from core.groups import list_groups, local_time
-from core.members import remember_member
 from core.models import SEATED, Group, Member, SeatStatus
 from prompts.library import Library
 from prompts.render import Templates
@@ -50,19 +49,6 @@ def create_router() -> Router:
     return router
 
 
-async def _person(session: AsyncSession, user: User, clock: Clock) -> Member:
-    return await remember_member(
-        session,
-        telegram_id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language_code=user.language_code,
-        now=clock.now(),
-        started=True,
-    )
-
-
 async def start(
     message: Message,
     command: CommandObject,
@@ -74,7 +60,7 @@ async def start(
 ) -> None:
     """Welcome: what Between is, the price, the seats left, the not-for-crisis note."""
     assert message.from_user is not None
-    member = await _person(session, message.from_user, clock)
+    member = await person(session, message.from_user, clock, started=True)
     if command.args == "paid":
         await message.answer(templates.render("join_paid_thanks", first_name=member.first_name))
         return
@@ -116,7 +102,7 @@ async def join_command(
 ) -> None:
     """Hold a seat and send the Checkout button, or a waitlist place."""
     assert message.from_user is not None
-    member = await _person(session, message.from_user, clock)
+    member = await person(session, message.from_user, clock, started=True)
     await _join(message, member, session, clock, templates, billing)
 
 
@@ -129,7 +115,7 @@ async def join_button(
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        member = await _person(session, query.from_user, clock)
+        member = await person(session, query.from_user, clock, started=True)
         await _join(query.message, member, session, clock, templates, billing)
 
 
@@ -142,7 +128,7 @@ async def accept_note(
 ) -> None:
     """The person confirmed Between is not a crisis service; go on with joining."""
     await query.answer()
-    member = await _person(session, query.from_user, clock)
+    member = await person(session, query.from_user, clock, started=True)
     member.crisis_note_accepted_at = member.crisis_note_accepted_at or clock.now()
     session.add(member)
     if isinstance(query.message, Message):
@@ -194,7 +180,7 @@ async def leave_waitlist(
 ) -> None:
     """Leave the waitlist (an offered seat goes to the next person)."""
     assert message.from_user is not None
-    member = await _person(session, message.from_user, clock)
+    member = await person(session, message.from_user, clock, started=True)
     entry = await seats.open_entry(session, member_id=member.id)
     if entry is None:
         await message.answer(templates.render("waitlist_not_on"))
@@ -208,7 +194,7 @@ async def status(
 ) -> None:
     """Membership, renewal date and seat, or the waitlist place."""
     assert message.from_user is not None
-    member = await _person(session, message.from_user, clock)
+    member = await person(session, message.from_user, clock, started=True)
     assert member.id is not None
     lines = []
     for seat in await seats.seats_of(session, member.id):
@@ -236,7 +222,11 @@ async def billing_portal(
     """A Stripe customer-portal link: card, invoices, cancelling."""
     assert message.from_user is not None
     await _send_portal(
-        message, await _person(session, message.from_user, clock), session, templates, billing
+        message,
+        await person(session, message.from_user, clock, started=True),
+        session,
+        templates,
+        billing,
     )
 
 
@@ -249,7 +239,7 @@ async def billing_button(
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        member = await _person(session, query.from_user, clock)
+        member = await person(session, query.from_user, clock, started=True)
         await _send_portal(query.message, member, session, templates, billing)
 
 
@@ -279,7 +269,7 @@ async def fresh_invite(
 ) -> None:
     """A fresh personal invite link (the old one stops working)."""
     assert message.from_user is not None
-    member = await _person(session, message.from_user, clock)
+    member = await person(session, message.from_user, clock, started=True)
     assert member.id is not None
     seated = [s for s in await seats.seats_of(session, member.id) if s.status in SEATED]
     if not seated:
@@ -301,7 +291,7 @@ async def pause_checkins(
 ) -> None:
     """/quiet: no gentle check-ins while you take space (again to turn them back on)."""
     assert message.from_user is not None
-    member = await _person(session, message.from_user, clock)
+    member = await person(session, message.from_user, clock, started=True)
     member.checkins_paused = not member.checkins_paused
     session.add(member)
     await message.answer(templates.render("quiet", paused=member.checkins_paused))

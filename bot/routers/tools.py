@@ -8,12 +8,12 @@ from typing import TypeVar
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.people import person_and_group
 from core.clock import Clock
-from core.members import remember_member
-from core.models import EntryKind, Group, Member
+from core.models import EntryKind
 from prompts import practice
 from prompts.library import Library
 from prompts.render import Templates
@@ -40,19 +40,6 @@ def create_router() -> Router:
     router.message.register(next_step, Command("next"))
     router.message.register(show_streak, Command("streak"))
     return router
-
-
-async def _member(user: User, session: AsyncSession, clock: Clock) -> tuple[Member, Group | None]:
-    member = await remember_member(
-        session,
-        telegram_id=user.id,
-        first_name=user.first_name,
-        username=user.username,
-        last_name=user.last_name,
-        language_code=user.language_code,
-        now=clock.now(),
-    )
-    return member, await practice.home_group(session, member)
 
 
 async def show_tool(
@@ -102,7 +89,7 @@ async def feel_word(
     """The word is named: kept for the member's weekly summary."""
     await query.answer()
     _, _, index, word = (query.data or "").split(":", 3)
-    member, group = await _member(query.from_user, session, clock)
+    member, group = await person_and_group(session, query.from_user, clock)
     if group is not None:
         await practice.record_tool_answer(
             session, member=member, group=group, kind=EntryKind.FEELING, text=word, now=clock.now()
@@ -149,7 +136,7 @@ async def _note(
     if not text:
         await message.answer(templates.render("note_usage", kind=kind.value))
         return
-    member, group = await _member(message.from_user, session, clock)
+    member, group = await person_and_group(session, message.from_user, clock)
     if group is None:
         await message.answer(templates.render("members_only"))
         return
@@ -164,7 +151,7 @@ async def show_streak(
 ) -> None:
     """/streak: days in a row with a check-in."""
     assert message.from_user is not None
-    member, group = await _member(message.from_user, session, clock)
+    member, group = await person_and_group(session, message.from_user, clock)
     if group is None:
         await message.answer(templates.render("members_only"))
         return

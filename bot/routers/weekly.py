@@ -10,9 +10,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.people import person_and_group
 from core.clock import Clock
 from core.groups import local_time
-from core.members import remember_member
 from core.models import Question
 from prompts import practice
 from prompts.daily import WEEKDAYS
@@ -36,13 +36,7 @@ async def next_zoom(
 ) -> None:
     """/zoom: when and where the next live Q&A is."""
     assert message.from_user is not None
-    member = await remember_member(
-        session,
-        telegram_id=message.from_user.id,
-        first_name=message.from_user.first_name,
-        now=clock.now(),
-    )
-    group = await practice.home_group(session, member)
+    member, group = await person_and_group(session, message.from_user, clock)
     if group is None:
         await message.answer(templates.render("members_only"))
         return
@@ -61,13 +55,7 @@ async def ask(
 ) -> None:
     """/ask TEXT: a question for the live Q&A."""
     assert message.from_user is not None
-    member = await remember_member(
-        session,
-        telegram_id=message.from_user.id,
-        first_name=message.from_user.first_name,
-        now=clock.now(),
-    )
-    group = await practice.home_group(session, member)
+    member, group = await person_and_group(session, message.from_user, clock)
     if group is None or member.id is None or group.id is None:
         await message.answer(templates.render("members_only"))
         return
@@ -84,13 +72,7 @@ async def week_so_far(
 ) -> None:
     """/summary: your week so far, as Sunday's summary will tell it."""
     assert message.from_user is not None
-    member = await remember_member(
-        session,
-        telegram_id=message.from_user.id,
-        first_name=message.from_user.first_name,
-        now=clock.now(),
-    )
-    group = await practice.home_group(session, member)
+    member, group = await person_and_group(session, message.from_user, clock)
     if group is None:
         await message.answer(templates.render("members_only"))
         return
