@@ -6,7 +6,17 @@ from aiogram import Dispatcher
 
 from billing.membership import Billing
 from bot.middlewares import DatabaseSessionMiddleware
-from bot.routers import checkins, coach, coach_day, gate, group, member, tools, weekly
+from bot.routers import (
+    checkins,
+    coach,
+    coach_day,
+    gate,
+    group,
+    member,
+    privacy,
+    tools,
+    weekly,
+)
 from core.clock import Clock
 from core.db import SessionFactory
 from core.settings import Settings
@@ -40,6 +50,7 @@ def create_dispatcher(
         member.create_router(),
         tools.create_router(),
         weekly.create_router(),
+        privacy.create_router(),
         # Last: every other message of a member is a check-in (and goes past the safety net).
         checkins.create_router(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -42,6 +43,8 @@ app.add_typer(stripe_app, name="stripe")
 app.add_typer(billing_app, name="billing")
 prompts_app = typer.Typer(help="The prompt library.", no_args_is_help=True)
 app.add_typer(prompts_app, name="prompts")
+data_app = typer.Typer(help="Members' data: retention.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 console = Console()
 
 SERVER_NEEDS = (
@@ -392,6 +395,52 @@ def _library(settings: Settings) -> Library:
         return load_library(settings.prompt_library_dir or LIBRARY_DIR)
     except LibraryError as error:
         raise CommandError(f"the prompt library has problems:\n{error}") from None
+
+
+@data_app.command("purge")
+def data_purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, delete nothing.")] = False,
+) -> None:
+    """Delete what members wrote after RETENTION_DAYS; the counts stay (the daily job)."""
+    from core import privacy
+    from core.clock import SystemClock
+
+    settings = load_settings()
+
+    async def purge() -> privacy.Purge:
+        await upgrade_database(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                counts = await privacy.purge_old_words(
+                    session, SystemClock().now(), days=settings.retention_days, dry_run=dry_run
+                )
+                await session.commit()
+                return counts
+        finally:
+            await engine.dispose()
+
+    counts = _run(purge())
+    verb = "would go" if dry_run else "deleted"
+    console.print(
+        f"Older than {settings.retention_days} days, {verb}: the words of {counts.entries} "
+        f"check-ins and {counts.replies} coach replies; {counts.messages} sent messages, "
+        f"{counts.summaries} summaries, {counts.questions} questions.",
+        markup=False,
+    )
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="Where to write the copy.")]) -> None:
+    """A consistent copy of the database (SQLite's online backup, or pg_dump)."""
+    from core.backup import BackupError, backup_database
+
+    settings = load_settings()
+    try:
+        written = _run(backup_database(settings.database_url, path))
+    except BackupError as error:
+        raise CommandError(str(error)) from None
+    console.print(f"Backup written to {written}", markup=False)
 
 
 @app.command()

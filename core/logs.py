@@ -13,6 +13,8 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def quiet_libraries() -> None:
-    # Each request line of the HTTP client libraries would repeat what our own logs say.
-    for noisy in ("aiohttp.access", "httpx", "stripe"):
+    """Libraries that would log what members wrote, or repeat our own lines, stay quiet."""
+    # aiosqlite logs every statement with its parameters (members' words) at DEBUG; the HTTP
+    # clients' request lines would only repeat what our own logs say.
+    for noisy in ("aiosqlite", "aiohttp.access", "httpx", "stripe"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

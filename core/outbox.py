@@ -1,9 +1,10 @@
 """The outbox: every broadcast is a row with a unique key, delivered once within Telegram's limits.
 
-Rows go pending → sending → sent (or unreachable, or failed). A row is claimed on its own just
-before it is sent, so after a crash only the messages that were in flight can be in doubt; a
-graceful stop lets those finish first. Rows left `sending` by a crash are sent again after
-`STALE_CLAIM`: a rare repeat is kinder than a lost summary.
+Rows go pending → sending → sent (or unreachable, or failed). A sent row keeps its key and
+state but not its text: members' words stay in the outbox only until they are delivered.
+A row is claimed on its own just before it is sent, so after a crash only the messages that
+were in flight can be in doubt; a graceful stop lets those finish first. Rows left `sending`
+by a crash are sent again after `STALE_CLAIM`: a rare repeat is kinder than a lost summary.
 """
 
 from __future__ import annotations
@@ -259,7 +260,11 @@ class OutboxSender:
         values: dict[str, Any]
         match outcome:
             case Delivered(message_id):
+                # Once delivered, the words are Telegram's to keep, not ours: the key and the
+                # state are all that "exactly once" needs.
                 values = {
+                    "text": "",
+                    "attachment": None,
                     "state": OutboxState.SENT,
                     "sent_at": now,
                     "telegram_message_id": message_id,

@@ -15,6 +15,7 @@ from bot.dispatcher import create_dispatcher
 from bot.gateway import GroupAccess, TelegramGateway, create_bot
 from core.clock import Clock, SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
+from core.logs import quiet_libraries
 from core.settings import Settings
 from prompts.library import LIBRARY_DIR, Library, load_library
 from prompts.render import Templates
@@ -45,6 +46,7 @@ class Runtime:
         """Connect to everything; the settings were checked before."""
         assert settings.telegram_bot_token is not None
         assert settings.stripe_secret_key is not None
+        quiet_libraries()  # before anything can log a member's words
         clock = clock or SystemClock()
         engine = create_engine(settings.database_url)
         sessions = create_session_factory(engine)

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     checkout_hold_minutes: int = Field(default=60, ge=30, le=24 * 60)
     waitlist_offer_hours: int = Field(default=24, ge=1, le=24 * 7)
     payment_grace_days: int = Field(default=3, ge=0, le=30)
+    # After this many days what members wrote is deleted; only the counts stay.
+    retention_days: int = Field(default=180, ge=14, le=3650)
 
     @field_validator("database_url")
     @classmethod

@@ -286,6 +286,8 @@ class Demo:
             else PEOPLE.get(message.sender_id, str(message.sender_id))
         )
         text = message.text or _service_text(message)
+        if message.file_name:
+            text = f"📎 {message.file_name}\n{text}"
         return Line(message.date, str(where), who, text, _buttons(message))
 
 
@@ -591,6 +593,17 @@ async def a_card_fails(demo: Demo) -> None:
     await demo.act(demo.telegram.user_sends(COACH, text="/seats"))
 
 
+async def data_rights(demo: Demo) -> None:
+    """Maya asks what is kept about her; Jon, who has left, asks to be forgotten."""
+    demo.scene("Your data, your call", datetime(2026, 12, 20, 10, 0, tzinfo=ZONE))
+    telegram = demo.telegram
+    await demo.act(telegram.user_sends(MAYA, text="/privacy"))
+    await demo.act(telegram.user_sends(MAYA, text="/mydata"))
+    await demo.act(telegram.user_sends(JON, text="/forget"))
+    confirm = telegram.sent_by_bot(JON)[-1]
+    await demo.act(telegram.user_presses(JON, confirm, "forget:yes"))
+
+
 SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     opening_day,
     people_arrive,
@@ -601,6 +614,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     the_coachs_day,
     the_weekly_rhythm,
     a_card_fails,
+    data_rights,
 ]
 
 

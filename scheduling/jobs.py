@@ -12,6 +12,7 @@ from billing import membership, reconcile
 from billing.events import events_to_retry, process_stripe_event
 from bot.gateway import bot_link
 from coaching import digest
+from core import privacy
 from core.models import ExternalEvent
 from core.runtime import Runtime
 from prompts import practice
@@ -151,3 +152,15 @@ async def weekly_summaries(ctx: dict[str, Any]) -> int:
         )
         await session.commit()
     return sent
+
+
+async def purge_old_words(ctx: dict[str, Any]) -> int:
+    """Daily: what members wrote goes after the retention period; the counts stay."""
+    runtime = runtime_of(ctx)
+    async with runtime.sessions() as session:
+        counts = await privacy.purge_old_words(
+            session, runtime.clock.now(), days=runtime.settings.retention_days, dry_run=False
+        )
+        await session.commit()
+    log.info("retention: %s", counts)
+    return counts.entries

@@ -57,6 +57,7 @@ class WorkerSettings:
         cron(jobs.weekly_summaries, second=50),
         cron(jobs.reconcile_billing, hour=3, minute=0),
         cron(jobs.forget_old_update_ids, hour=3, minute=30),
+        cron(jobs.purge_old_words, hour=4, minute=0),
     ]
     on_startup = startup
     on_shutdown = shutdown

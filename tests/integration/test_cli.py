@@ -153,3 +153,23 @@ async def test_the_app_refuses_to_start_on_a_broken_library(tmp_path: Path) -> N
     assert code == 2
     assert err.startswith("error: the prompt library has problems:")
     assert "where-it-sits" in err
+
+
+async def test_backup_and_purge_from_the_command_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = bare_environment(tmp_path)
+    await between(
+        "group", "add", "--chat-id", "-100777", "--title", "Backed up", env=env, cwd=tmp_path
+    )
+    code, out, err = await between("backup", str(tmp_path / "copy.db"), env=env, cwd=tmp_path)
+    assert code == 0, err
+    with sqlite3.connect(tmp_path / "copy.db") as copy:
+        assert copy.execute("select title from groups").fetchall() == [("Backed up",)]
+    code, out, _ = await between("data", "purge", "--dry-run", env=env, cwd=tmp_path)
+    assert code == 0 and "Older than 180 days, would go: the words of 0 check-ins" in out
+    missing = bare_environment(tmp_path) | {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/none/x.db"
+    }
+    code, _, err = await between("backup", str(tmp_path / "x.bak"), env=missing, cwd=tmp_path)
+    assert code == 2 and err.startswith("error: there is no SQLite database at")

@@ -34,6 +34,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "Weekly summaries",
         "A card fails",
         "Three days later",
+        "Your data, your call",
     ]
     assert "I'm set up in Between · November circle" in printed
     assert "• Ban users" in printed
@@ -71,4 +72,10 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "1. Maya: How do I stop replaying conversations at night?" in printed
     assert "Draft for Maya" in printed and "This was a quiet week" in printed  # Jon's
     assert "Our week together" in printed
+    assert "📎 between-my-data.json" in printed and "📎 between-my-data.html" in printed
+    assert "📎 between-live-qa.ics" in printed
+    assert "Jon used /forget" in printed
     assert "Hello, Sam &lt;3." in page.read_text()
+    logged = (tmp_path / "demo.log").read_text()
+    for words in ("Tight chest", "better off without me", "I said no to the extra shift"):
+        assert words in printed and words not in logged  # the log has ids and kinds only
