@@ -107,9 +107,8 @@ async def comp(
 ) -> None:
     """/comp @member [chat id]: a free seat, no Stripe (a scholarship)."""
     words = (command.args or "").split()
-    member = await find_member(session, words[0] if words else "")
+    member = await member_named(session, words[0] if words else "", message, templates)
     if member is None or member.id is None:
-        await message.answer(templates.render("coach_no_member", handle=words[0] if words else ""))
         return
     group = await _which_group(session, words[1:], message, templates)
     if group is None:
@@ -156,14 +155,23 @@ async def remove(
 ) -> None:
     """/remove @member: end their seat (and subscription) and take them out of the group."""
     words = (command.args or "").split()
-    member = await find_member(session, words[0] if words else "")
+    member = await member_named(session, words[0] if words else "", message, templates)
     if member is None or member.id is None:
-        await message.answer(templates.render("coach_no_member", handle=words[0] if words else ""))
         return
     live = [s for s in await seats.seats_of(session, member.id) if s.status != SeatStatus.HELD]
     for seat in live:
         await membership.remove(session, billing, seat, reason="removed_by_coach", now=clock.now())
     await message.answer(templates.render("coach_remove", member=member, removed=len(live)))
+
+
+async def member_named(
+    session: AsyncSession, handle: str, message: Message, templates: Templates
+) -> Member | None:
+    """The member a coach command names; when unknown, the coach is told how to name them."""
+    member = await find_member(session, handle)
+    if member is None:
+        await message.answer(templates.render("coach_no_member", handle=handle))
+    return member
 
 
 async def find_member(session: AsyncSession, handle: str) -> Member | None:

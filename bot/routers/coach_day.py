@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import IsCoach
-from bot.routers.coach import COACH_COMMANDS, find_member, refuse
+from bot.routers.coach import COACH_COMMANDS, member_named, refuse
 from coaching import digest, threads
 from coaching.rules import waited
 from core.clock import Clock
@@ -125,9 +125,8 @@ async def thread_command(
     templates: Templates,
 ) -> None:
     """/thread @member: their recent check-ins and your replies."""
-    member = await find_member(session, command.args or "")
+    member = await member_named(session, command.args or "", message, templates)
     if member is None:
-        await message.answer(templates.render("coach_no_member", handle=command.args or ""))
         return
     await _show_thread(message, member, session, clock, templates)
 
