@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Dispatcher
+from aiogram import Dispatcher, Router
 
 from billing.membership import Billing
 from bot.middlewares import DatabaseSessionMiddleware
@@ -38,7 +38,13 @@ def create_dispatcher(
         settings=settings, clock=clock, templates=templates, billing=billing, library=library
     )
     dispatcher.update.outer_middleware(DatabaseSessionMiddleware(sessions, clock))
-    dispatcher.include_routers(
+    dispatcher.include_routers(*create_routers())
+    return dispatcher
+
+
+def create_routers() -> list[Router]:
+    """Every router, in the order updates try them."""
+    return [
         # The bot's own membership first: adding it to a group must never reach other handlers.
         group.create_router(),
         # Join requests and arrivals: who may be in the group.
@@ -53,8 +59,7 @@ def create_dispatcher(
         privacy.create_router(),
         # Last: every other message of a member is a check-in (and goes past the safety net).
         checkins.create_router(),
-    )
-    return dispatcher
+    ]
 
 
 # chat_member and chat_join_request are only sent when asked for by name.

@@ -8,7 +8,6 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
-from sqlmodel import col, select
 
 from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
@@ -34,30 +33,19 @@ class DatabaseSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         update_id = str(event.update_id)
+        values = {
+            "source": "telegram",
+            "event_id": update_id,
+            "type": event.event_type,
+            "received_at": self._clock.now(),
+            "status": EventStatus.PROCESSED,
+        }
         async with self._sessions() as session:
-            if await self._seen(session, update_id):
+            # Written first, kept only if the handler succeeds: a failure rolls both back.
+            if not await insert_if_new(session, ExternalEvent, values, ["source", "event_id"]):
                 log.info("update %s was handled before; ignored", update_id)
                 return None
             data["session"] = session
             result = await handler(event, data)
-            values = {
-                "source": "telegram",
-                "event_id": update_id,
-                "type": event.event_type,
-                "received_at": self._clock.now(),
-                "status": EventStatus.PROCESSED,
-            }
-            if await insert_if_new(session, ExternalEvent, values, ["source", "event_id"]):
-                await session.commit()
-            else:
-                await session.rollback()
+            await session.commit()
             return result
-
-    @staticmethod
-    async def _seen(session: Any, update_id: str) -> bool:
-        result = await session.exec(
-            select(ExternalEvent.id)
-            .where(col(ExternalEvent.source) == "telegram")
-            .where(col(ExternalEvent.event_id) == update_id)
-        )
-        return result.first() is not None

@@ -454,8 +454,14 @@ class TelegramSandbox:
         *,
         token: str = SANDBOX_BOT_TOKEN,
         rate_scale: float = 1.0,
+        webhook_connections: int = 1,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
+        """`webhook_connections`: how many updates may be in flight to the webhook at once.
+
+        Telegram allows up to setWebhook's max_connections (40 by default); the sandbox
+        delivers one after the other unless asked, so tests see a fixed order.
+        """
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.rate_scale = rate_scale
@@ -487,7 +493,7 @@ class TelegramSandbox:
         self._updates_changed = asyncio.Condition()
         self._poll_generation = 0
         self._webhook: _Webhook | None = None
-        self._webhook_lock = asyncio.Lock()
+        self._webhook_slots = asyncio.Semaphore(webhook_connections)
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
@@ -550,12 +556,16 @@ class TelegramSandbox:
         last_name: str | None = None,
         username: str | None = None,
         language_code: str = "en",
+        started: bool = False,
     ) -> SandboxUser:
-        """Create a person; they have no chat with the bot until they write to it."""
+        """Create a person; they have no chat with the bot until they write to it, unless
+        `started` (they pressed Start some time ago)."""
         if user_id <= 0 or user_id == self.bot_id:
             raise ValueError(f"user ids are positive and not the bot's: {user_id}")
         user = SandboxUser(user_id, first_name, last_name, username, language_code)
         self._users[user_id] = user
+        if started:
+            self._open_private_chats.add(user_id)
         return user
 
     def add_group(self, chat_id: int, title: str, *, admins: Iterable[int] = ()) -> None:
@@ -841,7 +851,7 @@ class TelegramSandbox:
         if self._client is None:
             raise RuntimeError("start() the sandbox before delivering to a webhook")
         headers = {WEBHOOK_SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
-        async with self._webhook_lock:  # Telegram delivers one update after the other
+        async with self._webhook_slots:
             try:
                 async with self._client.post(webhook.url, json=update, headers=headers) as reply:
                     status = reply.status

@@ -8,6 +8,7 @@ from aiogram.enums import ChatType
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.filters import Magic
 from bot.people import person_and_group
 from coaching import threads
 from core.clock import Clock
@@ -25,9 +26,9 @@ WIN_TAG = "#win"
 def create_router() -> Router:
     """Check-ins and edits; commands are left to the routers before this one."""
     router = Router(name="checkins")
-    not_a_command = ~F.text.startswith("/")
-    router.message.register(check_in, not_a_command, F.from_user.is_bot.is_(False))
-    router.edited_message.register(edit, F.from_user.is_bot.is_(False))
+    not_a_command = Magic(~F.text.startswith("/"))
+    router.message.register(check_in, not_a_command, Magic(F.from_user.is_bot.is_(False)))
+    router.edited_message.register(edit, Magic(F.from_user.is_bot.is_(False)))
     return router
 
 

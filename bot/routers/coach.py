@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel import col, or_, select
@@ -13,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import membership, seats
 from billing.membership import Billing
-from bot.filters import IsCoach
+from bot.filters import PRIVATE, IsCoach
 from bot.gateway import bot_link
 from core.clock import Clock
 from core.groups import GroupError, list_groups, register_group
@@ -30,7 +29,7 @@ COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove", "prompt")
 def create_router() -> Router:
     """Coach commands; anyone else who tries them gets a polite refusal."""
     router = Router(name="coach")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(PRIVATE)
     router.message.register(seats_overview, Command("seats"), IsCoach())
     router.message.register(set_capacity, Command("capacity"), IsCoach())
     router.message.register(waitlist, Command("waitlist"), IsCoach())

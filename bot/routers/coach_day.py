@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.filters import IsCoach
+from bot.filters import IN_A_GROUP, PRIVATE, IsCoach, Magic
 from bot.routers.coach import COACH_COMMANDS, member_named, refuse
 from coaching import digest, threads
 from coaching.rules import waited
@@ -31,24 +31,23 @@ DAY_COMMANDS = ("thread", "members", "member", "highlight", "broadcast", "post")
 
 def create_router() -> Router:
     router = Router(name="coach_day")
-    private = F.chat.type == ChatType.PRIVATE
-    router.message.register(thread_command, Command("thread"), private, IsCoach())
-    router.callback_query.register(thread_button, F.data.startswith("thread:"), IsCoach())
-    router.message.register(members, Command("members"), private, IsCoach())
-    router.message.register(member_card, Command("member"), private, IsCoach())
+    router.message.register(thread_command, Command("thread"), PRIVATE, IsCoach())
+    router.callback_query.register(thread_button, Magic(F.data.startswith("thread:")), IsCoach())
+    router.message.register(members, Command("members"), PRIVATE, IsCoach())
+    router.message.register(member_card, Command("member"), PRIVATE, IsCoach())
     router.message.register(highlight, Command("highlight"), IsCoach())
-    router.message.register(broadcast, Command("broadcast"), private, IsCoach())
-    router.message.register(post, Command("post"), private, IsCoach())
-    router.message.register(answer_member, private, F.reply_to_message, IsCoach())
+    router.message.register(broadcast, Command("broadcast"), PRIVATE, IsCoach())
+    router.message.register(post, Command("post"), PRIVATE, IsCoach())
+    router.message.register(answer_member, PRIVATE, Magic(F.reply_to_message), IsCoach())
     router.callback_query.register(
-        approve_summaries, F.data.startswith("summaries:approve:"), IsCoach()
+        approve_summaries, Magic(F.data.startswith("summaries:approve:")), IsCoach()
     )
-    said_something = F.text | F.voice | F.video_note | F.caption
+    said_something = Magic(F.text | F.voice | F.video_note | F.caption)
     router.message.register(
-        group_feedback, F.chat.type.in_(GROUPS), said_something, ~F.text.startswith("/"), IsCoach()
+        group_feedback, IN_A_GROUP, said_something, Magic(~F.text.startswith("/")), IsCoach()
     )
     # Last: coach commands from anyone else.
-    router.message.register(refuse, Command(*COACH_COMMANDS, *DAY_COMMANDS), private)
+    router.message.register(refuse, Command(*COACH_COMMANDS, *DAY_COMMANDS), PRIVATE)
     return router
 
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import seats
 from billing.membership import Billing
+from bot.filters import Magic
 from core.clock import Clock
 from core.groups import find_group
 from core.members import remember_member
@@ -32,7 +33,7 @@ def create_router() -> Router:
     router.chat_join_request.register(join_request)
     router.chat_member.register(
         someone_joined,
-        F.old_chat_member.status.in_(OUTSIDE) & F.new_chat_member.status.in_(INSIDE),
+        Magic(F.old_chat_member.status.in_(OUTSIDE) & F.new_chat_member.status.in_(INSIDE)),
     )
     return router
 

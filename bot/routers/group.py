@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram import Bot, Router
+from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ChatMemberAdministrator, ChatMemberUpdated
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.filters import IN_A_GROUP
 from core.clock import Clock
 from core.groups import BotRights, find_group, missing_rights, register_group
 from core.settings import Settings
@@ -23,7 +24,7 @@ PRESENT = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER, ChatMemberSt
 def create_router() -> Router:
     """A fresh router (each dispatcher needs its own)."""
     router = Router(name="group")
-    router.my_chat_member.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+    router.my_chat_member.filter(IN_A_GROUP)
     router.my_chat_member.register(bot_membership_changed)
     return router
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import (
     CallbackQuery,
@@ -17,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import membership, seats
 from billing.membership import Billing
+from bot.filters import PRIVATE, Magic
 from bot.people import person
 from core.clock import Clock
 from core.groups import list_groups, local_time
@@ -33,7 +33,7 @@ BILLING = "billing"
 def create_router() -> Router:
     """A fresh router (each dispatcher needs its own)."""
     router = Router(name="member")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(PRIVATE)
     router.message.register(start, CommandStart())
     router.message.register(help_command, Command("help"))
     router.message.register(join_command, Command("join"))
@@ -42,10 +42,10 @@ def create_router() -> Router:
     router.message.register(billing_portal, Command("billing"))
     router.message.register(fresh_invite, Command("invite"))
     router.message.register(pause_checkins, Command("quiet"))
-    router.callback_query.register(help_button, F.data == HELP)
-    router.callback_query.register(join_button, F.data == JOIN)
-    router.callback_query.register(accept_note, F.data == ACCEPT_NOTE)
-    router.callback_query.register(billing_button, F.data == BILLING)
+    router.callback_query.register(help_button, Magic(F.data == HELP))
+    router.callback_query.register(join_button, Magic(F.data == JOIN))
+    router.callback_query.register(accept_note, Magic(F.data == ACCEPT_NOTE))
+    router.callback_query.register(billing_button, Magic(F.data == BILLING))
     return router
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import (
     BufferedInputFile,
@@ -16,6 +15,7 @@ from aiogram.types import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.filters import PRIVATE, Magic
 from bot.people import person
 from core import privacy
 from core.clock import Clock
@@ -29,12 +29,12 @@ FORGET_NO = "forget:no"
 
 def create_router() -> Router:
     router = Router(name="privacy")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(PRIVATE)
     router.message.register(show_privacy, Command("privacy"))
     router.message.register(my_data, Command("mydata"))
     router.message.register(ask_to_forget, Command("forget"))
-    router.callback_query.register(forget, F.data == FORGET_YES)
-    router.callback_query.register(keep, F.data == FORGET_NO)
+    router.callback_query.register(forget, Magic(F.data == FORGET_YES))
+    router.callback_query.register(keep, Magic(F.data == FORGET_NO))
     return router
 
 

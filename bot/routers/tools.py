@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TypeVar
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.filters import PRIVATE, Magic
 from bot.people import person_and_group
 from core.clock import Clock
 from core.models import EntryKind
@@ -31,10 +31,10 @@ TOOL_COMMANDS = {
 
 def create_router() -> Router:
     router = Router(name="tools")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(PRIVATE)
     router.message.register(feel, Command("feel"))
-    router.callback_query.register(feel_core, F.data.startswith(f"{FEEL}:core:"))
-    router.callback_query.register(feel_word, F.data.startswith(f"{FEEL}:word:"))
+    router.callback_query.register(feel_core, Magic(F.data.startswith(f"{FEEL}:core:")))
+    router.callback_query.register(feel_word, Magic(F.data.startswith(f"{FEEL}:word:")))
     router.message.register(show_tool, Command(*TOOL_COMMANDS))
     router.message.register(win, Command("win"))
     router.message.register(next_step, Command("next"))

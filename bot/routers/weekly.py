@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.filters import PRIVATE
 from bot.people import person_and_group
 from core.clock import Clock
 from core.groups import local_time
@@ -24,7 +24,7 @@ from scheduling.weekly import monday_of
 
 def create_router() -> Router:
     router = Router(name="weekly")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(PRIVATE)
     router.message.register(next_zoom, Command("zoom"))
     router.message.register(ask, Command("ask"))
     router.message.register(week_so_far, Command("summary"))

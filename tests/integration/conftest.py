@@ -4,17 +4,14 @@ Redis (REDIS_URL, or an embedded server), the sandbox Telegram/Stripe, a simulat
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlalchemy import table as sa_table
-from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel, select
 
 from core.clock import SimulatedClock
@@ -22,6 +19,7 @@ from core.db import SessionFactory, create_engine, create_session_factory, upgra
 from core.redis import EmbeddedRedis
 from core.runtime import Runtime
 from core.settings import Settings
+from sandbox.databases import create_postgres_database, drop_postgres_database
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
 from sandbox.zoom import ZoomSandbox
@@ -43,29 +41,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     configured = os.environ.get("DATABASE_URL", "")
     if configured.startswith("postgresql"):
-        url = make_url(configured)
-        name = f"between_test_{uuid.uuid4().hex[:8]}"
-        admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
-            hide_password=False
-        )
-        asyncio.run(_postgres(admin_dsn, f'CREATE DATABASE "{name}"'))
-        test_url = url.set(database=name).render_as_string(hide_password=False)
+        test_url = asyncio.run(create_postgres_database(configured, "between_test"))
         asyncio.run(upgrade_database(test_url))
         yield test_url
-        asyncio.run(_postgres(admin_dsn, f'DROP DATABASE "{name}" WITH (FORCE)'))
+        asyncio.run(drop_postgres_database(test_url))
     else:
         path = tmp_path_factory.mktemp("db") / "between.db"
         test_url = f"sqlite+aiosqlite:///{path}"
         asyncio.run(upgrade_database(test_url))
         yield test_url
-
-
-async def _postgres(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy import JSON, String, Text, func
 from sqlalchemy import select as sa_select
@@ -21,6 +19,7 @@ from core import privacy
 from core.backup import backup_database
 from core.db import SessionFactory, check_schema_current, create_engine, create_session_factory
 from core.models import Entry, Group, Member
+from sandbox.databases import create_postgres_database, drop_postgres_database
 from sandbox.telegram import SANDBOX_BOT_TOKEN
 from scheduling import jobs, summaries
 from scheduling.weekly import monday_of
@@ -197,21 +196,16 @@ async def test_a_backup_restores_into_a_working_database(
             names = list((await session.exec(select(Member.first_name))).all())
     finally:
         await engine.dispose()
+        if not database_url.startswith("sqlite"):
+            await drop_postgres_database(restored)
     assert "Maya" in names
 
 
 async def _restore_postgres(database_url: str, dump: Path) -> str:
-    url = make_url(database_url)
-    name = f"between_restore_{uuid.uuid4().hex[:8]}"
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    target = url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    restored = await create_postgres_database(database_url, "between_restore")
+    target = make_url(restored).set(drivername="postgresql").render_as_string(hide_password=False)
     process = await asyncio.create_subprocess_exec(
         "pg_restore", "--no-owner", f"--dbname={target}", str(dump)
     )
     assert await process.wait() == 0
-    return url.set(database=name).render_as_string(hide_password=False)
+    return restored
