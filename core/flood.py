@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-WINDOW = 1.0
-GROUP_WINDOW = 60.0
 BUSY = float("inf")
 
 
@@ -14,16 +12,20 @@ BUSY = float("inf")
 class FloodLimits:
     """About 30 messages/s overall, 1/s to one chat, 20/min to one group (Telegram's FAQ)."""
 
-    per_second: int = 30
+    overall: int = 30
+    window: float = 1.0
     chat_interval: float = 1.0
-    group_per_minute: int = 20
+    per_group: int = 20
+    group_window: float = 60.0
 
     def scaled(self, factor: float) -> FloodLimits:
-        """The same ratios, `factor` times faster (for the sandbox and benchmarks)."""
-        return FloodLimits(
-            per_second=round(self.per_second * factor),
+        """The same limits `factor` times faster, as the sandbox makes them: every window
+        and interval `factor` times shorter (for tests and benchmarks)."""
+        return replace(
+            self,
+            window=self.window / factor,
             chat_interval=self.chat_interval / factor,
-            group_per_minute=round(self.group_per_minute * factor),
+            group_window=self.group_window / factor,
         )
 
 
@@ -54,12 +56,14 @@ class FloodControl:
         waits = [
             self._paused_until.get(chat_id, 0.0) - now,
             self._last_to_chat.get(chat_id, -BUSY) + self.limits.chat_interval - now,
-            self._window_wait(self._recent, self.limits.per_second, WINDOW, now, in_flight),
+            self._window_wait(
+                self._recent, self.limits.overall, self.limits.window, now, in_flight
+            ),
         ]
         if chat_id < 0:
             recent = self._recent_in_group.setdefault(chat_id, deque())
             waits.append(
-                self._window_wait(recent, self.limits.group_per_minute, GROUP_WINDOW, now, 0)
+                self._window_wait(recent, self.limits.per_group, self.limits.group_window, now, 0)
             )
         return max(0.0, *waits)
 

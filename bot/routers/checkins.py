@@ -9,10 +9,9 @@ from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import Magic
-from bot.people import person_and_group
+from bot.people import person
 from coaching import threads
 from core.clock import Clock
-from core.groups import find_group
 from core.models import EntryKind, Group, Member
 from core.settings import Settings
 from prompts import practice, safety
@@ -48,15 +47,12 @@ def kind_of(message: Message) -> EntryKind | None:
 async def _where(
     message: Message, session: AsyncSession, clock: Clock
 ) -> tuple[Member, Group | None]:
+    """The sender, and their group if the message counts there: in private, their group;
+    in a group chat, that group if they have a seat in it."""
     assert message.from_user is not None
-    member, home = await person_and_group(session, message.from_user, clock)
-    if message.chat.type in GROUPS:
-        here = await find_group(session, chat_id=message.chat.id)
-        return (
-            member,
-            here if here is not None and home is not None and here.id == home.id else None,
-        )
-    return member, home
+    member = await person(session, message.from_user, clock)
+    chat_id = message.chat.id if message.chat.type in GROUPS else None
+    return member, await practice.home_group(session, member, chat_id=chat_id)
 
 
 async def check_in(

@@ -48,7 +48,7 @@ def test_a_chat_with_a_message_in_flight_waits_for_its_answer() -> None:
 
 
 def test_messages_in_flight_count_against_the_overall_limit() -> None:
-    flood = FloodControl(FloodLimits(per_second=2))
+    flood = FloodControl(FloodLimits(overall=2))
     flood.begin(1)
     flood.begin(2)
     assert flood.wait_for(3, 0.0) == BUSY
@@ -69,19 +69,30 @@ def test_retry_after_pauses_only_that_chat() -> None:
 
 
 @pytest.mark.parametrize(
-    ("factor", "per_second", "interval", "per_minute"),
-    [(1, 30, 1.0, 20), (10, 300, 0.1, 200), (0.5, 15, 2.0, 10)],
+    ("factor", "window", "interval", "group_window"),
+    [(1, 1.0, 1.0, 60.0), (10, 0.1, 0.1, 6.0), (0.5, 2.0, 2.0, 120.0)],
 )
-def test_scaled_limits_keep_the_ratios(
-    factor: float, per_second: int, interval: float, per_minute: int
+def test_scaled_limits_shorten_every_window(
+    factor: float, window: float, interval: float, group_window: float
 ) -> None:
     limits = FloodLimits().scaled(factor)
-    assert (limits.per_second, limits.group_per_minute) == (per_second, per_minute)
+    assert (limits.overall, limits.per_group) == (30, 20)
+    assert limits.window == pytest.approx(window)
     assert limits.chat_interval == pytest.approx(interval)
+    assert limits.group_window == pytest.approx(group_window)
+
+
+def test_scaled_limits_allow_no_burst_beyond_the_scaled_window() -> None:
+    # Ten times faster means 30 in a tenth of a second, not 300 in a second.
+    flood = FloodControl(FloodLimits().scaled(10))
+    for chat in range(30):
+        flood.begin(chat)
+        flood.end(chat, 0.0)
+    assert flood.wait_for(99, 0.0) == pytest.approx(0.1)
 
 
 def test_an_abandoned_send_frees_the_chat_without_counting() -> None:
-    flood = FloodControl(FloodLimits(per_second=1))
+    flood = FloodControl(FloodLimits(overall=1))
     flood.begin(PRIVATE)
     flood.abandon(PRIVATE)
     assert flood.wait_for(PRIVATE, 0.0) == 0
