@@ -1,28 +1,20 @@
 """Weekly summaries at scale: time per member to gather, count and render a week.
 
-    python -m bench.summaries                      # SQLite, 100 and 1,000 members
-    python -m bench.summaries --postgres postgresql+asyncpg://postgres@127.0.0.1/postgres
+    python -m bench.summaries [--postgres URL]
 
-Each member has 200 entries in the measured week (and a few the week before). Prints a table:
-members, database, seconds in all, milliseconds per member. Not a test: it prints figures.
+100, 1,000 and 5,000 members, each with 200 entries in the measured week (and a few the week
+before). Prints seconds in all, milliseconds per member, and how that grows.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import random
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
-from core.db import create_engine, create_session_factory, upgrade_database
+from bench.harness import Target, run_part, table
+from core.db import create_engine, create_session_factory
 from core.models import Entry, EntryKind, Group, Member, Seat, SeatStatus
 from prompts.library import load_library
 from prompts.render import Templates
@@ -30,6 +22,7 @@ from scheduling.summaries import figures_for, render_summary
 
 WEEK = date(2026, 11, 16)
 ENTRIES = 200
+MEMBERS = (100, 1000, 5000)
 TEXTS = [
     "Named it: anxious before the meeting at work.",
     "Felt lonely tonight but I stayed with it.",
@@ -147,7 +140,7 @@ async def seed(database_url: str, members: int) -> None:
     await engine.dispose()
 
 
-async def measure(database_url: str, label: str, members: int) -> Result:
+async def time_summaries(database_url: str, label: str, members: int) -> Result:
     library, templates = load_library(), Templates()
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
@@ -165,53 +158,34 @@ async def measure(database_url: str, label: str, members: int) -> Result:
     return Result(label, members, seconds)
 
 
-async def on_sqlite(members: int) -> Result:
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        await upgrade_database(url)
-        await seed(url, members)
-        return await measure(url, "SQLite", members)
+async def measure_on(target: Target, members: int) -> Result:
+    async with target.database("bench_summaries") as database_url:
+        await seed(database_url, members)
+        return await time_summaries(database_url, target.name, members)
 
 
-async def on_postgres(server_url: str, members: int) -> Result:
-    url = make_url(server_url)
-    name = f"between_bench_{uuid.uuid4().hex[:8]}"
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    test_url = url.set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade_database(test_url)
-        await seed(test_url, members)
-        return await measure(test_url, "PostgreSQL", members)
-    finally:
-        connection = await asyncpg.connect(admin)
-        await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await connection.close()
-
-
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument(
-        "--postgres", help="a PostgreSQL server URL (a database is made and dropped)"
-    )
-    args = parser.parse_args()
-    results = []
-    for members in args.members:
-        results.append(await on_sqlite(members))
-        if args.postgres:
-            results.append(await on_postgres(args.postgres, members))
-    print(f"{'database':<11} {'members':>8} {'entries':>9} {'seconds':>8} {'ms/member':>10}")
-    for result in results:
-        print(
-            f"{result.database:<11} {result.members:>8} {result.members * ENTRIES:>9} "
-            f"{result.seconds:>8.2f} {result.per_member_ms:>10.2f}"
+async def measure(targets: list[Target], redis_url: str) -> None:
+    print("## 5. Weekly summaries\n")
+    results = [await measure_on(target, n) for n in MEMBERS for target in targets]
+    smallest = {r.database: r.per_member_ms for r in results if r.members == MEMBERS[0]}
+    print(
+        table(
+            ["database", "members", "entries", "seconds", "ms per member", f"vs {MEMBERS[0]}"],
+            [
+                [
+                    r.database,
+                    r.members,
+                    r.members * ENTRIES,
+                    r.seconds,
+                    r.per_member_ms,
+                    f"{r.per_member_ms / smallest[r.database]:.2f}×",
+                ]
+                for r in results
+            ],
         )
+    )
+    print()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_part(measure, __doc__.splitlines()[0])
