@@ -42,7 +42,7 @@ from core.models import OutboxMessage, OutboxState
 from core.outbox import OutboxSender, enqueue
 from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
 
-PRIVATE_SCALES = [1, 10]  # at ×1, Telegram's own speed, 2,000 messages take 66 s at least
+PRIVATE_SCALES = [1, 3, 10]  # at ×1, Telegram's own speed, 2,000 messages take 66 s at least
 MIX_SCALES = [10]
 PRIVATE_PEOPLE = 2000
 MIX_GROUPS = 5
