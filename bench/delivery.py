@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from bench.harness import COACH_ID, STARTED_AT, Target, run_part, table
+from bench.harness import COACH_ID, STARTED_AT, Target, require, run_part, table
 from bot.gateway import TelegramGateway, create_bot
 from core.clock import SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
@@ -323,6 +323,8 @@ async def measure(targets: list[Target], redis_url: str) -> None:
             f"{r.cpu_ms_per_message:.1f} ms of CPU per message in this process "
             "(the sandbox's share included)"
         )
+        lost = r.lost or r.repeated or r.unsent_rows
+        require(not lost, f"{r.mix}, {r.database}: messages lost, repeated or left unsent")
     print()
 
 

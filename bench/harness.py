@@ -384,6 +384,13 @@ async def post_paced(url: str, requests: Sequence[Request], per_second: float) -
     return Load(seconds, Latencies(times), statuses)
 
 
+def require(holds: bool, failure: str) -> None:
+    """Stop the run (exit 1) when a benchmark's correctness check fails: its figures would
+    not be worth printing. Aims on time are reported, never enforced."""
+    if not holds:
+        raise SystemExit(f"benchmark check failed: {failure}")
+
+
 # --- running a part ---------------------------------------------------------------------------
 
 Part = Callable[[list[Target], str], Coroutine[Any, Any, None]]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bench.harness import Latencies, Target, run_part, stage, table
+from bench.harness import Latencies, Target, require, run_part, stage, table
 from core.models import Seat, SeatStatus, WaitlistEntry
 from sandbox.telegram import TelegramSandbox
 
@@ -123,6 +123,7 @@ async def measure(targets: list[Target], redis_url: str) -> None:
             f"- {r.database}: {r.held} seats held for {SEATS} free, {r.waitlisted} on the "
             f"waitlist ({'exactly right' if exact else 'WRONG'})"
         )
+        require(exact, f"{r.database}: {r.held} holds for {SEATS} seats")
     print()
 
 

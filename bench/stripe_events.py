@@ -30,6 +30,7 @@ from bench.harness import (
     Target,
     ask_to_join,
     post_flat_out,
+    require,
     run_part,
     stage,
     table,
@@ -204,6 +205,7 @@ async def measure(targets: list[Target], redis_url: str) -> None:
             f"applied once, {r.welcomes} welcomes for {PEOPLE} members "
             f"({'all right' if right else 'WRONG'})"
         )
+        require(right, f"{r.database}: an event was refused, lost or applied twice")
     print()
 
 

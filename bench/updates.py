@@ -28,6 +28,7 @@ from bench.harness import (
     free_port,
     post_flat_out,
     post_paced,
+    require,
     run_part,
     seat_members,
     serving,
@@ -109,8 +110,7 @@ async def measure_between(target: Target, redis_url: str) -> Measured:
         async with app.sessions() as session:
             kept = (await session.exec(select(func.count()).select_from(Entry))).one()
         sent = WARM_UP + FLAT_OUT + PACED
-        if kept != sent:
-            raise AssertionError(f"{sent} check-ins sent, {kept} kept")
+        require(kept == sent, f"{sent} check-ins sent, {kept} kept")
     return Measured("Between", target.name, flat_out, paced)
 
 
