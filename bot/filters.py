@@ -22,8 +22,8 @@ class Magic(Filter):
     """A magic filter (`F.chat.type == ...`) checked on the event loop.
 
     aiogram runs a plain `F` filter through `asyncio.to_thread`, a thread hop per filter per
-    update; a group check-in passes a dozen of them, which cost more than the rest of the
-    handler (bench/README.md has the profile).
+    update; a group check-in passes a dozen of them, which took a third of the dispatcher's
+    time (bench/README.md has the profile).
     """
 
     def __init__(self, magic: MagicFilter) -> None:
