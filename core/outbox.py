@@ -201,8 +201,11 @@ class OutboxSender:
         if delay is None or delay == BUSY:
             delay = self._idle_seconds if not self._in_flight else 0.005
         self._wake.clear()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the wake-up does, and a stopping worker would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=min(delay, self._idle_seconds))
+            async with asyncio.timeout(min(delay, self._idle_seconds)):
+                await self._wake.wait()
 
     async def _due_rows(self) -> list[OutboxMessage]:
         async with self._sessions() as session:
