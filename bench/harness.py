@@ -22,10 +22,11 @@ import aiohttp
 from redis.asyncio import Redis
 
 from billing.stripe_gateway import StripeGateway
+from bot.routers.member import ACCEPT_NOTE
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.groups import register_group
 from core.models import Group, Member, Seat, SeatStatus
-from core.redis import EmbeddedRedis
+from core.redis import redis_url_for
 from core.settings import Settings
 from sandbox.databases import scratch_database
 from sandbox.stripe import StripeSandbox
@@ -66,16 +67,11 @@ def targets(postgres_url: str | None) -> list[Target]:
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """A real Redis: REDIS_URL when set, else one embedded for the run."""
-    configured = os.environ.get("REDIS_URL")
-    if configured:
-        yield configured
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        server = EmbeddedRedis(Path(directory))
-        try:
-            yield server.start()
-        finally:
-            server.stop()
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        redis_url_for(os.environ.get("REDIS_URL"), Path(directory)) as url,
+    ):
+        yield url
 
 
 # --- the app as its own process ---------------------------------------------------------------
@@ -258,7 +254,7 @@ async def ask_to_join(telegram: TelegramSandbox, user_id: int) -> ChatMessage:
     """/join, then "I understand" under the not-for-crisis note: the bot's last answer."""
     await telegram.user_sends(user_id, text="/join")
     note = telegram.sent_by_bot(user_id)[-1]
-    await telegram.user_presses(user_id, note, "join:accept")
+    await telegram.user_presses(user_id, note, ACCEPT_NOTE)
     return telegram.sent_by_bot(user_id)[-1]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench.harness import Latencies, Target, require, run_part, stage, table
+from bot.routers.member import ACCEPT_NOTE
 from core.models import Seat, SeatStatus, WaitlistEntry
 from sandbox.telegram import TelegramSandbox
 
@@ -50,7 +51,7 @@ async def race(target: Target, redis_url: str) -> Race:
 
         async def accept(user_id: int) -> float:
             pressed = time.perf_counter()
-            await app.telegram.user_presses(user_id, notes[user_id], "join:accept")
+            await app.telegram.user_presses(user_id, notes[user_id], ACCEPT_NOTE)
             return time.perf_counter() - pressed
 
         started = time.perf_counter()

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel, select
 
 from core.clock import SimulatedClock
 from core.db import SessionFactory, create_engine, create_session_factory, upgrade_database
-from core.redis import EmbeddedRedis
+from core.redis import redis_url_for
 from core.runtime import Runtime
 from core.settings import Settings
 from sandbox.databases import create_postgres_database, drop_postgres_database
@@ -55,13 +55,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis: REDIS_URL when set, else one embedded for the run."""
-    configured = os.environ.get("REDIS_URL")
-    if configured:
-        yield configured
-        return
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
-    yield server.start()
-    server.stop()
+    with redis_url_for(os.environ.get("REDIS_URL"), tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture
