@@ -33,13 +33,14 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from bench.harness import COACH_ID, STARTED_AT, Target, require, run_part, table
+from bench.harness import STARTED_AT, Target, require, run_part, table
 from bot.gateway import TelegramGateway, create_bot
 from core.clock import SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.flood import TELEGRAM_LIMITS, FloodLimits
 from core.models import OutboxMessage, OutboxState
 from core.outbox import OutboxSender, enqueue
+from sandbox.harness import COACH_ID
 from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
 
 PRIVATE_SCALES = [1, 3, 10]  # at ×1, Telegram's own speed, 2,000 messages take 66 s at least

@@ -21,18 +21,15 @@ from typing import IO, Any
 import aiohttp
 from redis.asyncio import Redis
 
-from billing.stripe_gateway import StripeGateway
-from bot.routers.member import ACCEPT_NOTE
 from core.db import SessionFactory, create_engine, create_session_factory
-from core.groups import register_group
 from core.models import Group, Member, Seat, SeatStatus
 from core.redis import redis_url_for
 from core.settings import Settings
 from sandbox.databases import scratch_database
+from sandbox.harness import COACH_ID, coach_opens_group, create_price
 from sandbox.stripe import StripeSandbox
-from sandbox.telegram import SANDBOX_BOT_TOKEN, ChatMessage, TelegramSandbox
+from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
 
-COACH_ID = 1001
 GROUP_CHAT = -1009000
 TELEGRAM_SECRET = "bench-webhook-secret-0123456789"
 STRIPE_SECRET = "whsec_bench_between"
@@ -108,9 +105,7 @@ async def stage(
     stripe = StripeSandbox()
     await telegram.start()
     await stripe.start()
-    gateway = StripeGateway(stripe.api_key, stripe.base_url)
-    price_id, _ = await gateway.ensure_price()
-    await gateway.close()
+    price_id = await create_price(stripe)
     port = free_port()
     web_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data_dir:
@@ -134,7 +129,15 @@ async def stage(
         try:
             async with web_process(settings, port):
                 stripe.add_webhook_endpoint(f"{web_url}/stripe/webhook", STRIPE_SECRET)
-                group = await _coach_opens_group(telegram, sessions, capacity)
+                telegram.add_user(COACH_ID, "Coach", username="coach")
+                group = await coach_opens_group(
+                    telegram,
+                    sessions,
+                    chat_id=GROUP_CHAT,
+                    title="Between circle",
+                    capacity=capacity,
+                    now=STARTED_AT,
+                )
                 yield Stage(
                     database_url, redis_url, settings, sessions, telegram, stripe, web_url, group
                 )
@@ -210,21 +213,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _coach_opens_group(
-    telegram: TelegramSandbox, sessions: SessionFactory, capacity: int
-) -> Group:
-    telegram.add_user(COACH_ID, "Coach", username="coach")
-    telegram.add_group(GROUP_CHAT, "Between circle", admins=[COACH_ID])
-    await telegram.user_sends(COACH_ID, text="/start")
-    await telegram.bot_added_to_group(GROUP_CHAT, by_user_id=COACH_ID)
-    async with sessions() as session:
-        group = await register_group(
-            session, chat_id=GROUP_CHAT, title="Between circle", capacity=capacity, now=STARTED_AT
-        )
-        await session.commit()
-        return group
-
-
 async def seat_members(sessions: SessionFactory, group: Group, count: int) -> list[int]:
     """`count` members with active seats in `group`, written directly; their Telegram ids."""
     telegram_ids = [20_000 + n for n in range(count)]
@@ -248,14 +236,6 @@ async def seat_members(sessions: SessionFactory, group: Group, count: int) -> li
         )
         await session.commit()
     return telegram_ids
-
-
-async def ask_to_join(telegram: TelegramSandbox, user_id: int) -> ChatMessage:
-    """/join, then "I understand" under the not-for-crisis note: the bot's last answer."""
-    await telegram.user_sends(user_id, text="/join")
-    note = telegram.sent_by_bot(user_id)[-1]
-    await telegram.user_presses(user_id, note, ACCEPT_NOTE)
-    return telegram.sent_by_bot(user_id)[-1]
 
 
 # --- figures ----------------------------------------------------------------------------------

@@ -17,11 +17,12 @@ from pyinstrument import Profiler
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.harness import COACH_ID, GROUP_CHAT, STARTED_AT, Target, redis_server, seat_members
+from app.runtime import Runtime
+from bench.harness import GROUP_CHAT, STARTED_AT, Target, redis_server, seat_members
 from bench.updates import Updates
 from core.groups import register_group
-from core.runtime import Runtime
 from core.settings import Settings
+from sandbox.harness import COACH_ID
 from sandbox.telegram import SANDBOX_BOT_TOKEN
 
 UPDATES = 2000

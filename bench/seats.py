@@ -18,8 +18,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench.harness import Latencies, Target, require, run_part, stage, table
-from bot.routers.member import ACCEPT_NOTE
 from core.models import Seat, SeatStatus, WaitlistEntry
+from prompts.buttons import AcceptNote
 from sandbox.telegram import TelegramSandbox
 
 PEOPLE = 200
@@ -51,7 +51,7 @@ async def race(target: Target, redis_url: str) -> Race:
 
         async def accept(user_id: int) -> float:
             pressed = time.perf_counter()
-            await app.telegram.user_presses(user_id, notes[user_id], ACCEPT_NOTE)
+            await app.telegram.user_presses(user_id, notes[user_id], AcceptNote().pack())
             return time.perf_counter() - pressed
 
         started = time.perf_counter()

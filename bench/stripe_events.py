@@ -22,13 +22,14 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
+from app.runtime import Runtime
+from app.worker import create_worker
 from bench.harness import (
     STRIPE_SECRET,
     Load,
     Request,
     Stage,
     Target,
-    ask_to_join,
     post_flat_out,
     require,
     run_part,
@@ -37,8 +38,7 @@ from bench.harness import (
 )
 from billing.lifecycle import Notice
 from core.models import EventStatus, ExternalEvent, OutboxMessage, Seat, SeatStatus
-from core.runtime import Runtime
-from scheduling.worker import create_worker
+from sandbox.harness import ask_to_join
 
 PEOPLE = 200
 REPEATS = 200

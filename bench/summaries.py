@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from bench.harness import Target, run_part, table
 from core.db import create_engine, create_session_factory
 from core.models import Entry, EntryKind, Group, Member, Seat, SeatStatus
-from prompts.library import load_library
+from practice.words import Vocabulary
+from prompts.loader import load_library
 from prompts.render import Templates
 from scheduling.summaries import figures_for, render_summary
 
@@ -141,7 +142,7 @@ async def seed(database_url: str, members: int) -> None:
 
 
 async def time_summaries(database_url: str, label: str, members: int) -> Result:
-    library, templates = load_library(), Templates()
+    vocabulary, templates = Vocabulary(load_library()), Templates()
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
     async with sessions() as session:
@@ -151,7 +152,7 @@ async def time_summaries(database_url: str, label: str, members: int) -> Result:
         started = time.perf_counter()
         for member in people:
             assert member is not None
-            figures = await figures_for(session, member, group, WEEK, library)
+            figures = await figures_for(session, member, group, WEEK, vocabulary)
             render_summary(templates, member, group, WEEK, figures)
         seconds = time.perf_counter() - started
     await engine.dispose()

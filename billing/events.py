@@ -10,8 +10,7 @@ from typing import Any
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import membership
-from billing.membership import Billing
+from billing.membership import Membership
 from core.db import SessionFactory, insert_if_new
 from core.models import EventStatus, ExternalEvent
 
@@ -22,17 +21,17 @@ MAX_ATTEMPTS = 5
 # A stored event not processed after this long missed its job (Redis was down): enqueue again.
 RETRY_AFTER = timedelta(minutes=1)
 
-StripeHandler = Callable[[Billing, AsyncSession, dict[str, Any], datetime], Awaitable[None]]
+StripeHandler = Callable[[Membership, AsyncSession, dict[str, Any], datetime], Awaitable[None]]
 
 # Event type → what it changes. Any other type is recorded and marked ignored.
 STRIPE_HANDLERS: dict[str, StripeHandler] = {
-    "checkout.session.completed": membership.checkout_completed,
-    "checkout.session.expired": membership.checkout_expired,
-    "customer.subscription.created": membership.subscription_changed,
-    "customer.subscription.updated": membership.subscription_changed,
-    "customer.subscription.deleted": membership.subscription_changed,
-    "invoice.paid": membership.subscription_changed,
-    "invoice.payment_failed": membership.subscription_changed,
+    "checkout.session.completed": Membership.checkout_completed,
+    "checkout.session.expired": Membership.checkout_expired,
+    "customer.subscription.created": Membership.subscription_changed,
+    "customer.subscription.updated": Membership.subscription_changed,
+    "customer.subscription.deleted": Membership.subscription_changed,
+    "invoice.paid": Membership.subscription_changed,
+    "invoice.payment_failed": Membership.subscription_changed,
 }
 
 
@@ -62,7 +61,7 @@ async def find_stripe_event(session: AsyncSession, event_id: str) -> ExternalEve
 
 async def process_stripe_event(
     sessions: SessionFactory,
-    billing: Billing,
+    membership: Membership,
     event_id: str,
     now: datetime,
     handlers: dict[str, StripeHandler] = STRIPE_HANDLERS,
@@ -77,7 +76,7 @@ async def process_stripe_event(
         handler = handlers.get(event_type)
         try:
             if handler is not None:
-                await handler(billing, session, payload, now)
+                await handler(membership, session, payload, now)
         except Exception as error:
             await session.rollback()
             await _finish(session, event_id, EventStatus.FAILED, now, f"{type(error).__name__}")

@@ -6,8 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from billing.stripe_gateway import SubscriptionState
 from core.models import SeatStatus
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """What the payment provider says about a subscription right now."""
+
+    id: str
+    status: str
+    cancel_at_period_end: bool
+    current_period_end: datetime | None
+    customer_id: str
+    metadata: dict[str, str]
 
 
 class Notice(StrEnum):

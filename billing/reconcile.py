@@ -9,9 +9,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.lifecycle import SeatView, follow_subscription
-from billing.membership import Billing, follow, seat_for_subscription
+from billing.membership import Membership, seat_for_subscription
 from core.models import Member, Seat, SeatStatus
 from core.outbox import enqueue
+from prompts.render import Templates
 
 PAYING = ("active", "trialing", "past_due", "unpaid")
 
@@ -33,11 +34,11 @@ class Drift:
 
 
 async def reconcile(
-    session: AsyncSession, billing: Billing, now: datetime, *, apply: bool
+    session: AsyncSession, membership: Membership, now: datetime, *, apply: bool
 ) -> list[Drift]:
     """Compare every subscription with its seat; with `apply`, follow Stripe where they differ."""
     drifts: list[Drift] = []
-    subscriptions = await billing.stripe.subscriptions()
+    subscriptions = await membership.payments.subscriptions()
     for subscription in subscriptions:
         seat = await seat_for_subscription(session, subscription.id, subscription.metadata)
         if seat is None:
@@ -57,7 +58,7 @@ async def reconcile(
         drifts.append(Drift(subscription.id, await _who(session, seat), ours, stripes, apply))
         if apply:
             seat.stripe_subscription_id = subscription.id
-            await follow(session, billing, seat, subscription, now)
+            await membership.follow(session, seat, subscription, now)
     known = {subscription.id for subscription in subscriptions}
     paying_seats = await session.exec(
         select(Seat).where(col(Seat.status).in_([SeatStatus.ACTIVE, SeatStatus.PAST_DUE]))
@@ -72,13 +73,17 @@ async def reconcile(
 
 
 async def report_to_coaches(
-    session: AsyncSession, billing: Billing, drifts: list[Drift], now: datetime
+    session: AsyncSession,
+    templates: Templates,
+    coach_ids: tuple[int, ...],
+    drifts: list[Drift],
+    now: datetime,
 ) -> None:
     """Tell the coach what the reconcile changed or could not fix (nothing when all agreed)."""
     if not drifts:
         return
-    text = billing.templates.render("reconcile_report", drifts=[str(drift) for drift in drifts])
-    for coach_id in billing.settings.coach_telegram_ids:
+    text = templates.render("reconcile_report", drifts=[str(drift) for drift in drifts])
+    for coach_id in coach_ids:
         await enqueue(
             session,
             key=f"reconcile:{now:%Y-%m-%d}:{coach_id}",

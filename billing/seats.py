@@ -279,3 +279,9 @@ async def mark_seated(session: AsyncSession, seat: Seat, now: datetime) -> None:
         .where(col(WaitlistEntry.seat_id) == seat.id)
         .values(status=WaitlistStatus.SEATED, updated_at=now)
     )
+
+
+async def seated(session: AsyncSession, *, member_id: int, group_id: int) -> Seat | None:
+    """The member's seat in the group if it lets them in (active, past due or comped)."""
+    seat = await live_seat(session, member_id=member_id, group_id=group_id)
+    return seat if seat is not None and seat.status in SEATED else None

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import stripe
 
+from billing.lifecycle import SubscriptionState
+from billing.ports import CheckoutSession
+
 PRICE_LOOKUP_KEY = "between_monthly_31"
 PRICE_CENTS = 3100
 
 
-@dataclass(frozen=True)
-class CheckoutSession:
-    id: str
-    url: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class SubscriptionState:
-    """What Stripe says about a subscription right now."""
-
-    id: str
-    status: str
-    cancel_at_period_end: bool
-    current_period_end: datetime | None
-    customer_id: str
-    metadata: dict[str, str]
-
-
 class StripeGateway:
-    """Checkout, the customer portal, subscriptions and the price."""
+    """Checkout, the customer portal, subscriptions and the price (the `Payments` port)."""
 
     def __init__(self, api_key: str, api_base: str) -> None:
         self._http = stripe.AIOHTTPClient()

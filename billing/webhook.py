@@ -4,45 +4,62 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import stripe
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from billing.events import record_stripe_event
-from core.runtime import RUNTIME
+from core.clock import Clock
+from core.db import SessionFactory
 
 log = logging.getLogger(__name__)
 
-
-async def receive_stripe_event(request: web.Request) -> web.Response:
-    """Answer fast: 400 for a bad signature, 200 once the event is safely stored."""
-    runtime = request.app[RUNTIME]
-    secret = runtime.settings.stripe_webhook_secret
-    if secret is None:
-        return web.json_response({"error": "Stripe webhooks are not configured"}, status=503)
-    payload = await request.read()
-    try:
-        stripe.Webhook.construct_event(
-            payload, request.headers.get("Stripe-Signature", ""), secret.get_secret_value()
-        )
-        event = json.loads(payload)
-    except (ValueError, stripe.SignatureVerificationError) as error:
-        log.warning("stripe webhook refused: %s", type(error).__name__)
-        return web.json_response({"error": "invalid signature or payload"}, status=400)
-    async with runtime.sessions() as session:
-        is_new = await record_stripe_event(session, event, runtime.clock.now())
-        await session.commit()
-    if is_new:
-        await _enqueue(request, event["id"])
-    return web.json_response({"received": True, "duplicate": not is_new})
+EnqueueEvent = Callable[[str], Awaitable[object]]
 
 
-async def _enqueue(request: web.Request, event_id: str) -> None:
-    # The event is already stored: if Redis is down for a moment, the worker's sweep finds it.
-    try:
-        await request.app[RUNTIME].redis.enqueue_job(
-            "process_stripe_event", event_id, _job_id=f"stripe:{event_id}"
-        )
-    except (RedisError, OSError) as error:
-        log.warning("stripe event %s stored but not enqueued (%s)", event_id, type(error).__name__)
+class StripeWebhook:
+    """The route's handler: answers fast, 400 for a bad signature, 200 once the event is stored."""
+
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        clock: Clock,
+        secret: str | None,
+        enqueue: EnqueueEvent,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._secret = secret
+        self._enqueue = enqueue
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """The route: POST /stripe/webhook."""
+        if self._secret is None:
+            return web.json_response({"error": "Stripe webhooks are not configured"}, status=503)
+        payload = await request.read()
+        try:
+            stripe.Webhook.construct_event(
+                payload, request.headers.get("Stripe-Signature", ""), self._secret
+            )
+            event = json.loads(payload)
+        except (ValueError, stripe.SignatureVerificationError) as error:
+            log.warning("stripe webhook refused: %s", type(error).__name__)
+            return web.json_response({"error": "invalid signature or payload"}, status=400)
+        async with self._sessions() as session:
+            is_new = await record_stripe_event(session, event, self._clock.now())
+            await session.commit()
+        if is_new:
+            await self._queue(event["id"])
+        return web.json_response({"received": True, "duplicate": not is_new})
+
+    async def _queue(self, event_id: str) -> None:
+        # The event is already stored: if Redis is down for a moment, the worker's sweep finds it.
+        try:
+            await self._enqueue(event_id)
+        except (RedisError, OSError) as error:
+            log.warning(
+                "stripe event %s stored but not enqueued (%s)", event_id, type(error).__name__
+            )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiogram import Dispatcher, Router
 
-from billing.membership import Billing
-from bot.middlewares import DatabaseSessionMiddleware
+from billing.membership import Membership
+from bot.gateway import TelegramGateway, TelegramLinks
+from bot.middlewares import DatabaseSessionMiddleware, PeopleMiddleware
 from bot.routers import (
     checkins,
     coach,
@@ -20,8 +21,10 @@ from bot.routers import (
 from core.clock import Clock
 from core.db import SessionFactory
 from core.settings import Settings
-from prompts.library import Library
+from practice.words import Vocabulary
+from prompts.catalog import Library
 from prompts.render import Templates
+from safety.net import SafetyNet
 
 
 def create_dispatcher(
@@ -30,16 +33,36 @@ def create_dispatcher(
     sessions: SessionFactory,
     clock: Clock,
     templates: Templates,
-    billing: Billing,
     library: Library,
+    vocabulary: Vocabulary,
+    safety: SafetyNet,
+    membership: Membership,
+    messenger: TelegramGateway,
+    links: TelegramLinks,
 ) -> Dispatcher:
-    """Build the dispatcher; everything a handler needs arrives as a keyword argument."""
+    """Build the dispatcher; everything a handler needs arrives as a keyword argument:
+    these services, and per update `session`, `now`, `member` and `group`."""
     dispatcher = Dispatcher(
-        settings=settings, clock=clock, templates=templates, billing=billing, library=library
+        settings=settings,
+        templates=templates,
+        library=library,
+        vocabulary=vocabulary,
+        safety=safety,
+        membership=membership,
+        messenger=messenger,
+        links=links,
     )
     dispatcher.update.outer_middleware(DatabaseSessionMiddleware(sessions, clock))
+    people = PeopleMiddleware()
+    for observer in PEOPLE_SPEAK_IN:
+        dispatcher.observers[observer].middleware(people)
     dispatcher.include_routers(*create_routers())
     return dispatcher
+
+
+# The events whose sender the handlers want as a member (in chat_member the sender is who
+# acted, not who joined; the gate looks at the one who joined itself).
+PEOPLE_SPEAK_IN = ("message", "edited_message", "callback_query", "chat_join_request")
 
 
 def create_routers() -> list[Router]:

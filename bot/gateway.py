@@ -1,8 +1,9 @@
-"""The bot's side of Telegram: building the Bot, and sending that reports how it went."""
+"""The bot's side of Telegram: building the Bot, and the adapters the services' ports plug into:
+sending that reports how it went (the outbox's transport, the coach's messenger), the group's
+door, and links to the bot."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -27,6 +29,9 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 
+from billing.ports import DoorRefused
+from coaching.threads import NotDelivered
+from core.clock import Clock, SystemClock
 from core.outbox import Delivered, Rejected, RetryLater, SendOutcome, Unreachable
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,9 @@ MAX_RETRY_AFTER = 30
 
 class HonourRetryAfter(BaseRequestMiddleware):
     """On a 429, wait the `retry_after` Telegram asks for and try once more."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
 
     async def __call__(
         self,
@@ -53,14 +61,14 @@ class HonourRetryAfter(BaseRequestMiddleware):
             log.info(
                 "Telegram asked to wait %ss before %s", error.retry_after, type(method).__name__
             )
-            await asyncio.sleep(error.retry_after)
+            await self._clock.sleep(error.retry_after)
             return await make_request(bot, method)
 
 
-def create_bot(token: str, api_base: str) -> Bot:
+def create_bot(token: str, api_base: str, *, clock: Clock | None = None) -> Bot:
     """A Bot speaking HTML to `api_base` (Telegram, a local Bot API server, or the sandbox)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base), timeout=REQUEST_TIMEOUT)
-    session.middleware(HonourRetryAfter())
+    session.middleware(HonourRetryAfter(clock or SystemClock()))
     defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
     return Bot(token, session=session, default=defaults)
 
@@ -70,6 +78,26 @@ class TelegramGateway:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+
+    async def send_text(self, chat_id: int, text: str, *, silent: bool = False) -> int:
+        """Send now (the coach's messenger); NotDelivered if Telegram won't."""
+        try:
+            sent = await self.bot.send_message(chat_id, text, disable_notification=silent)
+        except TelegramAPIError as error:
+            raise NotDelivered(error.message) from None
+        return sent.message_id
+
+    async def copy(
+        self, chat_id: int, from_chat_id: int, message_id: int, *, silent: bool = False
+    ) -> int:
+        """Copy a message as it is (text, voice, anything); NotDelivered if Telegram won't."""
+        try:
+            copied = await self.bot.copy_message(
+                chat_id, from_chat_id, message_id, disable_notification=silent
+            )
+        except TelegramAPIError as error:
+            raise NotDelivered(error.message) from None
+        return copied.message_id
 
     async def deliver(
         self,
@@ -113,16 +141,20 @@ class TelegramGateway:
 
 
 class GroupAccess:
-    """The bot's admin actions on a group: invite links, join requests, removals."""
+    """The bot's admin actions on a group (the membership's door): invite links, join
+    requests, removals. Telegram's refusals become DoorRefused; passing failures propagate."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
     async def create_invite_link(self, chat_id: int, *, name: str, expire_date: datetime) -> str:
         """A personal link that asks to join (so the bot can check the seat)."""
-        link = await self.bot.create_chat_invite_link(
-            chat_id, name=name[:32], expire_date=expire_date, creates_join_request=True
-        )
+        try:
+            link = await self.bot.create_chat_invite_link(
+                chat_id, name=name[:32], expire_date=expire_date, creates_join_request=True
+            )
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            raise DoorRefused(error.message) from None
         return link.invite_link
 
     async def revoke_invite_link(self, chat_id: int, invite_link: str) -> None:
@@ -133,7 +165,10 @@ class GroupAccess:
             log.info("invite link in chat %s was already gone: %s", chat_id, error.message)
 
     async def approve(self, chat_id: int, user_id: int) -> None:
-        await self.bot.approve_chat_join_request(chat_id, user_id)
+        try:
+            await self.bot.approve_chat_join_request(chat_id, user_id)
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            raise DoorRefused(error.message) from None
 
     async def decline(self, chat_id: int, user_id: int) -> None:
         try:
@@ -143,11 +178,19 @@ class GroupAccess:
 
     async def remove(self, chat_id: int, user_id: int) -> None:
         """Take someone out of the group; ban then unban, so they can come back one day."""
-        await self.bot.ban_chat_member(chat_id, user_id)
-        await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+        try:
+            await self.bot.ban_chat_member(chat_id, user_id)
+            await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            raise DoorRefused(error.message) from None
 
 
-async def bot_link(bot: Bot, start: str | None = None) -> str:
-    """https://t.me/<bot> (with a start payload): opens the private chat with the bot."""
-    me = await bot.me()
-    return f"https://t.me/{me.username}" + (f"?start={start}" if start else "")
+class TelegramLinks:
+    """Links to the bot's private chat; its username is asked of Telegram once."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def to_bot(self, start: str | None = None) -> str:
+        me = await self._bot.me()  # aiogram keeps the answer
+        return f"https://t.me/{me.username}" + (f"?start={start}" if start else "")

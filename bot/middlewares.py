@@ -1,4 +1,5 @@
-"""One database session per update, and each Telegram update handled once."""
+"""What every handler gets before it runs: one database session and one `now` per update (the
+update handled once), and who is speaking: `member` and their `group`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update
+from aiogram.enums import ChatType
+from aiogram.types import Chat, TelegramObject, Update, User
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
+from core.members import remember_member
 from core.models import EventStatus, ExternalEvent
+from practice.checkins import home_group
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,7 @@ class DatabaseSessionMiddleware(BaseMiddleware):
 
     The update id is written in the same transaction as the handler's own changes, so an
     update that failed half-way is handled again when Telegram resends it, and one that
-    succeeded is never handled twice.
+    succeeded is never handled twice. `now` is read once here: one update, one moment.
     """
 
     def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
@@ -32,12 +37,13 @@ class DatabaseSessionMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
+        now = self._clock.now()
         update_id = str(event.update_id)
         values = {
             "source": "telegram",
             "event_id": update_id,
             "type": event.event_type,
-            "received_at": self._clock.now(),
+            "received_at": now,
             "status": EventStatus.PROCESSED,
         }
         async with self._sessions() as session:
@@ -46,6 +52,40 @@ class DatabaseSessionMiddleware(BaseMiddleware):
                 log.info("update %s was handled before; ignored", update_id)
                 return None
             data["session"] = session
+            data["now"] = now
             result = await handler(event, data)
             await session.commit()
             return result
+
+
+class PeopleMiddleware(BaseMiddleware):
+    """Who sent the event, for the handler that will answer it: `member`, their profile
+    refreshed, and `group`, the group whose seat counts here (None: no seat).
+
+    In a group chat that is this group, if they have a seat in it; in private, their group.
+    Writing to the bot in private means they have started it, so they can be written to.
+    Registered as an inner middleware: it runs only for an event a handler takes.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        if user is not None and not user.is_bot:
+            session: AsyncSession = data["session"]
+            private = chat is not None and chat.type == ChatType.PRIVATE
+            member = await remember_member(
+                session,
+                telegram_id=user.id,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                username=user.username,
+                language_code=user.language_code,
+                now=data["now"],
+                started=private,
+            )
+            in_group = chat is not None and not private and chat.type != ChatType.CHANNEL
+            data["member"] = member
+            data["group"] = await home_group(
+                session, member, chat_id=chat.id if in_group and chat else None
+            )
+        return await handler(event, data)

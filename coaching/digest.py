@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -11,10 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coaching.rules import gone_quiet, nudge_due, quiet_since, waited
 from coaching.threads import waiting_since
+from core.localtime import day_due, parse_days, parse_time
 from core.models import SEATED, Entry, Group, Member, SafetyAlert, Seat, SeatStatus
 from core.outbox import enqueue
-from prompts.daily import due_date as is_due
-from prompts.daily import parse_days, parse_time
+from practice.checkins import streak
+from prompts.buttons import OpenThread, button, keyboard
 from prompts.render import Templates
 
 
@@ -92,9 +94,9 @@ async def send_due_digests(
     """On reply days at the digest hour, each coach gets the day's digest, once."""
     sent = 0
     for group in (await session.exec(select(Group).order_by(col(Group.id)))).all():
-        day = is_due(
+        day = day_due(
             now,
-            zone=group.timezone,
+            zone_name=group.timezone,
             at=parse_time(group.digest_time),
             days=parse_days(group.reply_days),
         )
@@ -102,17 +104,20 @@ async def send_due_digests(
             continue
         digest = await build_digest(session, group, now)
         text = templates.render("digest", digest=digest, day=day)
-        buttons = [
-            [{"text": f"Open {member.first_name}", "callback_data": f"thread:{member.id}"}]
-            for member in digest.members[:20]
-        ]
+        buttons = keyboard(
+            *(
+                [button(f"Open {member.first_name}", OpenThread(member_id=member.id))]
+                for member in digest.members[:20]
+                if member.id is not None
+            )
+        )
         for coach_id in coach_ids:
             sent += await enqueue(
                 session,
                 key=f"digest:{group.id}:{day.isoformat()}:{coach_id}",
                 chat_id=coach_id,
                 text=text,
-                reply_markup={"inline_keyboard": buttons} if buttons else None,
+                reply_markup=buttons if buttons["inline_keyboard"] else None,
                 now=now,
             )
     return sent
@@ -181,3 +186,30 @@ async def _open_alerts(session: AsyncSession, member_id: int) -> list[SafetyAler
         .where(col(SafetyAlert.handled_at).is_(None))
     )
     return list(result.all())
+
+
+async def members_overview(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
+    """Every seated member of every group: status, streak, last active, how long they wait."""
+    rows: list[dict[str, Any]] = []
+    for group in (await session.exec(select(Group).order_by(col(Group.id)))).all():
+        seated = await session.exec(
+            select(Seat, Member)
+            .join(Member, col(Member.id) == col(Seat.member_id))
+            .where(col(Seat.group_id) == group.id)
+            .where(col(Seat.status).in_(SEATED))
+            .order_by(col(Member.first_name))
+        )
+        for seat, member in seated.all():
+            assert member.id is not None
+            last = await last_entry(session, member.id)
+            since = await waiting_since(session, member.id)
+            rows.append(
+                {
+                    "member": member,
+                    "status": str(seat.status),
+                    "streak": await streak(session, member, group, now),
+                    "last": waited(last, now) + " ago" if last else "never",
+                    "waiting": waited(since, now) if since else None,
+                }
+            )
+    return rows

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
+
+from core.localtime import at_local, local_date
+from core.localtime import zone as zone_of
 
 # A gentle check-in never arrives in the night or too early: between these local hours.
 HUMANE_HOURS = (time(10, 0), time(19, 0))
@@ -12,11 +14,10 @@ HUMANE_HOURS = (time(10, 0), time(19, 0))
 
 def answer_by(now: datetime, *, zone: str, days: Sequence[int], by: time) -> datetime:
     """When the coach will have answered: today's window if it is still open, else the next."""
-    tz = ZoneInfo(zone)
-    today = now.astimezone(tz).date()
+    today = local_date(now, zone)
     for offset in range(8):
         day = today + timedelta(days=offset)
-        deadline = datetime.combine(day, by, tzinfo=tz)
+        deadline = at_local(day, by, zone)
         if day.weekday() in days and deadline > now:
             return deadline
     raise ValueError("the coach has no reply days")
@@ -47,7 +48,7 @@ def nudge_due(
     if silence < timedelta(days=quiet_days) or silence >= timedelta(days=2 * quiet_days):
         return False
     start, end = HUMANE_HOURS
-    return start <= now.astimezone(ZoneInfo(zone)).time() < end
+    return start <= now.astimezone(zone_of(zone)).time() < end
 
 
 def gone_quiet(silent_since: datetime, *, quiet_days: int, now: datetime) -> bool:
@@ -63,7 +64,3 @@ def waited(since: datetime, now: datetime) -> str:
     if hours < 48:
         return f"{hours} h"
     return f"{hours // 24} days"
-
-
-def local_date(now: datetime, zone: str) -> date:
-    return now.astimezone(ZoneInfo(zone)).date()

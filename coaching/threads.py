@@ -5,41 +5,53 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Message
 from sqlalchemy import func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from coaching.rules import answer_by, local_date, waited
-from core.groups import local_time
+from coaching.rules import answer_by, waited
+from core.localtime import describe_days, format_local, local_date, parse_days, parse_time
 from core.models import (
     SEATED,
     CoachReply,
     Entry,
     EntryKind,
     Group,
+    Highlight,
     Member,
     Relay,
     SafetyAlert,
     Seat,
 )
 from core.outbox import enqueue
-from prompts import practice
-from prompts.daily import describe_days, parse_days, parse_time
+from practice.checkins import Said, streak
 from prompts.render import Templates
 
 log = logging.getLogger(__name__)
 
 
+class NotDelivered(Exception):
+    """Telegram would not take the message (blocked, refused, or failing for now)."""
+
+
+class Messenger(Protocol):
+    """Sends on the spot (TelegramGateway); each call returns the new message's id."""
+
+    async def send_text(self, chat_id: int, text: str, *, silent: bool = False) -> int: ...
+
+    async def copy(
+        self, chat_id: int, from_chat_id: int, message_id: int, *, silent: bool = False
+    ) -> int: ...
+
+
 async def relay_to_coaches(
     session: AsyncSession,
-    bot: Bot,
+    messenger: Messenger,
     templates: Templates,
     *,
-    message: Message,
+    said: Said,
     member: Member,
     group: Group,
     coach_ids: tuple[int, ...],
@@ -51,29 +63,25 @@ async def relay_to_coaches(
     header = templates.render(
         "thread_header",
         member=member,
-        streak=await practice.streak(session, member, group, now),
+        streak=await streak(session, member, group, now),
         waited=waited(since, now),
     )
     entry = (
         await session.exec(
             select(Entry)
-            .where(col(Entry.chat_id) == message.chat.id)
-            .where(col(Entry.message_id) == message.message_id)
+            .where(col(Entry.chat_id) == said.chat_id)
+            .where(col(Entry.message_id) == said.message_id)
         )
     ).first()
     for coach_id in coach_ids:
         try:
             # Silent: the coach reads once a day, not at every ping.
-            top = await bot.send_message(coach_id, header, disable_notification=True)
-            copy = await bot.copy_message(
-                coach_id, message.chat.id, message.message_id, disable_notification=True
-            )
-        except TelegramAPIError as error:
-            log.warning(
-                "could not relay member %s to coach %s: %s", member.id, coach_id, error.message
-            )
+            top = await messenger.send_text(coach_id, header, silent=True)
+            copy = await messenger.copy(coach_id, said.chat_id, said.message_id, silent=True)
+        except NotDelivered as error:
+            log.warning("could not relay member %s to coach %s: %s", member.id, coach_id, error)
             continue
-        for coach_message_id in (top.message_id, copy.message_id):
+        for coach_message_id in (top, copy):
             session.add(
                 Relay(
                     coach_chat_id=coach_id,
@@ -113,15 +121,23 @@ class Delivery:
 
 
 async def deliver_reply(
-    session: AsyncSession, bot: Bot, *, reply: Message, coach_id: int, now: datetime
+    session: AsyncSession,
+    messenger: Messenger,
+    *,
+    reply: Said,
+    answers: int,
+    coach_id: int,
+    now: datetime,
 ) -> Delivery:
-    """Send the coach's reply (text, voice, anything) to the member it answers, and keep it."""
-    assert reply.reply_to_message is not None
+    """Send the coach's reply (text, voice, anything) to the member it answers, and keep it.
+
+    `answers` is the message in the coach's chat that the coach replied to.
+    """
     relay = (
         await session.exec(
             select(Relay)
-            .where(col(Relay.coach_chat_id) == reply.chat.id)
-            .where(col(Relay.coach_message_id) == reply.reply_to_message.message_id)
+            .where(col(Relay.coach_chat_id) == reply.chat_id)
+            .where(col(Relay.coach_message_id) == answers)
         )
     ).first()
     if relay is None:
@@ -138,9 +154,9 @@ async def deliver_reply(
     if seated is None:
         return Delivery(member, False, "left")
     try:
-        await bot.copy_message(member.telegram_id, reply.chat.id, reply.message_id)
-    except TelegramAPIError as error:
-        log.warning("coach reply to member %s failed: %s", member.id, error.message)
+        await messenger.copy(member.telegram_id, reply.chat_id, reply.message_id)
+    except NotDelivered as error:
+        log.warning("coach reply to member %s failed: %s", member.id, error)
         return Delivery(member, False, "unreachable")
     await record_reply(session, reply, coach_id=coach_id, member_id=member.id, now=now)
     await session.exec(
@@ -154,7 +170,7 @@ async def deliver_reply(
 
 async def record_reply(
     session: AsyncSession,
-    message: Message,
+    said: Said,
     *,
     coach_id: int,
     now: datetime,
@@ -162,18 +178,18 @@ async def record_reply(
     group_id: int | None = None,
 ) -> None:
     """Keep what the coach said (a reply to a member, or feedback in the group)."""
-    kind = EntryKind.VOICE if message.voice else EntryKind.TEXT
+    spoken = said.kind in (EntryKind.VOICE, EntryKind.VIDEO_NOTE)
     session.add(
         CoachReply(
             coach_id=coach_id,
             member_id=member_id,
             group_id=group_id,
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            kind=EntryKind.VIDEO_NOTE if message.video_note else kind,
-            text=message.text or message.caption,
-            file_id=message.voice.file_id if message.voice else None,
-            duration_seconds=message.voice.duration if message.voice else None,
+            chat_id=said.chat_id,
+            message_id=said.message_id,
+            kind=said.kind if spoken else EntryKind.TEXT,
+            text=said.text,
+            file_id=said.file_id if spoken else None,
+            duration_seconds=said.duration_seconds if spoken else None,
             created_at=now,
         )
     )
@@ -230,9 +246,88 @@ async def acknowledge(
         text=templates.render(
             "ack",
             first_name=member.first_name,
-            by=local_time(deadline, group),
+            by=format_local(deadline, group.timezone),
             today=local_date(deadline, group.timezone) == local_date(now, group.timezone),
             days=describe_days(parse_days(group.reply_days)),
         ),
         now=now,
     )
+
+
+async def remember_relay(
+    session: AsyncSession, *, coach_chat_id: int, message_id: int, member: Member, now: datetime
+) -> None:
+    """A message in the coach's chat stands for this member: replying to it answers them."""
+    assert member.id is not None
+    session.add(
+        Relay(
+            coach_chat_id=coach_chat_id,
+            coach_message_id=message_id,
+            member_id=member.id,
+            created_at=now,
+        )
+    )
+
+
+async def highlight(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    via_relay: bool,
+    message_id: int,
+    kind: str,
+    coach_id: int,
+    now: datetime,
+) -> Highlight | None:
+    """Mark a member's message as a win or an insight for their weekly summary.
+
+    `message_id` is the message the coach replied to: the member's own in the group, or
+    (`via_relay`) its copy in the coach's private chat. None when it is no member's check-in.
+    """
+    entry = await _relayed_entry(session, chat_id, message_id) if via_relay else None
+    if not via_relay:
+        entry = (
+            await session.exec(
+                select(Entry)
+                .where(col(Entry.chat_id) == chat_id)
+                .where(col(Entry.message_id) == message_id)
+            )
+        ).first()
+    if entry is None or entry.id is None:
+        return None
+    marked = (
+        await session.exec(select(Highlight).where(col(Highlight.entry_id) == entry.id))
+    ).first() or Highlight(entry_id=entry.id, kind=kind, coach_id=coach_id, created_at=now)
+    marked.kind = kind
+    session.add(marked)
+    return marked
+
+
+async def _relayed_entry(session: AsyncSession, chat_id: int, message_id: int) -> Entry | None:
+    relay = (
+        await session.exec(
+            select(Relay)
+            .where(col(Relay.coach_chat_id) == chat_id)
+            .where(col(Relay.coach_message_id) == message_id)
+        )
+    ).first()
+    return await session.get(Entry, relay.entry_id) if relay and relay.entry_id else None
+
+
+async def broadcast(
+    session: AsyncSession, templates: Templates, *, text: str, key: str, now: datetime
+) -> int:
+    """The coach's words to every seated member, privately, through the outbox; how many."""
+    seated = await session.exec(
+        select(Member)
+        .join(Seat, col(Seat.member_id) == col(Member.id))
+        .where(col(Seat.status).in_(SEATED))
+        .distinct()
+    )
+    body = templates.render("broadcast", text=text)
+    count = 0
+    for member in seated.all():
+        count += await enqueue(
+            session, key=f"{key}:{member.id}", chat_id=member.telegram_id, text=body, now=now
+        )
+    return count

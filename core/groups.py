@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.localtime import ScheduleError, format_days, parse_days, parse_time
 from core.models import Group
-from prompts.daily import ScheduleError, format_days, parse_days, parse_time
 
 T = TypeVar("T")
 
@@ -68,9 +68,7 @@ async def register_group(
         group = Group(chat_id=chat_id, title=title, created_at=now)
     group.title = title
     if capacity is not None:
-        if capacity < 1:
-            raise GroupError("capacity must be at least 1")
-        group.capacity = capacity
+        resize_group(group, capacity)
     if timezone is not None:
         group.timezone = check_timezone(timezone)
     if rights is not None:
@@ -79,6 +77,13 @@ async def register_group(
     session.add(group)
     await session.flush()
     return group
+
+
+def resize_group(group: Group, capacity: int) -> None:
+    """A new number of seats (seats taken beyond it stay; no new ones are offered)."""
+    if capacity < 1:
+        raise GroupError("capacity must be at least 1")
+    group.capacity = capacity
 
 
 @dataclass(frozen=True)
@@ -103,31 +108,31 @@ class Schedule:
 def change_schedule(group: Group, schedule: Schedule) -> None:
     """Check and apply new times; a GroupError says what is wrong with which."""
     if schedule.prompt_time is not None:
-        group.prompt_time = _time(schedule.prompt_time)
+        group.prompt_time = _time(schedule.prompt_time, "prompt time")
     if schedule.prompt_days is not None:
-        group.prompt_days = format_days(_checked(parse_days, schedule.prompt_days))
+        group.prompt_days = _days(schedule.prompt_days, "prompt days")
     if schedule.reply_days is not None:
-        group.reply_days = format_days(_checked(parse_days, schedule.reply_days))
+        group.reply_days = _days(schedule.reply_days, "reply days")
     if schedule.reply_by is not None:
-        group.reply_by = _time(schedule.reply_by)
+        group.reply_by = _time(schedule.reply_by, "reply-by time")
     if schedule.digest_time is not None:
-        group.digest_time = _time(schedule.digest_time)
+        group.digest_time = _time(schedule.digest_time, "digest time")
     if schedule.quiet_days is not None:
         if not 1 <= schedule.quiet_days <= 60:
             raise GroupError("quiet days should be between 1 and 60")
         group.quiet_days = schedule.quiet_days
     if schedule.qa_day is not None:
-        group.qa_weekday = _one_day(schedule.qa_day)
+        group.qa_weekday = _one_day(schedule.qa_day, "Q&A day")
     if schedule.qa_time is not None:
-        group.qa_time = _time(schedule.qa_time)
+        group.qa_time = _time(schedule.qa_time, "Q&A time")
     if schedule.qa_minutes is not None:
         if not 15 <= schedule.qa_minutes <= 240:
             raise GroupError("the Q&A lasts between 15 and 240 minutes")
         group.qa_minutes = schedule.qa_minutes
     if schedule.summary_day is not None:
-        group.summary_weekday = _one_day(schedule.summary_day)
+        group.summary_weekday = _one_day(schedule.summary_day, "summary day")
     if schedule.summary_time is not None:
-        group.summary_time = _time(schedule.summary_time)
+        group.summary_time = _time(schedule.summary_time, "summary time")
     if schedule.summary_approval is not None:
         group.summary_needs_approval = schedule.summary_approval
     if schedule.country is not None:
@@ -136,22 +141,27 @@ def change_schedule(group: Group, schedule: Schedule) -> None:
         group.country = schedule.country.upper()
 
 
-def _one_day(text: str) -> int:
-    days = _checked(parse_days, text)
+def _one_day(text: str, what: str) -> int:
+    days = _checked(parse_days, text, f"{what}: ")
     if len(days) != 1:
-        raise GroupError(f"{text!r} should be one day, like wed")
+        raise GroupError(f"{what} {text!r} should be one day, like wed")
     return days[0]
 
 
-def _time(text: str) -> str:
-    return _checked(parse_time, text).strftime("%H:%M")
+def _days(text: str, what: str) -> str:
+    return format_days(_checked(parse_days, text, f"{what}: "))
 
 
-def _checked(parse: Callable[[str], T], text: str) -> T:
+def _time(text: str, what: str) -> str:
+    # "prompt time '9am' should look like 09:00"
+    return _checked(parse_time, text, f"{what} ").strftime("%H:%M")
+
+
+def _checked(parse: Callable[[str], T], text: str, prefix: str) -> T:
     try:
         return parse(text)
     except ScheduleError as error:
-        raise GroupError(str(error)) from None
+        raise GroupError(f"{prefix}{error}") from None
 
 
 async def find_group(session: AsyncSession, *, chat_id: int) -> Group | None:
@@ -162,8 +172,3 @@ async def find_group(session: AsyncSession, *, chat_id: int) -> Group | None:
 async def list_groups(session: AsyncSession) -> list[Group]:
     result = await session.exec(select(Group).order_by(col(Group.id)))
     return list(result.all())
-
-
-def local_time(moment: datetime, group: Group) -> str:
-    """A moment as the group reads it, e.g. "Monday 16 November, 09:00 (Europe/London)"."""
-    return f"{moment.astimezone(ZoneInfo(group.timezone)):%A %-d %B, %H:%M} ({group.timezone})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.models import Member
@@ -36,3 +36,14 @@ async def remember_member(
     session.add(member)
     await session.flush()
     return member
+
+
+async def find_member(session: AsyncSession, handle: str) -> Member | None:
+    """The person a coach names: @username (or username) or numeric Telegram id."""
+    handle = handle.strip().removeprefix("@")
+    if not handle:
+        return None
+    conditions = [col(Member.username) == handle]
+    if handle.lstrip("-").isdigit():
+        conditions.append(col(Member.telegram_id) == int(handle))
+    return (await session.exec(select(Member).where(or_(*conditions)))).first()

@@ -26,7 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from sqlmodel import col, func, select
 
-from billing.stripe_gateway import StripeGateway
+from app.runtime import Runtime
+from app.serve import Part, running
 from core.clock import SimulatedClock
 from core.db import upgrade_database
 from core.groups import list_groups, register_group
@@ -34,23 +35,19 @@ from core.logs import FORMAT, quiet_libraries
 from core.models import (
     EventStatus,
     ExternalEvent,
-    Member,
     OutboxMessage,
     OutboxState,
     Seat,
 )
-from core.runtime import Runtime
-from core.serve import Part, running
-from core.settings import Settings
+from prompts.buttons import AcceptNote, Forget, PickFeeling
+from sandbox.harness import STRIPE_WEBHOOK_SECRET, Sandboxes, create_price, newest_seat
 from sandbox.stripe import StripeSandbox
-from sandbox.telegram import SANDBOX_BOT_TOKEN, ChatMessage, TelegramSandbox
+from sandbox.telegram import ChatMessage, TelegramSandbox
 from sandbox.zoom import ZoomSandbox
 from scheduling import jobs
 
 ZONE = ZoneInfo("Europe/London")
 WEEK_START = datetime(2026, 11, 16, 7, 30, tzinfo=ZONE)  # a Monday
-WEBHOOK_SECRET = "demo-telegram-webhook-secret"
-STRIPE_WEBHOOK_SECRET = "whsec_demo_between"
 GROUP_ID = -1002026111601
 GROUP_TITLE = "Between · November circle"
 
@@ -104,10 +101,12 @@ class Demo:
     def __init__(self, data_dir: Path, console: Console) -> None:
         self.data_dir = data_dir
         self.console = console
-        self.clock = SimulatedClock(WEEK_START)
+        # The sandbox's flood limits run ten times faster; the app's waits keep up with them.
+        self.clock = SimulatedClock(WEEK_START, pace=10)
         self.telegram = TelegramSandbox(rate_scale=10, now=self.clock.now)
         self.stripe = StripeSandbox(now=self.clock.now)
         self.zoom = ZoomSandbox()
+        self.sandboxes = Sandboxes(self.telegram, self.stripe, self.zoom)
         self.scenes: list[Scene] = []
         self._seen: dict[tuple[int, int], str | None] = {}
         self._app: Any = None
@@ -117,34 +116,17 @@ class Demo:
     async def __aenter__(self) -> Demo:
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True)
-        telegram_url = await self.telegram.start()
-        stripe_url = await self.stripe.start()
-        zoom_url = await self.zoom.start()
+        await self.sandboxes.start()
         port = _free_port()
         self.base_url = f"http://127.0.0.1:{port}"
-        settings = Settings(
-            _env_file=None,
+        settings = self.sandboxes.settings(
             database_url=f"sqlite+aiosqlite:///{self.data_dir / 'between.db'}",
             redis_url=None,
             data_dir=self.data_dir,
-            telegram_bot_token=SANDBOX_BOT_TOKEN,
-            telegram_api_base=telegram_url,
-            telegram_webhook_secret=WEBHOOK_SECRET,
             public_url=self.base_url,
-            coach_telegram_ids=(COACH,),
-            stripe_secret_key=self.stripe.api_key,
-            stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
-            stripe_api_base=stripe_url,
-            zoom_account_id=self.zoom.account_id,
-            zoom_client_id=self.zoom.client_id,
-            zoom_client_secret=self.zoom.client_secret,
-            zoom_api_base=zoom_url + "/v2",
-            zoom_oauth_url=zoom_url + "/oauth/token",
+            coach_ids=(COACH,),
+            price_id=await create_price(self.stripe),
         )
-        gateway = StripeGateway(self.stripe.api_key, stripe_url)
-        price_id, _ = await gateway.ensure_price()
-        await gateway.close()
-        settings = settings.model_copy(update={"stripe_price_id": price_id})
         await upgrade_database(settings.database_url)
         self.stripe.add_webhook_endpoint(f"{self.base_url}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
         for user_id, name in PEOPLE.items():
@@ -164,9 +146,7 @@ class Demo:
     ) -> None:
         if self._app is not None:
             await self._app.__aexit__(kind, error, trace)
-        await self.zoom.stop()
-        await self.stripe.stop()
-        await self.telegram.stop()
+        await self.sandboxes.stop()
 
     def scene(self, title: str, at: datetime) -> None:
         """Start a scene at a local time; what happens next is recorded under it."""
@@ -237,21 +217,13 @@ class Demo:
     async def minute_passes(self) -> None:
         """Run the worker's every-minute seat sweep now (the clock jumps, the cron would lag)."""
         assert self.runtime is not None
-        swept = await jobs.sweep_seats({"runtime": self.runtime})
+        swept = await jobs.sweep_seats({"services": self.runtime})
         self.system("worker", f"seat sweep: {swept}")
         await self.quiet()
 
     async def seat(self, user_id: int) -> Seat:
         assert self.runtime is not None
-        async with self.runtime.sessions() as session:
-            found = (
-                await session.exec(
-                    select(Seat)
-                    .join(Member, col(Member.id) == col(Seat.member_id))
-                    .where(col(Member.telegram_id) == user_id)
-                    .order_by(col(Seat.id).desc())
-                )
-            ).first()
+        found = await newest_seat(self.runtime.sessions, user_id)
         assert found is not None
         return found
 
@@ -260,7 +232,7 @@ class Demo:
         telegram = self.telegram
         await self.act(telegram.user_sends(user_id, text="/join"))
         note = telegram.sent_by_bot(user_id)[-1]
-        await self.act(telegram.user_presses(user_id, note, "join:accept"))
+        await self.act(telegram.user_presses(user_id, note, AcceptNote().pack()))
         seat = await self.seat(user_id)
         assert seat.checkout_session_id is not None
         self.system(
@@ -398,7 +370,7 @@ async def joining(demo: Demo) -> None:
     await demo.join_and_pay(JON)
     await demo.act(demo.telegram.user_sends(LEAH, text="/join"))
     note = demo.telegram.sent_by_bot(LEAH)[-1]
-    await demo.act(demo.telegram.user_presses(LEAH, note, "join:accept"))
+    await demo.act(demo.telegram.user_presses(LEAH, note, AcceptNote().pack()))
 
 
 async def the_gate(demo: Demo) -> None:
@@ -424,7 +396,7 @@ async def a_day_of_practice(demo: Demo) -> None:
     day = datetime(2026, 11, 17, tzinfo=ZONE)
     demo.scene("A day of practice", day.replace(hour=9))
     assert demo.runtime is not None
-    await jobs.send_daily_prompts({"runtime": demo.runtime})
+    await jobs.send_daily_prompts({"services": demo.runtime})
     demo.system("worker", "09:00 in Europe/London: the daily prompt goes to the group")
     await demo.quiet()
     telegram = demo.telegram
@@ -435,7 +407,7 @@ async def a_day_of_practice(demo: Demo) -> None:
     demo.clock.set(day.replace(hour=13, minute=5))
     await demo.act(telegram.user_sends(JON, text="/feel"))
     wheel = telegram.sent_by_bot(JON)[-1]
-    await demo.act(telegram.user_presses(JON, wheel, "feel:core:1"))
+    await demo.act(telegram.user_presses(JON, wheel, PickFeeling(index=1).pack()))
     words = telegram.messages(JON)[-1]
     word = (words.reply_markup or {})["inline_keyboard"][0][1]["callback_data"]
     await demo.act(telegram.user_presses(JON, words, word))
@@ -487,7 +459,7 @@ async def the_coachs_day(demo: Demo) -> None:
 
     demo.scene("The coach's ten minutes", datetime(2026, 11, 19, 8, 0, tzinfo=ZONE))
     assert demo.runtime is not None
-    await jobs.send_digests({"runtime": demo.runtime})
+    await jobs.send_digests({"services": demo.runtime})
     demo.system("worker", "08:00 on a reply day: the coach's digest")
     await demo.quiet()
     digest = telegram.sent_by_bot(COACH)[-1]
@@ -512,7 +484,7 @@ async def the_coachs_day(demo: Demo) -> None:
     )
 
     demo.scene("A quiet member", datetime(2026, 11, 22, 12, 0, tzinfo=ZONE))
-    await jobs.send_gentle_checkins({"runtime": demo.runtime})
+    await jobs.send_gentle_checkins({"services": demo.runtime})
     demo.system("worker", "Maya has been quiet for four days: one gentle check-in, at midday")
     await demo.quiet()
 
@@ -521,7 +493,7 @@ async def the_weekly_rhythm(demo: Demo) -> None:
     """The week's Zoom Q&A with its calendar file and reminders; summaries and the recap."""
     telegram = demo.telegram
     assert demo.runtime is not None
-    ctx = {"runtime": demo.runtime}
+    ctx = {"services": demo.runtime}
     demo.scene("The live Q&A is scheduled", datetime(2026, 11, 22, 18, 0, tzinfo=ZONE))
     await jobs.schedule_live_qa(ctx)
     demo.system("worker", "three days ahead: a Zoom meeting is created and announced")
@@ -601,7 +573,7 @@ async def data_rights(demo: Demo) -> None:
     await demo.act(telegram.user_sends(MAYA, text="/mydata"))
     await demo.act(telegram.user_sends(JON, text="/forget"))
     confirm = telegram.sent_by_bot(JON)[-1]
-    await demo.act(telegram.user_presses(JON, confirm, "forget:yes"))
+    await demo.act(telegram.user_presses(JON, confirm, Forget(confirm=True).pack()))
 
 
 SCENES: list[Callable[[Demo], Awaitable[None]]] = [

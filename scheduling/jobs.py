@@ -1,22 +1,34 @@
-"""The worker's jobs: thin edges that read their input, call one service and report."""
+"""The worker's jobs, and when they run: thin edges that read their input, call one service and
+report. They find what they need in arq's `ctx["services"]`, built once by the app."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from arq import cron, func
+from arq.connections import ArqRedis
+from arq.cron import CronJob
+from arq.worker import Function
 from sqlmodel import col, delete
 
-from billing import membership, reconcile
+from billing import reconcile
 from billing.events import events_to_retry, process_stripe_event
-from bot.gateway import bot_link
+from billing.membership import Membership
 from coaching import digest
 from core import privacy
+from core.clock import Clock
+from core.db import SessionFactory
+from core.links import BotLinks
 from core.models import ExternalEvent
-from core.runtime import Runtime
-from prompts import practice
+from core.settings import Settings
+from practice import daily
+from practice.words import Vocabulary
+from prompts.catalog import Library
+from prompts.render import Templates
 from scheduling import qa, summaries
+from scheduling.zoom import ZoomGateway
 
 log = logging.getLogger(__name__)
 
@@ -24,27 +36,50 @@ log = logging.getLogger(__name__)
 KEEP_UPDATE_IDS = timedelta(days=7)
 
 
-def runtime_of(ctx: dict[str, Any]) -> Runtime:
-    runtime: Runtime = ctx["runtime"]
-    return runtime
+class Services(Protocol):
+    """What the jobs use (the app's runtime provides it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def sessions(self) -> SessionFactory: ...
+    @property
+    def redis(self) -> ArqRedis: ...
+    @property
+    def templates(self) -> Templates: ...
+    @property
+    def library(self) -> Library: ...
+    @property
+    def vocabulary(self) -> Vocabulary: ...
+    @property
+    def membership(self) -> Membership: ...
+    @property
+    def links(self) -> BotLinks: ...
+    @property
+    def zoom(self) -> ZoomGateway | None: ...
+
+
+def services_of(ctx: dict[str, Any]) -> Services:
+    services: Services = ctx["services"]
+    return services
 
 
 async def apply_stripe_event(ctx: dict[str, Any], event_id: str) -> str | None:
     """Apply one stored Stripe event (enqueued by the webhook)."""
-    runtime = runtime_of(ctx)
-    status = await process_stripe_event(
-        runtime.sessions, runtime.billing, event_id, runtime.clock.now()
-    )
+    run = services_of(ctx)
+    status = await process_stripe_event(run.sessions, run.membership, event_id, run.clock.now())
     return status.value if status else None
 
 
 async def retry_stripe_events(ctx: dict[str, Any]) -> int:
     """Every minute: enqueue stored events whose job was lost or failed."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
-        event_ids = await events_to_retry(session, runtime.clock.now())
+    run = services_of(ctx)
+    async with run.sessions() as session:
+        event_ids = await events_to_retry(session, run.clock.now())
     for event_id in event_ids:
-        await runtime.redis.enqueue_job("process_stripe_event", event_id)
+        await run.redis.enqueue_job("process_stripe_event", event_id)
     if event_ids:
         log.info("re-enqueued %d stripe event(s)", len(event_ids))
     return len(event_ids)
@@ -52,12 +87,12 @@ async def retry_stripe_events(ctx: dict[str, Any]) -> int:
 
 async def forget_old_update_ids(ctx: dict[str, Any]) -> int:
     """Daily: drop Telegram update ids older than a week (they only guard against resends)."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
+    run = services_of(ctx)
+    async with run.sessions() as session:
         result = await session.exec(
             delete(ExternalEvent)
             .where(col(ExternalEvent.source) == "telegram")
-            .where(col(ExternalEvent.received_at) < runtime.clock.now() - KEEP_UPDATE_IDS)
+            .where(col(ExternalEvent.received_at) < run.clock.now() - KEEP_UPDATE_IDS)
         )
         await session.commit()
     return int(result.rowcount)
@@ -65,9 +100,9 @@ async def forget_old_update_ids(ctx: dict[str, Any]) -> int:
 
 async def sweep_seats(ctx: dict[str, Any]) -> dict[str, int]:
     """Every minute: lapsed holds and offers go back, unpaid seats end after the grace period."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
-        done = await membership.sweep_seats(session, runtime.billing, runtime.clock.now())
+    run = services_of(ctx)
+    async with run.sessions() as session:
+        done = await run.membership.sweep_seats(session, run.clock.now())
         await session.commit()
     if any(done.values()):
         log.info("seats swept: %s", done)
@@ -76,23 +111,23 @@ async def sweep_seats(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def reconcile_billing(ctx: dict[str, Any]) -> int:
     """Nightly: bring seats in line with Stripe and tell the coach what changed."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
-        changes = await reconcile.reconcile(
-            session, runtime.billing, runtime.clock.now(), apply=True
+    run = services_of(ctx)
+    async with run.sessions() as session:
+        changes = await reconcile.reconcile(session, run.membership, run.clock.now(), apply=True)
+        await reconcile.report_to_coaches(
+            session, run.templates, run.settings.coach_telegram_ids, changes, run.clock.now()
         )
-        await reconcile.report_to_coaches(session, runtime.billing, changes, runtime.clock.now())
         await session.commit()
     return len(changes)
 
 
 async def send_daily_prompts(ctx: dict[str, Any]) -> int:
     """Every minute: queue each group's prompt when its local hour comes (once a day)."""
-    runtime = runtime_of(ctx)
-    link = await bot_link(runtime.bot)
-    async with runtime.sessions() as session:
-        sent = await practice.send_due_prompts(
-            session, runtime.library, runtime.templates, runtime.clock.now(), link
+    run = services_of(ctx)
+    link = await run.links.to_bot()
+    async with run.sessions() as session:
+        sent = await daily.send_due_prompts(
+            session, run.library, run.templates, run.clock.now(), link
         )
         await session.commit()
     for group, day, prompt in sent:
@@ -102,10 +137,10 @@ async def send_daily_prompts(ctx: dict[str, Any]) -> int:
 
 async def send_digests(ctx: dict[str, Any]) -> int:
     """Every minute: on reply days at the digest hour, each coach's digest (once a day)."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
+    run = services_of(ctx)
+    async with run.sessions() as session:
         sent = await digest.send_due_digests(
-            session, runtime.templates, runtime.settings.coach_telegram_ids, runtime.clock.now()
+            session, run.templates, run.settings.coach_telegram_ids, run.clock.now()
         )
         await session.commit()
     return sent
@@ -113,42 +148,41 @@ async def send_digests(ctx: dict[str, Any]) -> int:
 
 async def send_gentle_checkins(ctx: dict[str, Any]) -> int:
     """Every minute: one gentle note per quiet spell, at a humane local hour."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
-        sent = await digest.send_gentle_checkins(session, runtime.templates, runtime.clock.now())
+    run = services_of(ctx)
+    async with run.sessions() as session:
+        sent = await digest.send_gentle_checkins(session, run.templates, run.clock.now())
         await session.commit()
     return sent
 
 
 async def schedule_live_qa(ctx: dict[str, Any]) -> int:
     """Every minute: create each group's next Q&A a few days ahead (once per week)."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
+    run = services_of(ctx)
+    coach_ids = run.settings.coach_telegram_ids
+    async with run.sessions() as session:
         created = await qa.ensure_meetings(
             session,
-            zoom=runtime.zoom,
-            standing_url=runtime.settings.zoom_standing_url,
-            templates=runtime.templates,
-            coach_ids=runtime.settings.coach_telegram_ids,
-            now=runtime.clock.now(),
+            zoom=run.zoom,
+            standing_url=run.settings.zoom_standing_url,
+            templates=run.templates,
+            coach_ids=coach_ids,
+            now=run.clock.now(),
         )
-        await qa.send_questions(
-            session, runtime.templates, runtime.settings.coach_telegram_ids, runtime.clock.now()
-        )
+        await qa.send_questions(session, run.templates, coach_ids, run.clock.now())
         await session.commit()
     return len(created)
 
 
 async def weekly_summaries(ctx: dict[str, Any]) -> int:
     """Every minute: drafts some hours before, then the summaries and the recap, once."""
-    runtime = runtime_of(ctx)
-    coach_ids = runtime.settings.coach_telegram_ids
-    async with runtime.sessions() as session:
+    run = services_of(ctx)
+    coach_ids = run.settings.coach_telegram_ids
+    async with run.sessions() as session:
         await summaries.draft_due_summaries(
-            session, runtime.templates, runtime.library, coach_ids, runtime.clock.now()
+            session, run.templates, run.vocabulary, coach_ids, run.clock.now()
         )
         sent = await summaries.send_due_summaries(
-            session, runtime.templates, coach_ids, runtime.clock.now()
+            session, run.templates, coach_ids, run.clock.now()
         )
         await session.commit()
     return sent
@@ -156,11 +190,31 @@ async def weekly_summaries(ctx: dict[str, Any]) -> int:
 
 async def purge_old_words(ctx: dict[str, Any]) -> int:
     """Daily: what members wrote goes after the retention period; the counts stay."""
-    runtime = runtime_of(ctx)
-    async with runtime.sessions() as session:
+    run = services_of(ctx)
+    async with run.sessions() as session:
         counts = await privacy.purge_old_words(
-            session, runtime.clock.now(), days=runtime.settings.retention_days, dry_run=False
+            session, run.clock.now(), days=run.settings.retention_days, dry_run=False
         )
         await session.commit()
     log.info("retention: %s", counts)
     return counts.entries
+
+
+# The jobs queued by name (the Stripe webhook enqueues "process_stripe_event").
+FUNCTIONS: list[Function] = [
+    func(apply_stripe_event, name="process_stripe_event", max_tries=1),
+]
+# The clock-driven jobs: most look every minute (each at its own second) and act once per
+# local day or week; the nightly ones run in the small hours (UTC).
+CRON_JOBS: list[CronJob] = [
+    cron(retry_stripe_events, second=0, run_at_startup=True),
+    cron(sweep_seats, second=30, run_at_startup=True),
+    cron(send_daily_prompts, second=5, run_at_startup=True),
+    cron(send_digests, second=15),
+    cron(send_gentle_checkins, second=45),
+    cron(schedule_live_qa, second=20),
+    cron(weekly_summaries, second=50),
+    cron(reconcile_billing, hour=3, minute=0),
+    cron(forget_old_update_ids, hour=3, minute=30),
+    cron(purge_old_words, hour=4, minute=0),
+]

@@ -9,13 +9,12 @@ from datetime import date, datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.groups import local_time
+from core.localtime import format_local, monday_of, parse_time
 from core.models import Group, Meeting, Member, Question
 from core.outbox import enqueue
-from prompts.daily import parse_time
 from prompts.render import Templates
 from scheduling.ics import weekly_session_ics
-from scheduling.weekly import CREATE_AHEAD, QUESTIONS_BEFORE, REMINDERS, monday_of, next_session
+from scheduling.weekly import CREATE_AHEAD, QUESTIONS_BEFORE, REMINDERS, next_session
 from scheduling.zoom import ZoomError, ZoomGateway
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ async def _create(
 async def _announce(
     session: AsyncSession, group: Group, meeting: Meeting, templates: Templates, now: datetime
 ) -> None:
-    when = local_time(meeting.starts_at, group)
+    when = format_local(meeting.starts_at, group.timezone)
     calendar = weekly_session_ics(
         uid=f"between-qa-{meeting.id}@between",
         title=f"{group.title}: live Q&A",
@@ -175,7 +174,7 @@ async def send_questions(
                     "qa_questions",
                     group=group,
                     questions=questions,
-                    when=local_time(meeting.starts_at, group),
+                    when=format_local(meeting.starts_at, group.timezone),
                 ),
                 now=now,
             )

@@ -6,13 +6,13 @@ import html
 import logging
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import insert_if_new
+from core.localtime import local_date, monday_of, parse_time
 from core.models import (
     SEATED,
     Entry,
@@ -26,14 +26,13 @@ from core.models import (
     SummaryState,
 )
 from core.outbox import enqueue
-from prompts.daily import parse_time
-from prompts.library import Library
+from practice.words import Vocabulary
+from prompts.buttons import ApproveSummaries, button, keyboard
 from prompts.render import Templates
 from scheduling.weekly import (
     DRAFT_AHEAD,
     MESSAGE_KINDS,
     WeekFigures,
-    monday_of,
     summary_moment,
     week_bounds,
     week_figures,
@@ -50,7 +49,7 @@ async def figures_for(
     member: Member,
     group: Group,
     week_start: date,
-    library: Library,
+    vocabulary: Vocabulary,
     *,
     until: datetime | None = None,
 ) -> WeekFigures:
@@ -85,7 +84,7 @@ async def figures_for(
         questions=int(questions.one()),
         previous_checkins=sum(1 for e in previous if e.message_id and e.kind in MESSAGE_KINDS),
         history=list(history.all()),
-        library=library,
+        vocabulary=vocabulary,
         zone=group.timezone,
         end=end,
     )
@@ -107,7 +106,7 @@ def render_summary(
 async def draft_due_summaries(
     session: AsyncSession,
     templates: Templates,
-    library: Library,
+    vocabulary: Vocabulary,
     coach_ids: tuple[int, ...],
     now: datetime,
 ) -> int:
@@ -117,7 +116,7 @@ async def draft_due_summaries(
         if moment - now > DRAFT_AHEAD:
             continue
         for member in await _seated(session, group):
-            figures = await figures_for(session, member, group, week_start, library)
+            figures = await figures_for(session, member, group, week_start, vocabulary)
             values = {
                 "member_id": member.id,
                 "group_id": group.id,
@@ -179,10 +178,11 @@ async def send_due_summaries(
     return sent
 
 
-async def approve_all(session: AsyncSession, group: Group, week_start: date) -> int:
+async def approve_all(session: AsyncSession, group_id: int, week_start: date) -> int:
+    """The coach approves every draft of a group's week as it is; how many."""
     drafts = await session.exec(
         select(Summary)
-        .where(col(Summary.group_id) == group.id)
+        .where(col(Summary.group_id) == group_id)
         .where(col(Summary.week_start) == week_start)
         .where(col(Summary.state) == SummaryState.DRAFT)
     )
@@ -235,7 +235,10 @@ async def _preview_to_coaches(
             .order_by(col(Member.first_name))
         )
     ).all()
-    button = {"text": "Approve all", "callback_data": f"summaries:approve:{group.id}:{week_start}"}
+    assert group.id is not None
+    approve = button(
+        "Approve all", ApproveSummaries(group_id=group.id, week_start=week_start.isoformat())
+    )
     for coach_id in coach_ids:
         for summary, member in drafts:
             await enqueue(
@@ -255,7 +258,7 @@ async def _preview_to_coaches(
                 drafts=drafts,
                 needs_approval=group.summary_needs_approval,
             ),
-            reply_markup={"inline_keyboard": [[button]]},
+            reply_markup=keyboard([approve]),
             now=now,
         )
 
@@ -301,7 +304,7 @@ async def _weeks_due(
     """Each group's current week and the moment its summaries go out."""
     due = []
     for group in (await session.exec(select(Group).order_by(col(Group.id)))).all():
-        week_start = monday_of(now.astimezone(ZoneInfo(group.timezone)).date())
+        week_start = monday_of(local_date(now, group.timezone))
         moment = summary_moment(
             week_start,
             zone=group.timezone,

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from core.localtime import at_local, local_date
+from core.localtime import zone as zone_of
 from core.models import Entry, EntryKind
-from prompts.library import Library, find_feelings, find_topics
-from prompts.practice import count_streak
+from practice.streaks import count_streak
+from practice.words import Vocabulary
 
 # The meeting is created (and announced) this long before it starts.
 CREATE_AHEAD = timedelta(days=3)
@@ -29,17 +31,9 @@ MESSAGE_KINDS = (
 )
 
 
-def monday_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def at_local(day: date, at: time, zone: str) -> datetime:
-    return datetime.combine(day, at, tzinfo=ZoneInfo(zone))
-
-
 def next_session(now: datetime, *, zone: str, weekday: int, at: time) -> datetime:
     """The next live Q&A that has not started yet, as an aware local datetime."""
-    today = now.astimezone(ZoneInfo(zone)).date()
+    today = local_date(now, zone)
     day = today + timedelta(days=(weekday - today.weekday()) % 7)
     start = at_local(day, at, zone)
     return start if start > now else at_local(day + timedelta(days=7), at, zone)
@@ -93,7 +87,7 @@ def week_figures(
     questions: int,
     previous_checkins: int,
     history: Sequence[datetime],
-    library: Library,
+    vocabulary: Vocabulary,
     zone: str,
     end: datetime,
 ) -> WeekFigures:
@@ -102,7 +96,7 @@ def week_figures(
     `highlights` are (kind, entry) pairs the coach marked; `history` every check-in moment up
     to `end`, for the streak.
     """
-    tz = ZoneInfo(zone)
+    tz = zone_of(zone)
     messages = [e for e in entries if e.message_id is not None and e.kind in MESSAGE_KINDS]
     voices = [e for e in messages if e.kind in (EntryKind.VOICE, EntryKind.VIDEO_NOTE)]
     words = [e.text for e in entries if e.text and e.kind not in (EntryKind.FEELING,)]
@@ -110,11 +104,10 @@ def week_figures(
         e.text for e in entries if e.kind == EntryKind.FEELING and e.text
     )
     for text in words:
-        feelings.update(find_feelings(text, library))
-    topic_titles = {topic.id: topic.title for topic in library.topics}
+        feelings.update(vocabulary.feelings(text))
     topics: Counter[str] = Counter()
     for text in words:
-        topics.update(find_topics(text, library))
+        topics.update(topic.title for topic in vocabulary.topics(text))
     wins = [_win_text(e) for e in entries if e.kind == EntryKind.WIN]
     wins += [_said(e, tz) for kind, e in highlights if kind == "win" and e.kind != EntryKind.WIN]
     return WeekFigures(
@@ -126,7 +119,7 @@ def week_figures(
         prompts_answered=len({e.prompt_id for e in messages if e.prompt_id}),
         wins=wins,
         feelings=[word for word, _ in feelings.most_common(8)],
-        topics=[topic_titles.get(topic, topic) for topic, _ in topics.most_common(5)],
+        topics=[title for title, _ in topics.most_common(5)],
         insights=[_said(e, tz) for kind, e in highlights if kind == "insight"],
         next_steps=[e.text for e in entries if e.kind == EntryKind.NEXT_STEP and e.text],
         questions=questions,

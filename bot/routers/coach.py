@@ -1,41 +1,46 @@
-"""The coach's seat tools in private chat: /seats, /capacity, /waitlist, /comp, /remove."""
+"""The coach's seat and prompt tools in private chat: /seats, /capacity, /waitlist, /comp,
+/remove, /prompt."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import membership, seats
-from billing.membership import Billing
+from billing import seats
+from billing.membership import Membership
 from bot.filters import PRIVATE, IsCoach
-from bot.gateway import bot_link
-from core.clock import Clock
-from core.groups import GroupError, list_groups, register_group
-from core.models import Group, Member, PromptState, Seat, SeatStatus
-from core.outbox import enqueue
-from prompts import practice
-from prompts.daily import local_today
-from prompts.library import Library
+from bot.naming import group_named, member_named
+from core.groups import GroupError, list_groups, resize_group
+from core.links import BotLinks
+from core.localtime import local_date
+from practice import daily
+from prompts.catalog import Library
 from prompts.render import Templates
 
 COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove", "prompt")
+PROMPT_USAGE = "/prompt, /prompt skip, /prompt now, /prompt set 2026-11-24 naming-the-knot"
 
 
 def create_router() -> Router:
-    """Coach commands; anyone else who tries them gets a polite refusal."""
+    """Coach commands; anyone else who tries them gets a polite refusal (coach_day)."""
     router = Router(name="coach")
-    router.message.filter(PRIVATE)
-    router.message.register(seats_overview, Command("seats"), IsCoach())
-    router.message.register(set_capacity, Command("capacity"), IsCoach())
-    router.message.register(waitlist, Command("waitlist"), IsCoach())
-    router.message.register(comp, Command("comp"), IsCoach())
-    router.message.register(remove, Command("remove"), IsCoach())
-    router.message.register(prompt, Command("prompt"), IsCoach())
+    router.message.filter(PRIVATE, IsCoach())
+    router.message.register(seats_overview, Command("seats"))
+    router.message.register(set_capacity, Command("capacity"))
+    router.message.register(waitlist, Command("waitlist"))
+    router.message.register(comp, Command("comp"))
+    router.message.register(remove, Command("remove"))
+    router.message.register(prompt_plan, Command("prompt", magic=F.args.is_(None)))
+    router.message.register(prompt_skip, Command("prompt", magic=F.args.regexp(r"^skip\b")))
+    router.message.register(prompt_now, Command("prompt", magic=F.args.regexp(r"^now\b")))
+    router.message.register(
+        prompt_set, Command("prompt", magic=F.args.regexp(r"^set\s+\S+\s+\S+"))
+    )
+    router.message.register(prompt_usage, Command("prompt"))
     return router
 
 
@@ -44,11 +49,11 @@ async def refuse(message: Message, templates: Templates) -> None:
 
 
 async def seats_overview(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates
+    message: Message, session: AsyncSession, now: datetime, templates: Templates
 ) -> None:
     """Seated, held, free and waiting, per group."""
     rows = [
-        (group, await seats.count_seats(session, group, clock.now()))
+        (group, await seats.count_seats(session, group, now))
         for group in await list_groups(session)
     ]
     await message.answer(templates.render("coach_seats", rows=rows))
@@ -66,31 +71,25 @@ async def set_capacity(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     """/capacity N [chat id]: resize a group; new seats go to the waitlist first."""
     words = (command.args or "").split()
     if not words or not words[0].isdigit():
         await message.answer(templates.render("coach_usage", usage="/capacity 12"))
         return
-    group = await _which_group(session, words[1:], message, templates)
+    group = await group_named(session, words[1:], message, templates)
     if group is None:
         return
     try:
-        await register_group(
-            session,
-            chat_id=group.chat_id,
-            title=group.title,
-            capacity=int(words[0]),
-            now=clock.now(),
-        )
+        resize_group(group, int(words[0]))
     except GroupError as error:
         await message.answer(templates.render("coach_usage", usage=str(error)))
         return
-    offered = await membership.offer_seats(session, billing, group, clock.now())
-    count = await seats.count_seats(session, group, clock.now())
+    offered = await membership.offer_seats(session, group, now)
+    count = await seats.count_seats(session, group, now)
     await message.answer(
         templates.render("coach_capacity", group=group, count=count, offered=offered)
     )
@@ -100,47 +99,21 @@ async def comp(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     """/comp @member [chat id]: a free seat, no Stripe (a scholarship)."""
     words = (command.args or "").split()
     member = await member_named(session, words[0] if words else "", message, templates)
-    if member is None or member.id is None:
+    group = await group_named(session, words[1:], message, templates) if member else None
+    if member is None or group is None:
         return
-    group = await _which_group(session, words[1:], message, templates)
-    if group is None:
-        return
-    assert group.id is not None
-    if await seats.live_seat(session, member_id=member.id, group_id=group.id) is not None:
-        await message.answer(
-            templates.render("coach_comp", member=member, group=group, already=True)
-        )
-        return
-    now = clock.now()
-    seat = Seat(
-        member_id=member.id,
-        group_id=group.id,
-        status=SeatStatus.COMPED,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(seat)
-    await session.flush()
-    link = await membership.grant_invite(session, billing, seat, group, member, now)
-    await enqueue(
-        session,
-        key=f"seat:{seat.id}:welcome_comped",
-        chat_id=member.telegram_id,
-        text=templates.render(
-            "welcome_comped", first_name=member.first_name, title=group.title, invite_link=link
-        ),
-        now=now,
-    )
-    full = (await seats.count_seats(session, group, now)).free == 0
+    done = await membership.comp(session, member, group, now)
     await message.answer(
-        templates.render("coach_comp", member=member, group=group, already=False, full=full)
+        templates.render(
+            "coach_comp", member=member, group=group, already=done.already, full=done.full
+        )
     )
 
 
@@ -148,128 +121,89 @@ async def remove(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     """/remove @member: end their seat (and subscription) and take them out of the group."""
     words = (command.args or "").split()
     member = await member_named(session, words[0] if words else "", message, templates)
-    if member is None or member.id is None:
-        return
-    live = [s for s in await seats.seats_of(session, member.id) if s.status != SeatStatus.HELD]
-    for seat in live:
-        await membership.remove(session, billing, seat, reason="removed_by_coach", now=clock.now())
-    await message.answer(templates.render("coach_remove", member=member, removed=len(live)))
-
-
-async def member_named(
-    session: AsyncSession, handle: str, message: Message, templates: Templates
-) -> Member | None:
-    """The member a coach command names; when unknown, the coach is told how to name them."""
-    member = await find_member(session, handle)
     if member is None:
-        await message.answer(templates.render("coach_no_member", handle=handle))
-    return member
+        return
+    removed = await membership.remove_member(session, member, reason="removed_by_coach", now=now)
+    await message.answer(templates.render("coach_remove", member=member, removed=removed))
 
 
-async def find_member(session: AsyncSession, handle: str) -> Member | None:
-    handle = handle.strip().removeprefix("@")
-    if not handle:
-        return None
-    conditions = [col(Member.username) == handle]
-    if handle.lstrip("-").isdigit():
-        conditions.append(col(Member.telegram_id) == int(handle))
-    return (await session.exec(select(Member).where(or_(*conditions)))).first()
+async def prompt_plan(
+    message: Message, session: AsyncSession, now: datetime, templates: Templates, library: Library
+) -> None:
+    """/prompt: the next seven days of every group."""
+    plans = [
+        (group, await daily.plan_week(session, group, library, now))
+        for group in await list_groups(session)
+    ]
+    await message.answer(templates.render("coach_prompt_plan", plans=plans))
 
 
-async def _which_group(
-    session: AsyncSession, words: list[str], message: Message, templates: Templates
-) -> Group | None:
-    groups = await list_groups(session)
-    if words:
-        chosen = [g for g in groups if str(g.chat_id) == words[0]]
-    else:
-        chosen = groups if len(groups) == 1 else []
-    if len(chosen) != 1:
-        await message.answer(templates.render("coach_which_group", groups=groups))
-        return None
-    return chosen[0]
-
-
-async def prompt(
+async def prompt_skip(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    library: Library,
-    billing: Billing,
 ) -> None:
-    """/prompt: the next 7 days; /prompt skip | now | set YYYY-MM-DD ID [chat id]."""
-    words = (command.args or "").split()
-    action = words[0] if words else "plan"
-    now = clock.now()
-    if action == "plan":
-        plans = [
-            (g, await practice.plan_week(session, g, library, now))
-            for g in await list_groups(session)
-        ]
-        await message.answer(templates.render("coach_prompt_plan", plans=plans))
-        return
-    rest = words[3:] if action == "set" else words[1:]
-    group = await _which_group(session, rest, message, templates)
+    """/prompt skip [chat id]: no prompt on the next prompt day."""
+    group = await group_named(session, (command.args or "").split()[1:], message, templates)
     if group is None:
         return
-    if action == "skip":
-        day = await practice.next_prompt_day(session, group, now)
-        await practice.set_prompt_day(session, group, day, PromptState.SKIPPED, None)
-        await message.answer(
-            templates.render("coach_prompt_done", action="skip", day=day, prompt=None)
-        )
-    elif action == "now":
-        day = local_today(now, group.timezone)
-        sent = await practice.send_prompt(
-            session, group, day, library, templates, now, await bot_link(billing.bot)
-        )
-        await message.answer(
-            templates.render("coach_prompt_done", action="now", day=day, prompt=sent)
-        )
-    elif action == "set" and len(words) >= 3:
-        await _set_prompt(message, session, group, words[1], words[2], templates, library, now)
-    else:
-        await message.answer(
-            templates.render(
-                "coach_usage",
-                usage="/prompt, /prompt skip, /prompt now, /prompt set 2026-11-24 naming-the-knot",
-            )
-        )
+    day = await daily.skip_next_prompt(session, group, now)
+    await message.answer(
+        templates.render("coach_prompt_done", action="skip", day=day, prompt=None)
+    )
 
 
-async def _set_prompt(
+async def prompt_now(
     message: Message,
+    command: CommandObject,
     session: AsyncSession,
-    group: Group,
-    day_text: str,
-    prompt_id: str,
+    now: datetime,
     templates: Templates,
     library: Library,
-    now: datetime,
+    links: BotLinks,
 ) -> None:
+    """/prompt now [chat id]: today's prompt goes to the group now."""
+    group = await group_named(session, (command.args or "").split()[1:], message, templates)
+    if group is None:
+        return
+    day = local_date(now, group.timezone)
+    sent = await daily.send_prompt(
+        session, group, day, library, templates, now, await links.to_bot()
+    )
+    await message.answer(templates.render("coach_prompt_done", action="now", day=day, prompt=sent))
+
+
+async def prompt_set(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    library: Library,
+) -> None:
+    """/prompt set YYYY-MM-DD ID [chat id]: that day's prompt (even on a day off)."""
+    _, day_text, prompt_id, *rest = (command.args or "").split()
+    group = await group_named(session, rest, message, templates)
+    if group is None:
+        return
     try:
         day = date.fromisoformat(day_text)
-        chosen = library.prompt(prompt_id)
-        if day < local_today(now, group.timezone):
-            raise ValueError(f"{day} is in the past")
-        await practice.set_prompt_day(session, group, day, PromptState.PLANNED, chosen.id)
-    except KeyError:
-        await message.answer(
-            templates.render(
-                "coach_usage", usage=f"a prompt id from the library; {prompt_id!r} isn't one"
-            )
+        chosen = await daily.plan_prompt(
+            session, group, day=day, prompt_id=prompt_id, library=library, now=now
         )
+    except daily.PlanError as error:
+        await message.answer(templates.render("coach_usage", usage=str(error)))
         return
-    except ValueError as error:
+    except ValueError as error:  # not a date
         await message.answer(
             templates.render("coach_usage", usage=f"a date like 2026-11-24 ({error})")
         )
@@ -277,3 +211,7 @@ async def _set_prompt(
     await message.answer(
         templates.render("coach_prompt_done", action="set", day=day, prompt=chosen)
     )
+
+
+async def prompt_usage(message: Message, templates: Templates) -> None:
+    await message.answer(templates.render("coach_usage", usage=PROMPT_USAGE))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus
@@ -11,12 +12,11 @@ from aiogram.types import ChatJoinRequest, ChatMemberUpdated
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import seats
-from billing.membership import Billing
+from billing.membership import Membership
 from bot.filters import Magic
-from core.clock import Clock
 from core.groups import find_group
 from core.members import remember_member
-from core.models import SEATED, Seat
+from core.models import Group, Member
 from core.settings import Settings
 from prompts.render import Templates
 
@@ -38,70 +38,61 @@ def create_router() -> Router:
     return router
 
 
-async def _seat(
-    session: AsyncSession, user_id: int, chat_id: int, first_name: str, clock: Clock
-) -> Seat | None:
-    group = await find_group(session, chat_id=chat_id)
-    if group is None or group.id is None:
-        return None
-    member = await remember_member(
-        session, telegram_id=user_id, first_name=first_name, now=clock.now()
-    )
-    assert member.id is not None
-    seat = await seats.live_seat(session, member_id=member.id, group_id=group.id)
-    return seat if seat is not None and seat.status in SEATED else None
-
-
 async def join_request(
     request: ChatJoinRequest,
+    member: Member,
+    group: Group | None,
     bot: Bot,
     session: AsyncSession,
-    clock: Clock,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     """Approve a member with a seat in this group; decline anyone else and say how to join."""
-    user = request.from_user
     if await find_group(session, chat_id=request.chat.id) is None:
         return
-    if await _seat(session, user.id, request.chat.id, user.first_name, clock) is not None:
-        await billing.access.approve(request.chat.id, user.id)
+    if group is not None:  # the middleware found their seat in this very group
+        await membership.door.approve(request.chat.id, member.telegram_id)
         return
-    log.info("join request by %s to %s declined: no seat", user.id, request.chat.id)
+    log.info("join request by %s to %s declined: no seat", member.id, request.chat.id)
     # Telegram lets the bot write to an applicant only until their request is answered.
     await _tell(
-        bot, request.user_chat_id, templates.render("join_declined", first_name=user.first_name)
+        bot, request.user_chat_id, templates.render("join_declined", first_name=member.first_name)
     )
-    await billing.access.decline(request.chat.id, user.id)
+    await membership.door.decline(request.chat.id, member.telegram_id)
 
 
 async def someone_joined(
     event: ChatMemberUpdated,
     bot: Bot,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     settings: Settings,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     """A member with a seat is welcome in; anyone who got in another way is taken out."""
     user = event.new_chat_member.user
-    if user.id in settings.coach_telegram_ids or user.is_bot:
+    group = await find_group(session, chat_id=event.chat.id)
+    if user.id in settings.coach_telegram_ids or user.is_bot or group is None:
         return
-    if await find_group(session, chat_id=event.chat.id) is None:
-        return
-    seat = await _seat(session, user.id, event.chat.id, user.first_name, clock)
+    person = await remember_member(
+        session,
+        telegram_id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+        now=now,
+    )
+    assert person.id is not None and group.id is not None
+    seat = await seats.seated(session, member_id=person.id, group_id=group.id)
     if seat is not None:
-        seat.joined_at = seat.joined_at or clock.now()
-        if seat.invite_link:  # used: nobody else may come in through it
-            await billing.access.revoke_invite_link(event.chat.id, seat.invite_link)
-            seat.invite_link = None
-        session.add(seat)
+        await membership.arrived(session, seat, group, now)
         return
     if await _is_admin(bot, event.chat.id, user.id):
         return
     log.info("removing %s from %s: no seat", user.id, event.chat.id)
-    await billing.access.remove(event.chat.id, user.id)
+    await membership.door.remove(event.chat.id, user.id)
     await _tell(bot, user.id, templates.render("intruder_removed", first_name=user.first_name))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatMemberStatus
@@ -11,7 +12,6 @@ from aiogram.types import ChatMemberAdministrator, ChatMemberUpdated
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import IN_A_GROUP
-from core.clock import Clock
 from core.groups import BotRights, find_group, missing_rights, register_group
 from core.settings import Settings
 from prompts.render import Templates
@@ -33,7 +33,7 @@ async def bot_membership_changed(
     event: ChatMemberUpdated,
     bot: Bot,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     settings: Settings,
     templates: Templates,
 ) -> None:
@@ -51,7 +51,7 @@ async def bot_membership_changed(
         return
     rights = _rights(event)
     group = await register_group(
-        session, chat_id=event.chat.id, title=title, rights=rights, now=clock.now()
+        session, chat_id=event.chat.id, title=title, rights=rights, now=now
     )
     text = templates.render(
         "group_registered",

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import membership, seats
-from billing.membership import Billing
-from bot.filters import PRIVATE, Magic
-from bot.people import person
-from core.clock import Clock
-from core.groups import list_groups, local_time
+from billing import seats
+from billing.membership import Membership
+from bot.filters import PRIVATE
+from core.groups import list_groups
+from core.localtime import format_local
 from core.models import SEATED, Group, Member, SeatStatus
-from prompts.library import Library
+from prompts.buttons import AcceptNote, Join, OpenBilling, ShowHelp, button, link_button, markup
+from prompts.catalog import Library
 from prompts.render import Templates
-
-HELP = "help"
-JOIN = "join"
-ACCEPT_NOTE = "join:accept"
-BILLING = "billing"
 
 
 def create_router() -> Router:
@@ -42,48 +32,42 @@ def create_router() -> Router:
     router.message.register(billing_portal, Command("billing"))
     router.message.register(fresh_invite, Command("invite"))
     router.message.register(pause_checkins, Command("quiet"))
-    router.callback_query.register(help_button, Magic(F.data == HELP))
-    router.callback_query.register(join_button, Magic(F.data == JOIN))
-    router.callback_query.register(accept_note, Magic(F.data == ACCEPT_NOTE))
-    router.callback_query.register(billing_button, Magic(F.data == BILLING))
+    router.callback_query.register(help_button, ShowHelp.filter())
+    router.callback_query.register(join_button, Join.filter())
+    router.callback_query.register(accept_note, AcceptNote.filter())
+    router.callback_query.register(billing_button, OpenBilling.filter())
     return router
 
 
 async def start(
     message: Message,
     command: CommandObject,
+    member: Member,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
     library: Library,
 ) -> None:
     """Welcome: what Between is, the price, the seats left, the not-for-crisis note."""
-    assert message.from_user is not None
-    member = await person(session, message.from_user, clock, started=True)
+    tool = library.tools.get((command.args or "").removeprefix("tool-"))
     if command.args == "paid":
         await message.answer(templates.render("join_paid_thanks", first_name=member.first_name))
-        return
-    if command.args == JOIN:
-        await _join(message, member, session, clock, templates, billing)
-        return
-    if command.args and command.args.removeprefix("tool-") in library.tools:
-        tool = library.tools[command.args.removeprefix("tool-")]
+    elif command.args == "join":
+        await _join(message, member, session, now, templates, membership)
+    elif tool is not None:
         await message.answer(templates.render("tool", tool=tool))
-        return
-    groups = await list_groups(session)
-    seats_left = None
-    if groups:
-        counts = [await seats.count_seats(session, group, clock.now()) for group in groups]
-        seats_left = sum(count.free for count in counts)
-    buttons = [
-        [InlineKeyboardButton(text="Join: $31 a month", callback_data=JOIN)],
-        [InlineKeyboardButton(text="How it works", callback_data=HELP)],
-    ]
-    await message.answer(
-        templates.render("start", first_name=member.first_name, seats_left=seats_left),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons),
-    )
+    else:
+        groups = await list_groups(session)
+        free = [(await seats.count_seats(session, group, now)).free for group in groups]
+        await message.answer(
+            templates.render(
+                "start", first_name=member.first_name, seats_left=sum(free) if groups else None
+            ),
+            reply_markup=markup(
+                [button("Join: $31 a month", Join())], [button("How it works", ShowHelp())]
+            ),
+        )
 
 
 async def help_command(message: Message, templates: Templates) -> None:
@@ -98,64 +82,65 @@ async def help_button(query: CallbackQuery, templates: Templates) -> None:
 
 
 async def join_command(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates, billing: Billing
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
 ) -> None:
     """Hold a seat and send the Checkout button, or a waitlist place."""
-    assert message.from_user is not None
-    member = await person(session, message.from_user, clock, started=True)
-    await _join(message, member, session, clock, templates, billing)
+    await _join(message, member, session, now, templates, membership)
 
 
 async def join_button(
     query: CallbackQuery,
+    member: Member,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        member = await person(session, query.from_user, clock, started=True)
-        await _join(query.message, member, session, clock, templates, billing)
+        await _join(query.message, member, session, now, templates, membership)
 
 
 async def accept_note(
     query: CallbackQuery,
+    member: Member,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     """The person confirmed Between is not a crisis service; go on with joining."""
     await query.answer()
-    member = await person(session, query.from_user, clock, started=True)
-    member.crisis_note_accepted_at = member.crisis_note_accepted_at or clock.now()
+    member.crisis_note_accepted_at = member.crisis_note_accepted_at or now
     session.add(member)
     if isinstance(query.message, Message):
-        await _join(query.message, member, session, clock, templates, billing)
+        await _join(query.message, member, session, now, templates, membership)
 
 
 async def _join(
     message: Message,
     member: Member,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     if member.crisis_note_accepted_at is None:
-        accept = InlineKeyboardButton(text="I understand, continue", callback_data=ACCEPT_NOTE)
         await message.answer(
             templates.render("join_note", first_name=member.first_name),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[accept]]),
+            reply_markup=markup([button("I understand, continue", AcceptNote())]),
         )
         return
-    outcome = await membership.join(session, billing, member, clock.now())
+    outcome = await membership.join(session, member, now)
     title = outcome.group.title if outcome.group else ""
     match outcome.kind:
         case "checkout":
             assert outcome.url is not None and outcome.group is not None
-            pay = InlineKeyboardButton(text="Pay $31 a month", url=outcome.url)
             await message.answer(
                 templates.render(
                     "join_checkout",
@@ -163,7 +148,7 @@ async def _join(
                     seats_left=outcome.seats_left,
                     until=_local(outcome.hold_until, outcome.group),
                 ),
-                reply_markup=InlineKeyboardMarkup(inline_keyboard=[[pay]]),
+                reply_markup=markup([link_button("Pay $31 a month", outcome.url)]),
             )
         case "waitlisted":
             await message.answer(
@@ -176,25 +161,21 @@ async def _join(
 
 
 async def leave_waitlist(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates
+    message: Message, member: Member, session: AsyncSession, now: datetime, templates: Templates
 ) -> None:
     """Leave the waitlist (an offered seat goes to the next person)."""
-    assert message.from_user is not None
-    member = await person(session, message.from_user, clock, started=True)
     entry = await seats.open_entry(session, member_id=member.id)
     if entry is None:
         await message.answer(templates.render("waitlist_not_on"))
         return
-    await seats.leave_waitlist(session, entry, clock.now())
+    await seats.leave_waitlist(session, entry, now)
     await message.answer(templates.render("waitlist_left"))
 
 
 async def status(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates
+    message: Message, member: Member, session: AsyncSession, templates: Templates
 ) -> None:
     """Membership, renewal date and seat, or the waitlist place."""
-    assert message.from_user is not None
-    member = await person(session, message.from_user, clock, started=True)
     assert member.id is not None
     lines = []
     for seat in await seats.seats_of(session, member.id):
@@ -217,59 +198,57 @@ async def status(
 
 
 async def billing_portal(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates, billing: Billing
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    templates: Templates,
+    membership: Membership,
 ) -> None:
     """A Stripe customer-portal link: card, invoices, cancelling."""
-    assert message.from_user is not None
-    await _send_portal(
-        message,
-        await person(session, message.from_user, clock, started=True),
-        session,
-        templates,
-        billing,
-    )
+    await _send_portal(message, member, session, templates, membership)
 
 
 async def billing_button(
     query: CallbackQuery,
+    member: Member,
     session: AsyncSession,
-    clock: Clock,
     templates: Templates,
-    billing: Billing,
+    membership: Membership,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        member = await person(session, query.from_user, clock, started=True)
-        await _send_portal(query.message, member, session, templates, billing)
+        await _send_portal(query.message, member, session, templates, membership)
 
 
 async def _send_portal(
-    message: Message, member: Member, session: AsyncSession, templates: Templates, billing: Billing
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    templates: Templates,
+    membership: Membership,
 ) -> None:
     assert member.id is not None
-    paying = [s for s in await seats.seats_of(session, member.id) if s.stripe_customer_id]
-    if not paying:
+    url = await membership.portal_url(session, member)
+    if url is None:
         comped = any(
             s.status == SeatStatus.COMPED for s in await seats.seats_of(session, member.id)
         )
         await message.answer(templates.render("billing_comped" if comped else "billing_none"))
         return
-    customer_id = paying[0].stripe_customer_id
-    assert customer_id is not None
-    url = await billing.stripe.portal_url(customer_id, await billing.bot_url("billing"))
-    button = InlineKeyboardButton(text="Open billing", url=url)
     await message.answer(
-        templates.render("billing_portal"),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
+        templates.render("billing_portal"), reply_markup=markup([link_button("Open billing", url)])
     )
 
 
 async def fresh_invite(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates, billing: Billing
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
 ) -> None:
     """A fresh personal invite link (the old one stops working)."""
-    assert message.from_user is not None
-    member = await person(session, message.from_user, clock, started=True)
     assert member.id is not None
     seated = [s for s in await seats.seats_of(session, member.id) if s.status in SEATED]
     if not seated:
@@ -278,20 +257,18 @@ async def fresh_invite(
     for seat in seated:
         group = await session.get(Group, seat.group_id)
         assert group is not None
-        link = await membership.grant_invite(session, billing, seat, group, member, clock.now())
+        link = await membership.grant_invite(session, seat, group, member, now)
         await message.answer(templates.render("invite_fresh", title=group.title, invite_link=link))
 
 
-def _local(moment: datetime | None, group: Group) -> str | None:
-    return local_time(moment, group) if moment is not None else None
-
-
 async def pause_checkins(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates
+    message: Message, member: Member, session: AsyncSession, templates: Templates
 ) -> None:
     """/quiet: no gentle check-ins while you take space (again to turn them back on)."""
-    assert message.from_user is not None
-    member = await person(session, message.from_user, clock, started=True)
     member.checkins_paused = not member.checkins_paused
     session.add(member)
     await message.answer(templates.render("quiet", paused=member.checkins_paused))
+
+
+def _local(moment: datetime | None, group: Group) -> str | None:
+    return format_local(moment, group.timezone) if moment is not None else None

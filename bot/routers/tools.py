@@ -3,24 +3,22 @@ kid, wins, next steps and the streak. In private only."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeVar
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.filters import PRIVATE, Magic
-from bot.people import person_and_group
-from core.clock import Clock
-from core.models import EntryKind
-from prompts import practice
-from prompts.library import Library
+from bot.filters import PRIVATE
+from core.models import EntryKind, Group, Member
+from practice import checkins
+from prompts.buttons import BACK, NameFeeling, PickFeeling, button, markup
+from prompts.catalog import Library
 from prompts.render import Templates
 
 T = TypeVar("T")
-FEEL = "feel"
-BACK = "back"
 TOOL_COMMANDS = {
     "breathe": "breathe",
     "ground": "ground",
@@ -33,8 +31,8 @@ def create_router() -> Router:
     router = Router(name="tools")
     router.message.filter(PRIVATE)
     router.message.register(feel, Command("feel"))
-    router.callback_query.register(feel_core, Magic(F.data.startswith(f"{FEEL}:core:")))
-    router.callback_query.register(feel_word, Magic(F.data.startswith(f"{FEEL}:word:")))
+    router.callback_query.register(pick_feeling, PickFeeling.filter())
+    router.callback_query.register(name_feeling, NameFeeling.filter())
     router.message.register(show_tool, Command(*TOOL_COMMANDS))
     router.message.register(win, Command("win"))
     router.message.register(next_step, Command("next"))
@@ -55,116 +53,126 @@ async def feel(message: Message, library: Library, templates: Templates) -> None
     await message.answer(templates.render("feel_start"), reply_markup=_cores(library))
 
 
-async def feel_core(query: CallbackQuery, library: Library, templates: Templates) -> None:
+async def pick_feeling(
+    query: CallbackQuery, callback_data: PickFeeling, library: Library, templates: Templates
+) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    choice = (query.data or "").rsplit(":", 1)[1]
-    if choice == BACK:
+    if callback_data.index == BACK:
         await query.message.edit_text(templates.render("feel_start"), reply_markup=_cores(library))
         return
-    index = int(choice)
-    core = library.wheel[index]
+    core = library.wheel[callback_data.index]
     rows = [
-        [
-            InlineKeyboardButton(text=word, callback_data=f"{FEEL}:word:{index}:{word}")
-            for word in chunk
-        ]
+        [button(word, NameFeeling(index=callback_data.index, word=word)) for word in chunk]
         for chunk in _chunks(list(core.words), 3)
     ]
-    rows.append([InlineKeyboardButton(text="← back", callback_data=f"{FEEL}:core:{BACK}")])
     await query.message.edit_text(
         templates.render("feel_core", core=core),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+        reply_markup=markup(*rows, [button("← back", PickFeeling(index=BACK))]),
     )
 
 
-async def feel_word(
+async def name_feeling(
     query: CallbackQuery,
+    callback_data: NameFeeling,
+    member: Member,
+    group: Group | None,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     library: Library,
     templates: Templates,
 ) -> None:
     """The word is named: kept for the member's weekly summary."""
     await query.answer()
-    _, _, index, word = (query.data or "").split(":", 3)
-    member, group = await person_and_group(session, query.from_user, clock)
     if group is not None:
-        await practice.record_tool_answer(
-            session, member=member, group=group, kind=EntryKind.FEELING, text=word, now=clock.now()
+        await checkins.record_tool_answer(
+            session,
+            member=member,
+            group=group,
+            kind=EntryKind.FEELING,
+            text=callback_data.word,
+            now=now,
         )
     if isinstance(query.message, Message):
-        core = library.wheel[int(index)]
+        core = library.wheel[callback_data.index]
         await query.message.edit_text(
-            templates.render("feel_named", word=word, core=core, kept=group is not None)
+            templates.render(
+                "feel_named", word=callback_data.word, core=core, kept=group is not None
+            )
         )
 
 
 async def win(
     message: Message,
     command: CommandObject,
+    member: Member,
+    group: Group | None,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
 ) -> None:
     """/win TEXT: a win, big or small, for the weekly summary."""
-    await _note(message, command, session, clock, templates, EntryKind.WIN)
+    await _note(message, command, member, group, session, now, templates, EntryKind.WIN)
 
 
 async def next_step(
     message: Message,
     command: CommandObject,
+    member: Member,
+    group: Group | None,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
 ) -> None:
     """/next TEXT: the next small step."""
-    await _note(message, command, session, clock, templates, EntryKind.NEXT_STEP)
+    await _note(message, command, member, group, session, now, templates, EntryKind.NEXT_STEP)
 
 
 async def _note(
     message: Message,
     command: CommandObject,
+    member: Member,
+    group: Group | None,
     session: AsyncSession,
-    clock: Clock,
+    now: datetime,
     templates: Templates,
     kind: EntryKind,
 ) -> None:
-    assert message.from_user is not None
     text = (command.args or "").strip()
     if not text:
         await message.answer(templates.render("note_usage", kind=kind.value))
-        return
-    member, group = await person_and_group(session, message.from_user, clock)
-    if group is None:
+    elif group is None:
         await message.answer(templates.render("members_only"))
-        return
-    await practice.record_tool_answer(
-        session, member=member, group=group, kind=kind, text=text, now=clock.now()
-    )
-    await message.answer(templates.render("note_kept", kind=kind.value))
+    else:
+        await checkins.record_tool_answer(
+            session, member=member, group=group, kind=kind, text=text, now=now
+        )
+        await message.answer(templates.render("note_kept", kind=kind.value))
 
 
 async def show_streak(
-    message: Message, session: AsyncSession, clock: Clock, templates: Templates
+    message: Message,
+    member: Member,
+    group: Group | None,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
 ) -> None:
     """/streak: days in a row with a check-in."""
-    assert message.from_user is not None
-    member, group = await person_and_group(session, message.from_user, clock)
     if group is None:
         await message.answer(templates.render("members_only"))
         return
-    days = await practice.streak(session, member, group, clock.now())
+    days = await checkins.streak(session, member, group, now)
     await message.answer(templates.render("streak", days=days))
 
 
 def _cores(library: Library) -> InlineKeyboardMarkup:
     buttons = [
-        InlineKeyboardButton(text=f"{core.emoji} {core.core}", callback_data=f"{FEEL}:core:{i}")
-        for i, core in enumerate(library.wheel)
+        button(f"{core.emoji} {core.core}", PickFeeling(index=index))
+        for index, core in enumerate(library.wheel)
     ]
-    return InlineKeyboardMarkup(inline_keyboard=_chunks(buttons, 2))
+    return markup(*_chunks(buttons, 2))
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:

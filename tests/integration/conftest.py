@@ -14,22 +14,17 @@ from sqlalchemy import func
 from sqlalchemy import table as sa_table
 from sqlmodel import SQLModel, select
 
+from app.runtime import Runtime
 from core.clock import SimulatedClock
 from core.db import SessionFactory, create_engine, create_session_factory, upgrade_database
 from core.redis import redis_url_for
-from core.runtime import Runtime
 from core.settings import Settings
 from sandbox.databases import create_postgres_database, drop_postgres_database
+from sandbox.harness import COACH_ID, Sandboxes
 from sandbox.stripe import StripeSandbox
-from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
+from sandbox.telegram import TelegramSandbox
 from sandbox.zoom import ZoomSandbox
-from tests.integration.world import (
-    COACH_ID,
-    STRIPE_WEBHOOK_SECRET,
-    WEBHOOK_SECRET,
-    World,
-    open_world,
-)
+from tests.integration.world import World, open_world
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -78,15 +73,20 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+# The sandbox Bot API's flood limits run this many times faster than Telegram's, so tests stay
+# quick; the app's clock waits (a 429's retry_after) as much faster.
+PACE = 20
+
+
 @pytest.fixture
 def clock() -> SimulatedClock:
-    return SimulatedClock(START)
+    return SimulatedClock(START, pace=PACE)
 
 
 @pytest.fixture
 async def telegram(clock: SimulatedClock) -> AsyncIterator[TelegramSandbox]:
-    """The sandbox Bot API, its flood limits 20 times Telegram's so tests stay quick."""
-    sandbox = TelegramSandbox(rate_scale=20, now=clock.now)
+    """The sandbox Bot API, its flood limits PACE times Telegram's."""
+    sandbox = TelegramSandbox(rate_scale=PACE, now=clock.now)
     await sandbox.start()
     sandbox.add_user(COACH_ID, "Coach", username="coach")
     yield sandbox
@@ -118,24 +118,8 @@ def settings(
     zoom_sandbox: ZoomSandbox,
     tmp_path: Path,
 ) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        redis_url=redis_url,
-        data_dir=tmp_path,
-        telegram_bot_token=SANDBOX_BOT_TOKEN,
-        telegram_api_base=telegram.base_url,
-        telegram_webhook_secret=WEBHOOK_SECRET,
-        coach_telegram_ids=(COACH_ID,),
-        stripe_secret_key=stripe_sandbox.api_key,
-        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
-        stripe_api_base=stripe_sandbox.base_url,
-        zoom_account_id=zoom_sandbox.account_id,
-        zoom_client_id=zoom_sandbox.client_id,
-        zoom_client_secret=zoom_sandbox.client_secret,
-        zoom_api_base=zoom_sandbox.base_url + "/v2",
-        zoom_oauth_url=zoom_sandbox.base_url + "/oauth/token",
-    )
+    sandboxes = Sandboxes(telegram, stripe_sandbox, zoom_sandbox)
+    return sandboxes.settings(database_url=database_url, redis_url=redis_url, data_dir=tmp_path)
 
 
 @pytest.fixture

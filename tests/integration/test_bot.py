@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from app.runtime import Runtime
 from core.db import SessionFactory
 from core.groups import register_group
 from core.models import Group, Member
-from core.runtime import Runtime
 from sandbox.telegram import TelegramSandbox
 from tests.integration.conftest import START, count, feed
 from tests.integration.world import COACH_ID

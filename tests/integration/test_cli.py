@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sandbox.stripe import StripeSandbox
 
-BETWEEN = [sys.executable, "-c", "from core.cli import main; main()"]
+BETWEEN = [sys.executable, "-c", "from app.cli import main; main()"]
 
 
 async def between(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
@@ -117,7 +117,7 @@ def broken_library(tmp_path: Path) -> Path:
     """A copy of the shipped library with a typo'd field and a duplicated id."""
     import shutil
 
-    from prompts.library import LIBRARY_DIR
+    from prompts.loader import LIBRARY_DIR
 
     copy = tmp_path / "library"
     shutil.copytree(LIBRARY_DIR, copy)

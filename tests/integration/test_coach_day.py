@@ -107,8 +107,8 @@ async def test_the_digest_puts_urgent_first_then_who_waits_longest(world: World)
     await world.deliver()
 
     world.clock.set(datetime(2026, 11, 17, 8, 0, tzinfo=UTC))  # Tuesday, the digest hour
-    assert await jobs.send_digests({"runtime": world.runtime}) == 1
-    assert await jobs.send_digests({"runtime": world.runtime}) == 0
+    assert await jobs.send_digests({"services": world.runtime}) == 1
+    assert await jobs.send_digests({"services": world.runtime}) == 0
     await world.deliver()
     digest = next(
         m for m in world.telegram.sent_by_bot(COACH_ID) if "Your round for" in (m.text or "")
@@ -131,7 +131,7 @@ async def test_the_digest_puts_urgent_first_then_who_waits_longest(world: World)
     )
 
     world.clock.set(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))  # Friday: not a reply day
-    assert await jobs.send_digests({"runtime": world.runtime}) == 0
+    assert await jobs.send_digests({"services": world.runtime}) == 0
 
 
 async def test_a_quiet_member_gets_one_gentle_check_in_per_quiet_spell_unless_paused(
@@ -143,7 +143,7 @@ async def test_a_quiet_member_gets_one_gentle_check_in_per_quiet_spell_unless_pa
     assert "I won't send gentle check-ins" in world.texts(NOA)[-1]
 
     async def nudges() -> int:
-        await jobs.send_gentle_checkins({"runtime": world.runtime})
+        await jobs.send_gentle_checkins({"services": world.runtime})
         await world.deliver()
         return sum("just checking in" in t for t in world.texts(MAYA))
 
@@ -161,7 +161,7 @@ async def test_a_quiet_member_gets_one_gentle_check_in_per_quiet_spell_unless_pa
 
     world.clock.set(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))  # Thursday, long silence
     assert await nudges() == 2  # no more messages: the coach's digest says it instead
-    await jobs.send_digests({"runtime": world.runtime})
+    await jobs.send_digests({"services": world.runtime})
     await world.deliver()
     digest = coach_sees(world)[-1]
     assert "Gone quiet" in digest and "Maya: 11 days (got a gentle check-in)" in digest

@@ -13,6 +13,7 @@ from billing.reconcile import reconcile
 from billing.stripe_gateway import StripeGateway
 from core.groups import register_group
 from core.models import Seat, SeatStatus, WaitlistEntry, WaitlistStatus
+from prompts.buttons import AcceptNote
 from sandbox.stripe import StripeSandbox
 from scheduling import jobs
 from tests.integration.world import COACH_ID, GROUP, World
@@ -37,7 +38,7 @@ async def test_fifty_people_pressing_join_at_once_for_three_seats_get_exactly_th
 
     await asyncio.gather(
         *(
-            world.telegram.user_presses(u, n, "join:accept")
+            world.telegram.user_presses(u, n, AcceptNote().pack())
             for u, n in zip(people, notes, strict=True)
         )
     )
@@ -262,12 +263,12 @@ async def test_reconcile_heals_what_lost_webhooks_missed(world: World) -> None:
     assert (await world.seat(4001)).status == SeatStatus.HELD  # type: ignore[union-attr]
 
     async with world.sessions() as session:
-        dry = await reconcile(session, world.runtime.billing, world.clock.now(), apply=False)
+        dry = await reconcile(session, world.runtime.membership, world.clock.now(), apply=False)
         await session.rollback()
     assert [(d.ours, d.stripes, d.fixed) for d in dry] == [("held", "active", False)]
     assert (await world.seat(4001)).status == SeatStatus.HELD  # type: ignore[union-attr]
 
-    await jobs.reconcile_billing({"runtime": world.runtime})
+    await jobs.reconcile_billing({"services": world.runtime})
     await world.deliver()
     healed = await world.seat(4001)
     assert healed is not None and healed.status == SeatStatus.ACTIVE

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from core.groups import Schedule, change_schedule, register_group
 from core.models import Entry, EntryKind, PromptDay, PromptState, SafetyAlert
+from prompts.buttons import NameFeeling
 from scheduling import jobs
 from tests.integration.world import COACH_ID, GROUP, World
 
@@ -39,7 +40,7 @@ async def london_mornings(world: World) -> None:
 
 
 async def run_prompt_job(world: World) -> int:
-    sent = await jobs.send_daily_prompts({"runtime": world.runtime})
+    sent = await jobs.send_daily_prompts({"services": world.runtime})
     await world.deliver()
     return sent
 
@@ -136,7 +137,7 @@ async def test_wins_next_steps_the_feelings_wheel_and_the_streak(world: World) -
         (EntryKind.WIN, "slept eight hours"),
         (EntryKind.NEXT_STEP, "text Dana tonight"),
     ]
-    assert kept[3] == (EntryKind.FEELING, word.split(":", 3)[3])
+    assert kept[3] == (EntryKind.FEELING, NameFeeling.unpack(word).word)
 
     world.clock.advance(timedelta(days=1))
     await telegram.user_sends(MAYA, text="still here")

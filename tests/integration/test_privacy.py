@@ -15,15 +15,18 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel, col, select
 
+from app.backup import backup_database
 from core import privacy
-from core.backup import backup_database
 from core.db import SessionFactory, check_schema_current, create_engine, create_session_factory
+from core.localtime import monday_of
 from core.models import Entry, Group, Member
+from prompts.buttons import Forget
 from sandbox.databases import create_postgres_database, drop_postgres_database
+from sandbox.harness import COACH_ID, STRIPE_WEBHOOK_SECRET
+from sandbox.harness import TELEGRAM_WEBHOOK_SECRET as WEBHOOK_SECRET
 from sandbox.telegram import SANDBOX_BOT_TOKEN
 from scheduling import jobs, summaries
-from scheduling.weekly import monday_of
-from tests.integration.world import COACH_ID, GROUP, STRIPE_WEBHOOK_SECRET, WEBHOOK_SECRET, World
+from tests.integration.world import GROUP, World
 
 MAYA = 4001
 NOA = 4002
@@ -53,8 +56,8 @@ async def a_week_of_words(world: World) -> None:
     )
     await telegram.user_sends(NOA, GROUP, text=NOAS_WORDS[0])
     world.clock.advance(timedelta(days=6, hours=9))  # Sunday evening: summaries
-    await jobs.weekly_summaries({"runtime": world.runtime})
-    await jobs.weekly_summaries({"runtime": world.runtime})
+    await jobs.weekly_summaries({"services": world.runtime})
+    await jobs.weekly_summaries({"services": world.runtime})
     await world.deliver()
 
 
@@ -109,7 +112,7 @@ async def test_forget_leaves_no_word_of_theirs_in_any_table(world: World) -> Non
     await world.telegram.user_sends(MAYA, text="/forget")
     confirm = world.last(MAYA)
     assert "Only what billing law requires stays" in (confirm.text or "")
-    await world.telegram.user_presses(MAYA, confirm, "forget:yes")
+    await world.telegram.user_presses(MAYA, confirm, Forget(confirm=True).pack())
     await world.deliver()
 
     after = await text_everywhere(world.sessions)
@@ -134,9 +137,9 @@ async def test_retention_deletes_old_words_and_the_week_still_counts(world: Worl
     await a_week_of_words(world)
     maya, group = await maya_and_group(world)
     week = monday_of((world.clock.now() - timedelta(days=3)).date())
-    library = world.runtime.library
+    vocabulary = world.runtime.vocabulary
     async with world.sessions() as session:
-        before = await summaries.figures_for(session, maya, group, week, library)
+        before = await summaries.figures_for(session, maya, group, week, vocabulary)
     later = world.clock.now() + timedelta(days=181)
     async with world.sessions() as session:
         dry = await privacy.purge_old_words(session, later, days=180, dry_run=True)
@@ -148,7 +151,7 @@ async def test_retention_deletes_old_words_and_the_week_still_counts(world: Worl
     remaining = await text_everywhere(world.sessions)
     assert [words for words in MAYAS_WORDS if words in remaining] == []
     async with world.sessions() as session:
-        after = await summaries.figures_for(session, maya, group, week, library)
+        after = await summaries.figures_for(session, maya, group, week, vocabulary)
         kept = (await session.exec(select(func.count()).select_from(Entry))).one()
     assert (after.checkins, after.voice_minutes, after.days_checked_in) == (
         before.checkins,

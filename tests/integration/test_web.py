@@ -12,17 +12,18 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
+from app.runtime import Runtime
+from app.web import create_app
+from app.worker import create_worker
 from core.db import SessionFactory
 from core.models import EventStatus, ExternalEvent
 from core.redis import EmbeddedRedis
-from core.runtime import Runtime
 from core.settings import Settings
-from core.web import create_app
+from sandbox.harness import STRIPE_WEBHOOK_SECRET
+from sandbox.harness import TELEGRAM_WEBHOOK_SECRET as WEBHOOK_SECRET
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
-from scheduling.worker import create_worker
 from tests.integration.conftest import count
-from tests.integration.world import STRIPE_WEBHOOK_SECRET, WEBHOOK_SECRET
 
 MEMBER_ID = 2001
 

@@ -29,7 +29,7 @@ async def in_the_group(world: World, user_id: int, name: str) -> None:
 
 
 async def run(world: World, job: str) -> int:
-    done: int = await getattr(jobs, job)({"runtime": world.runtime})
+    done: int = await getattr(jobs, job)({"services": world.runtime})
     await world.deliver()
     return done
 
@@ -165,7 +165,7 @@ async def test_summaries_go_out_once_across_a_worker_restart(world: World) -> No
     await in_the_group(world, MAYA, "Maya")
     await in_the_group(world, NOA, "Noa")
     world.clock.set(at(6, 18))
-    await jobs.weekly_summaries({"runtime": world.runtime})  # drafts and sends in one go
+    await jobs.weekly_summaries({"services": world.runtime})  # drafts and sends in one go
 
     sender = OutboxSender(
         world.sessions,
@@ -182,7 +182,7 @@ async def test_summaries_go_out_once_across_a_worker_restart(world: World) -> No
     first.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await first
-    await jobs.weekly_summaries({"runtime": world.runtime})  # the worker restarts
+    await jobs.weekly_summaries({"services": world.runtime})  # the worker restarts
     await world.deliver()
 
     delivered = Counter(

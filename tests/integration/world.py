@@ -8,27 +8,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from sqlmodel import col, select
 
-from billing.stripe_gateway import StripeGateway
+from app.runtime import Runtime
+from app.web import create_app
+from app.worker import create_worker
 from bot.dispatcher import ALLOWED_UPDATES
 from core.clock import SimulatedClock
 from core.db import SessionFactory
 from core.flood import TELEGRAM_LIMITS
-from core.groups import register_group
-from core.models import Member, Seat, SeatStatus
+from core.models import Seat, SeatStatus
 from core.outbox import OutboxSender
-from core.runtime import Runtime
 from core.settings import Settings
-from core.web import create_app
+from sandbox import harness
+from sandbox.harness import COACH_ID, STRIPE_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_SECRET
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import ChatMessage, TelegramSandbox
 from scheduling import jobs
-from scheduling.worker import create_worker
 
-COACH_ID = 1001
-WEBHOOK_SECRET = "test-webhook-secret-0123456789"
-STRIPE_WEBHOOK_SECRET = "whsec_test_between"
+__all__ = ["COACH_ID", "GROUP", "World", "open_world"]
+
 GROUP = -1009000
 
 
@@ -71,7 +69,7 @@ class World:
         await asyncio.wait_for(sender.drain(), timeout=30)
 
     async def sweep(self) -> None:
-        await jobs.sweep_seats({"runtime": self.runtime})
+        await jobs.sweep_seats({"services": self.runtime})
         await self.deliver()
 
     def person(self, user_id: int, name: str) -> None:
@@ -79,11 +77,7 @@ class World:
 
     async def ask_to_join(self, user_id: int) -> ChatMessage:
         """/join, then accept the not-for-crisis note; return the bot's answer."""
-        await self.telegram.user_sends(user_id, text="/join")
-        note = self.last(user_id)
-        assert note.text is not None and "not a crisis service" in note.text
-        await self.telegram.user_presses(user_id, note, "join:accept")
-        return self.last(user_id)
+        return await harness.ask_to_join(self.telegram, user_id)
 
     async def pay(self, user_id: int) -> None:
         seat = await self.seat(user_id)
@@ -102,15 +96,7 @@ class World:
 
     async def seat(self, user_id: int) -> Seat | None:
         """The person's newest seat."""
-        async with self.sessions() as session:
-            return (
-                await session.exec(
-                    select(Seat)
-                    .join(Member, col(Member.id) == col(Seat.member_id))
-                    .where(col(Member.telegram_id) == user_id)
-                    .order_by(col(Seat.id).desc())
-                )
-            ).first()
+        return await harness.newest_seat(self.sessions, user_id)
 
     def last(self, user_id: int) -> ChatMessage:
         return self.telegram.sent_by_bot(user_id)[-1]
@@ -130,9 +116,7 @@ async def open_world(
     telegram: TelegramSandbox,
     stripe_sandbox: StripeSandbox,
 ) -> AsyncIterator[World]:
-    gateway = StripeGateway(stripe_sandbox.api_key, stripe_sandbox.base_url)
-    price_id, _ = await gateway.ensure_price()
-    await gateway.close()
+    price_id = await harness.create_price(stripe_sandbox)
     settings = settings.model_copy(update={"stripe_price_id": price_id})
     assert settings.redis_url is not None
     runtime = await Runtime.open(settings, redis_url=settings.redis_url, clock=clock)
@@ -140,18 +124,13 @@ async def open_world(
         base = str(client.make_url("")).rstrip("/")
         await runtime.bot.set_webhook(
             f"{base}/telegram/webhook",
-            secret_token=WEBHOOK_SECRET,
+            secret_token=TELEGRAM_WEBHOOK_SECRET,
             allowed_updates=ALLOWED_UPDATES,
         )
         stripe_sandbox.add_webhook_endpoint(f"{base}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
-        telegram.add_group(GROUP, "Between circle", admins=[COACH_ID])
-        await telegram.user_sends(COACH_ID, text="/start")
-        await telegram.bot_added_to_group(GROUP, by_user_id=COACH_ID)
-        async with sessions() as session:
-            await register_group(
-                session, chat_id=GROUP, title="Between circle", capacity=3, now=clock.now()
-            )
-            await session.commit()
+        await harness.coach_opens_group(
+            telegram, sessions, chat_id=GROUP, title="Between circle", capacity=3, now=clock.now()
+        )
         yield World(runtime, telegram, stripe_sandbox, sessions, clock, settings)
         await stripe_sandbox.settle()
     await runtime.close()

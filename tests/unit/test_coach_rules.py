@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from coaching.rules import answer_by, gone_quiet, nudge_due, quiet_since, waited
-from prompts.daily import describe_days, parse_days, parse_time
+from core.localtime import describe_days, parse_days, parse_time
 
 LONDON = "Europe/London"
 SUN_TO_THU = parse_days("sun,mon,tue,wed,thu")

@@ -6,18 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from prompts.daily import (
-    ScheduleError,
-    due_date,
-    format_days,
-    next_prompt,
-    parse_days,
-    parse_time,
-    plan_days,
-    week_theme,
-)
-from prompts.library import Prompt
-from prompts.practice import count_streak
+from core.localtime import ScheduleError, day_due, format_days, parse_days, parse_time
+from practice.rotation import next_prompt, plan_days, week_theme
+from practice.streaks import count_streak
+from prompts.catalog import Prompt
 
 MINUTE = timedelta(minutes=1)
 DAILY = parse_days("daily")
@@ -42,7 +34,7 @@ def simulate_cron(
     sent: set[date] = set()
     sends = []
     while now < end:
-        day = due_date(now, zone=zone, at=parse_time(at), days=days)
+        day = day_due(now, zone_name=zone, at=parse_time(at), days=days)
         if day is not None and day not in sent:
             sent.add(day)
             sends.append((day, now))
@@ -280,13 +272,15 @@ def test_the_rotation_does_not_send_a_prompt_planned_for_later_in_the_round() ->
 
 
 def test_a_planned_day_is_a_day_the_worker_sends() -> None:
-    # What the plan promises the coach must be what due_date lets the worker send.
+    # What the plan promises the coach must be what day_due lets the worker send.
     at = parse_time("09:00")
     for offset, (state, prompt_id) in enumerate(plan([], {5: ("planned", "loose")}, WEEKDAYS)):
         day = MONDAY + timedelta(days=offset)
         noon = local("Europe/London", f"{day.isoformat()} 12:00")
         planned = state == "planned"
-        sends = due_date(noon, zone="Europe/London", at=at, days=WEEKDAYS, planned=planned) == day
+        sends = (
+            day_due(noon, zone_name="Europe/London", at=at, days=WEEKDAYS, any_day=planned) == day
+        )
         assert sends == (prompt_id is not None), f"{day:%A}: {state} {prompt_id}"
 
 

@@ -7,11 +7,11 @@ import pytest
 from billing.lifecycle import (
     Notice,
     SeatView,
+    SubscriptionState,
     follow_subscription,
     grace_is_over,
     hold_until,
 )
-from billing.stripe_gateway import SubscriptionState
 from core.models import SeatStatus
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)

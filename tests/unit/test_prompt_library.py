@@ -7,25 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from prompts.library import (
-    FILES,
-    LIBRARY_DIR,
-    REQUIRED_TOOLS,
-    THEMES,
-    Library,
-    LibraryError,
-    Problem,
-    check_library,
-    find_feelings,
-    find_risk,
-    find_topics,
-    load_library,
-)
+from practice.words import Vocabulary
+from prompts.catalog import REQUIRED_TOOLS, THEMES, Library
+from prompts.checked_yaml import Problem
+from prompts.loader import FILES, LIBRARY_DIR, LibraryError, check_library, load_library
+from safety.matcher import RiskMatcher
 
 
 @pytest.fixture(scope="module")
 def library() -> Library:
     return load_library()
+
+
+@pytest.fixture(scope="module")
+def risk(library: Library) -> RiskMatcher:
+    return RiskMatcher(library)
+
+
+@pytest.fixture(scope="module")
+def vocabulary(library: Library) -> Vocabulary:
+    return Vocabulary(library)
 
 
 # --- the shipped library ----------------------------------------------------------------------
@@ -364,8 +365,8 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
         "ich mochte sterben",
     ],
 )
-def test_risk_is_caught(library: Library, message: str) -> None:
-    assert find_risk(message, library) is not None
+def test_risk_is_caught(risk: RiskMatcher, message: str) -> None:
+    assert risk.find(message) is not None
 
 
 @pytest.mark.parametrize(
@@ -394,19 +395,19 @@ def test_risk_is_caught(library: Library, message: str) -> None:
         "I said no today and didn't explain myself",
     ],
 )
-def test_everyday_idioms_are_not_risk(library: Library, message: str) -> None:
-    assert find_risk(message, library) is None
+def test_everyday_idioms_are_not_risk(risk: RiskMatcher, message: str) -> None:
+    assert risk.find(message) is None
 
 
-def test_find_risk_names_the_phrase_it_found(library: Library) -> None:
-    assert find_risk("Some nights I want to die.", library) == "want to die"
-    assert find_risk("I can’t go on", library) == "can't go on"
-    assert find_risk("estarían mejor sin mi", library) == "estarían mejor sin mí"
+def test_find_risk_names_the_phrase_it_found(risk: RiskMatcher) -> None:
+    assert risk.find("Some nights I want to die.") == "want to die"
+    assert risk.find("I can’t go on") == "can't go on"
+    assert risk.find("estarían mejor sin mi") == "estarían mejor sin mí"
 
 
-def test_an_idiom_does_not_hide_real_risk_in_the_same_message(library: Library) -> None:
+def test_an_idiom_does_not_hide_real_risk_in_the_same_message(risk: RiskMatcher) -> None:
     message = "This traffic is killing me. Honestly I want to kill myself."
-    assert find_risk(message, library) == "kill myself"
+    assert risk.find(message) == "kill myself"
 
 
 # --- feelings and topics ------------------------------------------------------------------------
@@ -427,8 +428,8 @@ def test_an_idiom_does_not_hide_real_risk_in_the_same_message(library: Library) 
         ("Had pasta for dinner.", []),
     ],
 )
-def test_find_feelings(library: Library, message: str, feelings: list[str]) -> None:
-    assert find_feelings(message, library) == feelings
+def test_find_feelings(vocabulary: Vocabulary, message: str, feelings: list[str]) -> None:
+    assert vocabulary.feelings(message) == feelings
 
 
 @pytest.mark.parametrize(
@@ -444,5 +445,5 @@ def test_find_feelings(library: Library, message: str, feelings: list[str]) -> N
         ("A quiet moment with my inner kid on the couch.", []),
     ],
 )
-def test_find_topics(library: Library, message: str, topics: list[str]) -> None:
-    assert find_topics(message, library) == topics
+def test_find_topics(vocabulary: Vocabulary, message: str, topics: list[str]) -> None:
+    assert [topic.id for topic in vocabulary.topics(message)] == topics

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -11,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.clock import SystemClock
 from core.db import (
     SchemaError,
     check_schema_current,
@@ -19,11 +22,19 @@ from core.db import (
     create_session_factory,
     upgrade_database,
 )
-from core.groups import GroupError, Schedule, change_schedule, list_groups, register_group
+from core.groups import (
+    GroupError,
+    Schedule,
+    change_schedule,
+    find_group,
+    list_groups,
+    register_group,
+)
+from core.localtime import WEEKDAYS
 from core.logs import configure_logging
 from core.settings import ConfigError, Settings, load_settings
-from prompts.daily import WEEKDAYS
-from prompts.library import Library
+from prompts.catalog import Library
+from prompts.loader import LIBRARY_DIR, LibraryError, check_library, load_library
 
 T = TypeVar("T")
 
@@ -94,13 +105,29 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+@contextlib.asynccontextmanager
+async def _session(settings: Settings, *, migrate: bool = False) -> AsyncIterator[AsyncSession]:
+    """A session on the configured database: brought up to date first (`migrate`), or
+    refused with what to do when its migrations are behind."""
+    if migrate:
+        await upgrade_database(settings.database_url)
+    else:
+        await check_schema_current(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
 @app.command()
 def run(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """Web, worker and bot in one process (long polling when PUBLIC_URL is unset)."""
-    from core.serve import Part, serve_until_stopped
+    from app.serve import Part, serve_until_stopped
 
     settings = _server_settings(*SERVER_NEEDS)
     configure_logging()
@@ -116,7 +143,7 @@ def web(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """The web process: Telegram and Stripe webhooks, /healthz."""
-    from core.serve import Part, serve_until_stopped
+    from app.serve import Part, serve_until_stopped
 
     settings = _server_settings(*SERVER_NEEDS)
     configure_logging()
@@ -127,7 +154,7 @@ def web(
 @app.command()
 def worker() -> None:
     """The worker process: queued jobs, the cron table and outbox delivery."""
-    from core.serve import Part, serve_until_stopped
+    from app.serve import Part, serve_until_stopped
 
     settings = _server_settings("TELEGRAM_BOT_TOKEN", "COACH_TELEGRAM_IDS", "STRIPE_SECRET_KEY")
     configure_logging()
@@ -232,37 +259,30 @@ def _save_group(
     existing: bool = False,
     schedule: Schedule | None = None,
 ) -> None:
-    from core.clock import SystemClock
-    from core.groups import find_group
-
     settings = load_settings()
 
     async def save() -> str:
-        await upgrade_database(settings.database_url)
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                group = await find_group(session, chat_id=chat_id)
-                if existing and group is None:
-                    raise CommandError(f"no group with chat id {chat_id}: add it first")
-                saved = await register_group(
-                    session,
-                    chat_id=chat_id,
-                    title=title or (group.title if group else ""),
-                    capacity=capacity,
-                    timezone=timezone,
-                    now=SystemClock().now(),
-                )
-                change_schedule(saved, schedule or Schedule())
-                await session.commit()
-                return (
-                    f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}, "
-                    f"prompt at {saved.prompt_time} on {saved.prompt_days}, "
-                    f"replies {saved.reply_days} by {saved.reply_by}, "
-                    f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}"
-                )
-        finally:
-            await engine.dispose()
+        # Adding the first group is a newcomer's first step: the database is made as needed.
+        async with _session(settings, migrate=True) as session:
+            group = await find_group(session, chat_id=chat_id)
+            if existing and group is None:
+                raise CommandError(f"no group with chat id {chat_id}: add it first")
+            saved = await register_group(
+                session,
+                chat_id=chat_id,
+                title=title or (group.title if group else ""),
+                capacity=capacity,
+                timezone=timezone,
+                now=SystemClock().now(),
+            )
+            change_schedule(saved, schedule or Schedule())
+            await session.commit()
+            return (
+                f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}, "
+                f"prompt at {saved.prompt_time} on {saved.prompt_days}, "
+                f"replies {saved.reply_days} by {saved.reply_by}, "
+                f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}"
+            )
 
     console.print(f"Saved {_run(save())}", markup=False)
 
@@ -273,22 +293,17 @@ def group_list() -> None:
     settings = load_settings()
 
     async def fetch() -> list[tuple[str, ...]]:
-        await upgrade_database(settings.database_url)
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                return [
-                    (
-                        str(group.chat_id),
-                        group.title,
-                        str(group.capacity),
-                        group.timezone,
-                        "yes" if group.bot_can_invite and group.bot_can_restrict else "missing",
-                    )
-                    for group in await list_groups(session)
-                ]
-        finally:
-            await engine.dispose()
+        async with _session(settings) as session:
+            return [
+                (
+                    str(group.chat_id),
+                    group.title,
+                    str(group.capacity),
+                    group.timezone,
+                    "yes" if group.bot_can_invite and group.bot_can_restrict else "missing",
+                )
+                for group in await list_groups(session)
+            ]
 
     rows = _run(fetch())
     if not rows:
@@ -338,10 +353,9 @@ def billing_reconcile(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
 ) -> None:
     """Compare every Stripe subscription with its seat and fix drift (the nightly job)."""
+    from app.runtime import Runtime
     from billing import reconcile
-    from core.clock import SystemClock
     from core.redis import redis_url_for
-    from core.runtime import Runtime
 
     settings = _settings("TELEGRAM_BOT_TOKEN", "STRIPE_SECRET_KEY")
 
@@ -352,10 +366,12 @@ def billing_reconcile(
                 async with runtime.sessions() as session:
                     now = runtime.clock.now()
                     drifts = await reconcile.reconcile(
-                        session, runtime.billing, now, apply=not dry_run
+                        session, runtime.membership, now, apply=not dry_run
                     )
                     if not dry_run:
-                        await reconcile.report_to_coaches(session, runtime.billing, drifts, now)
+                        await reconcile.report_to_coaches(
+                            session, runtime.templates, settings.coach_telegram_ids, drifts, now
+                        )
                         await session.commit()
                 return [str(drift) for drift in drifts]
             finally:
@@ -372,8 +388,6 @@ def billing_reconcile(
 @prompts_app.command("check")
 def prompts_check() -> None:
     """Check the prompt library; every problem with its file and line."""
-    from prompts.library import LIBRARY_DIR, check_library
-
     settings = load_settings()
     problems = check_library(settings.prompt_library_dir or LIBRARY_DIR)
     for problem in problems:
@@ -389,8 +403,6 @@ def prompts_check() -> None:
 
 
 def _library(settings: Settings) -> Library:
-    from prompts.library import LIBRARY_DIR, LibraryError, load_library
-
     try:
         return load_library(settings.prompt_library_dir or LIBRARY_DIR)
     except LibraryError as error:
@@ -403,22 +415,16 @@ def data_purge(
 ) -> None:
     """Delete what members wrote after RETENTION_DAYS; the counts stay (the daily job)."""
     from core import privacy
-    from core.clock import SystemClock
 
     settings = load_settings()
 
     async def purge() -> privacy.Purge:
-        await upgrade_database(settings.database_url)
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                counts = await privacy.purge_old_words(
-                    session, SystemClock().now(), days=settings.retention_days, dry_run=dry_run
-                )
-                await session.commit()
-                return counts
-        finally:
-            await engine.dispose()
+        async with _session(settings) as session:
+            counts = await privacy.purge_old_words(
+                session, SystemClock().now(), days=settings.retention_days, dry_run=dry_run
+            )
+            await session.commit()
+            return counts
 
     counts = _run(purge())
     verb = "would go" if dry_run else "deleted"
@@ -433,7 +439,7 @@ def data_purge(
 @app.command()
 def backup(path: Annotated[Path, typer.Argument(help="Where to write the copy.")]) -> None:
     """A consistent copy of the database (SQLite's online backup, or pg_dump)."""
-    from core.backup import BackupError, backup_database
+    from app.backup import BackupError, backup_database
 
     settings = load_settings()
     try:
@@ -446,7 +452,7 @@ def backup(path: Annotated[Path, typer.Argument(help="Where to write the copy.")
 @app.command()
 def doctor() -> None:
     """Check the configuration and every service it points at."""
-    from core.doctor import run_checks
+    from app.doctor import run_checks
 
     checks = _run(run_checks(load_settings()))
     table = Table("check", "result", "detail")

@@ -1,84 +1,12 @@
-"""The daily prompt's rules, pure: when it is due in the group's zone, and which prompt is next."""
+"""The daily prompt's rules, pure: which prompt comes next, themed weeks, the week ahead."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
-from prompts.library import Prompt
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-EVERY_DAY = ",".join(WEEKDAYS)
-_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_ALIASES = {"daily": EVERY_DAY, "weekdays": "mon,tue,wed,thu,fri", "weekends": "sat,sun"}
-
-
-class ScheduleError(ValueError):
-    """A prompt time or day list a coach can correct."""
-
-
-def parse_time(text: str) -> time:
-    """A time like 09:00; anything else is a ScheduleError saying what is expected."""
-    try:
-        hours, minutes = (int(part) for part in text.strip().split(":"))
-        return time(hours, minutes)
-    except ValueError:
-        raise ScheduleError(f"prompt time {text!r} should look like 09:00") from None
-
-
-def parse_days(text: str) -> tuple[int, ...]:
-    """Days like mon,wed,fri or Monday, Friday or weekdays or daily, as numbers (Monday 0)."""
-    names = _DAY_ALIASES.get(text.strip().lower(), text.strip().lower())
-    days = []
-    for name in (part.strip() for part in names.split(",") if part.strip()):
-        short = name[:3]
-        if short not in WEEKDAYS or name not in (short, _FULL_NAMES[WEEKDAYS.index(short)]):
-            raise ScheduleError(f"unknown day {name!r}: use mon,tue,... or weekdays or daily")
-        days.append(WEEKDAYS.index(short))
-    if not days:
-        raise ScheduleError("the prompt needs at least one day")
-    return tuple(sorted(set(days)))
-
-
-def format_days(days: Sequence[int]) -> str:
-    return ",".join(WEEKDAYS[day] for day in days)
-
-
-def describe_days(days: Sequence[int]) -> str:
-    """Days as a person says them: "every day", "Sunday to Thursday", "Monday, Friday"."""
-    chosen = set(days)
-    if len(chosen) == 7:
-        return "every day"
-    # The week is a circle: find where the run of chosen days starts (Sun-Thu wraps around).
-    starts = [day for day in chosen if (day - 1) % 7 not in chosen]
-    if len(starts) == 1 and len(chosen) >= 3:
-        first = starts[0]
-        last = (first + len(chosen) - 1) % 7
-        return f"{_FULL_NAMES[first].title()} to {_FULL_NAMES[last].title()}"
-    return ", ".join(_FULL_NAMES[day].title() for day in sorted(chosen))
-
-
-def due_date(
-    now: datetime, *, zone: str, at: time, days: Sequence[int], planned: bool = False
-) -> date | None:
-    """The local day whose prompt is due at `now`: a prompt day whose hour has come.
-
-    Wall-clock comparison makes both DST days work: when the clocks jump over `at`, the prompt
-    goes at the first minute after the jump; when they fall back and `at` happens twice, the
-    day's prompt was already sent the first time, and the caller sends once per day.
-    `planned`: the coach chose a prompt for today.
-    """
-    local = now.astimezone(ZoneInfo(zone))
-    # A day the coach planned a prompt for is a prompt day, even a day off.
-    if (local.weekday() not in days and not planned) or local.time() < at:
-        return None
-    return local.date()
-
-
-def local_today(now: datetime, zone: str) -> date:
-    return now.astimezone(ZoneInfo(zone)).date()
+from prompts.catalog import Prompt
 
 
 @dataclass(frozen=True)

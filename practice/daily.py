@@ -1,41 +1,19 @@
-"""Daily practice in the database: the prompt of the day, check-ins, tools' answers, streaks."""
+"""The prompt of the day in the database: queued once per local day, planned, skipped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ScalarSelect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import insert_if_new
-from core.models import (
-    SEATED,
-    Entry,
-    EntryKind,
-    Group,
-    Member,
-    PromptDay,
-    PromptState,
-    Seat,
-)
+from core.localtime import day_due, local_date, parse_days, parse_time
+from core.models import Group, PromptDay, PromptState
 from core.outbox import enqueue
-from prompts.daily import (
-    PlannedDay,
-    due_date,
-    local_today,
-    next_prompt,
-    parse_days,
-    parse_time,
-    plan_days,
-    week_theme,
-)
-from prompts.library import Library, Prompt
+from practice.rotation import PlannedDay, next_prompt, plan_days, week_theme
+from prompts.catalog import Library, Prompt
 from prompts.render import Templates
-
-# --- the prompt of the day -------------------------------------------------------------------
 
 
 async def send_due_prompts(
@@ -45,13 +23,14 @@ async def send_due_prompts(
     sent = []
     for group in (await session.exec(select(Group).order_by(col(Group.id)))).all():
         assert group.id is not None
-        today = await _prompt_day(session, group.id, local_today(now, group.timezone))
-        day = due_date(
+        today = await _prompt_day(session, group.id, local_date(now, group.timezone))
+        # A day the coach planned a prompt for is a prompt day, even a day off.
+        day = day_due(
             now,
-            zone=group.timezone,
+            zone_name=group.timezone,
             at=parse_time(group.prompt_time),
             days=parse_days(group.prompt_days),
-            planned=today is not None and today.state == PromptState.PLANNED,
+            any_day=today is not None and today.state == PromptState.PLANNED,
         )
         if day is None:
             continue
@@ -122,7 +101,7 @@ async def plan_week(
 ) -> list[PlannedDay]:
     """The next seven local days: sent, planned, skipped, or what the rotation will pick."""
     assert group.id is not None
-    today = local_today(now, group.timezone)
+    today = local_date(now, group.timezone)
     rows = await session.exec(
         select(PromptDay)
         .where(col(PromptDay.group_id) == group.id)
@@ -140,6 +119,37 @@ async def plan_week(
     )
 
 
+class PlanError(ValueError):
+    """A day or prompt the coach can correct; the message says what is expected."""
+
+
+async def plan_prompt(
+    session: AsyncSession,
+    group: Group,
+    *,
+    day: date,
+    prompt_id: str,
+    library: Library,
+    now: datetime,
+) -> Prompt:
+    """The coach chooses the prompt of a coming day (/prompt set)."""
+    try:
+        chosen = library.prompt(prompt_id)
+    except KeyError:
+        raise PlanError(f"a prompt id from the library; {prompt_id!r} isn't one") from None
+    if day < local_date(now, group.timezone):
+        raise PlanError(f"a date like 2026-11-24 ({day} is in the past)")
+    await set_prompt_day(session, group, day, PromptState.PLANNED, chosen.id)
+    return chosen
+
+
+async def skip_next_prompt(session: AsyncSession, group: Group, now: datetime) -> date:
+    """No prompt on the next prompt day (/prompt skip); return that day."""
+    day = await next_prompt_day(session, group, now)
+    await set_prompt_day(session, group, day, PromptState.SKIPPED, None)
+    return day
+
+
 async def set_prompt_day(
     session: AsyncSession, group: Group, day: date, state: PromptState, prompt_id: str | None
 ) -> None:
@@ -147,7 +157,9 @@ async def set_prompt_day(
     assert group.id is not None
     row = await _prompt_day(session, group.id, day)
     if row is not None and row.state == PromptState.SENT:
-        raise ValueError(f"the prompt for {day:%A %-d %B} was sent already")
+        raise PlanError(
+            f"a date like 2026-11-24 (the prompt for {day:%A %-d %B} was sent already)"
+        )
     row = row or PromptDay(group_id=group.id, local_date=day, state=state)
     row.state, row.prompt_id = state, prompt_id
     session.add(row)
@@ -158,7 +170,7 @@ async def next_prompt_day(session: AsyncSession, group: Group, now: datetime) ->
     """Today if its prompt is still to come, else the next prompt day."""
     assert group.id is not None
     days = parse_days(group.prompt_days)
-    day = local_today(now, group.timezone)
+    day = local_date(now, group.timezone)
     for _ in range(8):
         row = await _prompt_day(session, group.id, day)
         if day.weekday() in days and (row is None or row.state == PromptState.PLANNED):
@@ -169,7 +181,7 @@ async def next_prompt_day(session: AsyncSession, group: Group, now: datetime) ->
 
 async def todays_prompt(session: AsyncSession, group: Group, now: datetime) -> str | None:
     assert group.id is not None
-    row = await _prompt_day(session, group.id, local_today(now, group.timezone))
+    row = await _prompt_day(session, group.id, local_date(now, group.timezone))
     return row.prompt_id if row is not None and row.state == PromptState.SENT else None
 
 
@@ -183,7 +195,7 @@ async def _planned_after(session: AsyncSession, group_id: int, day: date) -> set
     return {prompt_id for prompt_id in result.all() if prompt_id}
 
 
-def _prompt_sent(group: Group, day: date) -> ScalarSelect[str | None]:
+def prompt_sent_on(group: Group, day: date) -> ScalarSelect[str | None]:
     """The prompt sent to `group` on its local `day`, as a subquery."""
     return (
         select(PromptDay.prompt_id)
@@ -201,123 +213,3 @@ async def _prompt_day(session: AsyncSession, group_id: int, day: date) -> Prompt
         .where(col(PromptDay.local_date) == day)
     )
     return result.first()
-
-
-# --- check-ins -----------------------------------------------------------------------------
-
-
-async def home_group(
-    session: AsyncSession, member: Member, *, chat_id: int | None = None
-) -> Group | None:
-    """The group the member has a seat in (the first, if several); with `chat_id`, the group
-    of that chat if they have a seat there."""
-    query = (
-        select(Group)
-        .join(Seat, col(Seat.group_id) == col(Group.id))
-        .where(col(Seat.member_id) == member.id)
-        .where(col(Seat.status).in_(SEATED))
-        .order_by(col(Seat.id))
-    )
-    if chat_id is not None:
-        query = query.where(col(Group.chat_id) == chat_id)
-    return (await session.exec(query)).first()
-
-
-async def record_message(
-    session: AsyncSession,
-    *,
-    member: Member,
-    group: Group,
-    chat_id: int,
-    message_id: int,
-    kind: EntryKind,
-    now: datetime,
-    text: str | None = None,
-    file_id: str | None = None,
-    duration_seconds: int | None = None,
-) -> bool:
-    """Keep a member's message as an entry (once per message); tell whether it was new."""
-    values = {
-        "member_id": member.id,
-        "group_id": group.id,
-        "chat_id": chat_id,
-        "message_id": message_id,
-        "kind": kind,
-        "text": text,
-        "file_id": file_id,
-        "duration_seconds": duration_seconds,
-        # The day's prompt is looked up inside the insert: one round trip fewer per check-in.
-        "prompt_id": _prompt_sent(group, local_today(now, group.timezone)),
-        "created_at": now,
-    }
-    return await insert_if_new(session, Entry, values, ["chat_id", "message_id"])
-
-
-async def record_edit(
-    session: AsyncSession, *, chat_id: int, message_id: int, text: str | None, now: datetime
-) -> bool:
-    """An edited message updates its entry; tell whether there was one."""
-    result = await session.exec(
-        select(Entry)
-        .where(col(Entry.chat_id) == chat_id)
-        .where(col(Entry.message_id) == message_id)
-    )
-    entry = result.first()
-    if entry is None:
-        return False
-    entry.text, entry.edited_at = text, now
-    session.add(entry)
-    return True
-
-
-async def record_tool_answer(
-    session: AsyncSession,
-    *,
-    member: Member,
-    group: Group,
-    kind: EntryKind,
-    text: str,
-    now: datetime,
-) -> Entry:
-    """A feeling chosen on the wheel, a /win, a /next: an entry without a message."""
-    assert member.id is not None
-    entry = Entry(
-        member_id=member.id,
-        group_id=group.id,
-        chat_id=member.telegram_id,
-        kind=kind,
-        text=text,
-        prompt_id=await todays_prompt(session, group, now),
-        created_at=now,
-    )
-    session.add(entry)
-    await session.flush()
-    return entry
-
-
-async def streak(session: AsyncSession, member: Member, group: Group, now: datetime) -> int:
-    """Days in a row with a check-in, in the group's zone."""
-    result = await session.exec(
-        select(Entry.created_at)
-        .where(col(Entry.member_id) == member.id)
-        .where(col(Entry.created_at) >= now - timedelta(days=400))
-    )
-    return count_streak(result.all(), group.timezone, now)
-
-
-def count_streak(moments: Iterable[datetime], zone: str, now: datetime) -> int:
-    """Days in a row, ending today or yesterday (a streak lives until a whole day is missed)."""
-    tz = ZoneInfo(zone)
-    days = {moment.astimezone(tz).date() for moment in moments}
-    day = now.astimezone(tz).date()
-    if day not in days:
-        day -= timedelta(days=1)
-    count = 0
-    while day in days:
-        count += 1
-        day -= timedelta(days=1)
-    return count
-
-
-def zone_of(group: Group) -> ZoneInfo:
-    return ZoneInfo(group.timezone)

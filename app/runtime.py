@@ -1,4 +1,8 @@
-"""Everything a process shares, built once at start and closed at the end."""
+"""Everything a process shares, built once at start and closed at the end: the composition root.
+
+This is where the ports meet their adapters: the Stripe gateway is the membership's payments,
+the Telegram gateway its door and the outbox's transport.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,25 @@ from aiohttp import web
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.membership import Billing
+from billing.membership import Membership, MembershipRules
 from billing.stripe_gateway import StripeGateway
 from bot.dispatcher import create_dispatcher
-from bot.gateway import GroupAccess, TelegramGateway, create_bot
+from bot.gateway import GroupAccess, TelegramGateway, TelegramLinks, create_bot
 from core.clock import Clock, SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.logs import quiet_libraries
 from core.settings import Settings
-from prompts.library import LIBRARY_DIR, Library, load_library
+from practice.words import Vocabulary
+from prompts.catalog import Library
+from prompts.loader import LIBRARY_DIR, load_library
 from prompts.render import Templates
+from safety.net import SafetyNet
 from scheduling.zoom import ZoomGateway
 
 
 @dataclass
 class Runtime:
-    """The process's shared clients: database, Redis, Telegram, templates, the clock."""
+    """The process's shared clients and services, wired to the settings."""
 
     settings: Settings
     clock: Clock
@@ -33,10 +40,14 @@ class Runtime:
     redis: ArqRedis
     bot: Bot
     telegram: TelegramGateway
+    links: TelegramLinks
     dispatcher: Dispatcher
     templates: Templates
-    billing: Billing
     library: Library
+    vocabulary: Vocabulary
+    safety: SafetyNet
+    stripe: StripeGateway
+    membership: Membership
     zoom: ZoomGateway | None
 
     @classmethod
@@ -52,26 +63,37 @@ class Runtime:
         sessions = create_session_factory(engine)
         redis = await create_pool(RedisSettings.from_dsn(redis_url))
         bot = create_bot(
-            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base
+            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base, clock=clock
         )
         library = load_library(settings.prompt_library_dir or LIBRARY_DIR)
         templates = Templates()
-        billing = Billing(
-            settings=settings,
-            stripe=StripeGateway(
-                settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
-            ),
-            access=GroupAccess(bot),
-            templates=templates,
-            bot=bot,
+        links = TelegramLinks(bot)
+        stripe = StripeGateway(
+            settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
         )
+        membership = Membership(
+            payments=stripe,
+            door=GroupAccess(bot),
+            links=links,
+            templates=templates,
+            rules=MembershipRules.from_settings(settings),
+        )
+        vocabulary = Vocabulary(library)
+        safety = SafetyNet(
+            library=library, templates=templates, coach_ids=settings.coach_telegram_ids
+        )
+        telegram = TelegramGateway(bot)
         dispatcher = create_dispatcher(
             settings=settings,
             sessions=sessions,
             clock=clock,
             templates=templates,
-            billing=billing,
             library=library,
+            vocabulary=vocabulary,
+            safety=safety,
+            membership=membership,
+            messenger=telegram,
+            links=links,
         )
         return cls(
             settings=settings,
@@ -80,18 +102,22 @@ class Runtime:
             sessions=sessions,
             redis=redis,
             bot=bot,
-            telegram=TelegramGateway(bot),
+            telegram=telegram,
+            links=links,
             dispatcher=dispatcher,
             templates=templates,
-            billing=billing,
             library=library,
+            vocabulary=vocabulary,
+            safety=safety,
+            stripe=stripe,
+            membership=membership,
             zoom=_zoom(settings),
         )
 
     async def close(self) -> None:
         if self.zoom is not None:
             await self.zoom.close()
-        await self.billing.stripe.close()
+        await self.stripe.close()
         await self.bot.session.close()
         await self.redis.aclose()
         await self.engine.dispose()

@@ -11,8 +11,8 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy import text
 
-from billing.webhook import receive_stripe_event
-from core.runtime import RUNTIME, Runtime
+from app.runtime import RUNTIME, Runtime
+from billing.webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,16 @@ def create_app(runtime: Runtime) -> web.Application:
         handle_in_background=False,
         secret_token=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
     ).register(app, path=TELEGRAM_WEBHOOK_PATH)
-    app.router.add_post(STRIPE_WEBHOOK_PATH, receive_stripe_event)
+    stripe_secret = runtime.settings.stripe_webhook_secret
+    stripe_webhook = StripeWebhook(
+        sessions=runtime.sessions,
+        clock=runtime.clock,
+        secret=stripe_secret.get_secret_value() if stripe_secret else None,
+        enqueue=lambda event_id: runtime.redis.enqueue_job(
+            "process_stripe_event", event_id, _job_id=f"stripe:{event_id}"
+        ),
+    )
+    app.router.add_post(STRIPE_WEBHOOK_PATH, stripe_webhook.receive)
     app.router.add_get("/healthz", health)
     return app
 

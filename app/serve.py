@@ -11,13 +11,13 @@ from enum import StrEnum
 
 from aiohttp import web
 
+from app.runtime import Runtime
+from app.web import TELEGRAM_WEBHOOK_PATH, create_app
+from app.worker import create_worker
 from bot.dispatcher import ALLOWED_UPDATES
 from core.clock import Clock
 from core.redis import redis_url_for
-from core.runtime import Runtime
 from core.settings import Settings
-from core.web import TELEGRAM_WEBHOOK_PATH, create_app
-from scheduling.worker import create_worker
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,128 @@
+"""What members are told when their membership changes, queued in the outbox.
+
+Each message is queued in the same transaction as the change that caused it: a change that
+rolls back tells nobody anything, one that commits tells once (the outbox key).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billing.lifecycle import Notice
+from core.localtime import format_local
+from core.models import Group, Member, Seat, WaitlistEntry
+from core.outbox import enqueue
+from prompts.buttons import JOIN_AGAIN, TAKE_MY_SEAT, UPDATE_CARD
+from prompts.render import Templates
+
+# The keyboard that comes with a notice, if any.
+_NOTICE_BUTTONS = {Notice.PAYMENT_FAILED: UPDATE_CARD, Notice.GOODBYE: JOIN_AGAIN}
+
+
+async def queue_notice(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    member: Member,
+    group: Group,
+    seat: Seat,
+    notice: Notice,
+    grace: timedelta,
+    now: datetime,
+    **context: Any,
+) -> None:
+    """The private message for a change of the seat's state (welcome, payment failed, ...)."""
+    period_end = seat.current_period_end
+    text = templates.render(
+        notice.value,
+        first_name=member.first_name,
+        title=group.title,
+        period_end=format_local(period_end, group.timezone) if period_end else None,
+        grace_days=grace.days,
+        **context,
+    )
+    await enqueue(
+        session,
+        key=f"seat:{seat.id}:{notice.value}:{now.isoformat()}",
+        chat_id=member.telegram_id,
+        text=text,
+        reply_markup=_NOTICE_BUTTONS.get(notice),
+        now=now,
+    )
+
+
+async def queue_seat_ended(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    member: Member,
+    group: Group,
+    seat: Seat,
+    template: str,
+    now: datetime,
+) -> None:
+    """A seat that ends for another reason than Stripe (a hold lapsed, the coach removed them,
+    unpaid): what happened, and a button to join again. Once per seat and reason."""
+    await enqueue(
+        session,
+        key=f"seat:{seat.id}:{template}",
+        chat_id=member.telegram_id,
+        text=templates.render(template, first_name=member.first_name, title=group.title),
+        reply_markup=JOIN_AGAIN,
+        now=now,
+    )
+
+
+async def queue_offer(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    entry: WaitlistEntry,
+    member: Member,
+    group: Group,
+    seat: Seat,
+    now: datetime,
+) -> None:
+    """A seat opened: the next person waiting is offered it until the hold ends."""
+    assert seat.hold_expires_at is not None
+    await enqueue(
+        session,
+        key=f"waitlist:{entry.id}:offer:{seat.id}",
+        chat_id=member.telegram_id,
+        text=templates.render(
+            "waitlist_offer",
+            first_name=member.first_name,
+            title=group.title,
+            until=format_local(seat.hold_expires_at, group.timezone),
+        ),
+        reply_markup=TAKE_MY_SEAT,
+        now=now,
+    )
+
+
+async def queue_comped_welcome(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    member: Member,
+    group: Group,
+    seat: Seat,
+    invite_link: str,
+    now: datetime,
+) -> None:
+    """A free seat from the coach: welcome, and the personal invite link."""
+    await enqueue(
+        session,
+        key=f"seat:{seat.id}:welcome_comped",
+        chat_id=member.telegram_id,
+        text=templates.render(
+            "welcome_comped",
+            first_name=member.first_name,
+            title=group.title,
+            invite_link=invite_link,
+        ),
+        now=now,
+    )

@@ -1,0 +1,66 @@
+"""What membership needs from the outside world, as small ports: payments (Stripe) and the
+door of the group (Telegram). The app plugs the real gateways in; nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from billing.lifecycle import SubscriptionState
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+    expires_at: datetime
+
+
+class Payments(Protocol):
+    """Checkout, the customer portal and subscriptions (StripeGateway)."""
+
+    async def create_checkout(
+        self,
+        *,
+        price_id: str,
+        seat_id: int,
+        member_id: int,
+        group_id: int,
+        telegram_id: int,
+        success_url: str,
+        cancel_url: str,
+        expires_at: datetime,
+    ) -> CheckoutSession: ...
+
+    async def portal_url(self, customer_id: str, return_url: str) -> str: ...
+
+    async def subscription(self, subscription_id: str) -> SubscriptionState: ...
+
+    async def subscriptions(self) -> list[SubscriptionState]: ...
+
+    async def cancel(self, subscription_id: str) -> None: ...
+
+
+class DoorRefused(Exception):
+    """Telegram refused an action on the group (no right, the person is gone): retrying the
+    same action will not help. A failure that may pass (network, 5xx) is not this."""
+
+
+class GroupDoor(Protocol):
+    """The bot's admin actions on a group: invite links, join requests, removals; a refusal
+    raises DoorRefused."""
+
+    async def create_invite_link(self, chat_id: int, *, name: str, expire_date: datetime) -> str:
+        """A personal link that asks to join (so the bot can check the seat)."""
+        ...
+
+    async def revoke_invite_link(self, chat_id: int, invite_link: str) -> None: ...
+
+    async def approve(self, chat_id: int, user_id: int) -> None: ...
+
+    async def decline(self, chat_id: int, user_id: int) -> None: ...
+
+    async def remove(self, chat_id: int, user_id: int) -> None:
+        """Take someone out of the group so that they can come back one day."""
+        ...

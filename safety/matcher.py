@@ -1,0 +1,34 @@
+"""Recognising risk in a message: the lexicon's phrases, minus the idioms."""
+
+from __future__ import annotations
+
+import re
+
+from prompts.catalog import Library
+from prompts.text import any_of, normalise, whole, words_pattern
+
+
+class RiskMatcher:
+    """The risk lexicon compiled once; `find` runs on every message."""
+
+    def __init__(self, library: Library) -> None:
+        self._phrases = tuple(
+            (re.compile(whole(words_pattern(phrase))), phrase)
+            for phrases in library.risk_phrases.values()
+            for phrase in phrases
+        )
+        self._exclusions = any_of(library.risk_exclusions)
+
+    def find(self, text: str) -> str | None:
+        """The risk phrase that `text` contains (the earliest), or None."""
+        searched = normalise(text)
+        if self._exclusions is not None:
+            # A bar, not a space, so the words either side of a removed idiom can't join into
+            # a phrase.
+            searched = self._exclusions.sub(" | ", searched)
+        found: list[tuple[int, int, str]] = []
+        for pattern, phrase in self._phrases:
+            match = pattern.search(searched)
+            if match:
+                found.append((match.start(), -len(match.group()), phrase))
+        return min(found)[2] if found else None
