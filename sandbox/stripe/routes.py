@@ -1,0 +1,482 @@
+"""The API's endpoints: products, prices, customers, Checkout and portal sessions,
+subscriptions and invoices.
+
+One handler for each endpoint the project calls, taking the parameters Stripe takes and
+answering Stripe's objects and errors: lists newest first with cursor pagination, Checkout
+sessions that live between 30 minutes and 24 hours, a lookup_key held by one price at a time,
+cancelling at the period's end or at once. The events a call causes are sent after it is
+answered, and name the request.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sandbox.stripe.api import ApiCall
+from sandbox.stripe.errors import StripeError, missing
+from sandbox.stripe.lifecycle import LifecycleMixin
+from sandbox.stripe.objects import JSON, from_unix_time, new_id, unix_time
+from sandbox.stripe.params import (
+    CHECKOUT_CREATE_PARAMS,
+    CUSTOMER_CREATE_PARAMS,
+    INVOICE_LIST_PARAMS,
+    LIST_PARAMS,
+    PORTAL_CREATE_PARAMS,
+    PRICE_CREATE_PARAMS,
+    PRICE_LIST_PARAMS,
+    PRODUCT_CREATE_PARAMS,
+    SUBSCRIPTION_LIST_PARAMS,
+    SUBSCRIPTION_UPDATE_PARAMS,
+    bool_param,
+    dict_param,
+    int_param,
+    list_param,
+    metadata_param,
+    reject_unknown,
+    str_param,
+)
+
+CHECKOUT_DEFAULT_LIFETIME = timedelta(hours=24)
+CHECKOUT_MIN_LIFETIME = timedelta(minutes=30)
+CHECKOUT_MAX_LIFETIME = timedelta(hours=24)
+
+
+class RoutesMixin(LifecycleMixin):
+    """One handler per API endpoint; StripeSandbox.__init__ maps the URLs to them."""
+
+    @staticmethod
+    def _list(items: Iterable[JSON], params: JSON, url: str) -> JSON:
+        """One page of a Stripe list, newest first, with cursor pagination."""
+        newest_first = sorted(items, key=lambda item: item["created"], reverse=True)
+        limit = int_param(params, "limit") or 10
+        if not 1 <= limit <= 100:
+            raise StripeError(400, "This value must be between 1 and 100.", param="limit")
+        starting_after = str_param(params, "starting_after")
+        ending_before = str_param(params, "ending_before")
+        ids = [item["id"] for item in newest_first]
+        if starting_after is not None:
+            if starting_after not in ids:
+                raise missing("object", starting_after, "starting_after")
+            remaining = newest_first[ids.index(starting_after) + 1 :]
+            page, has_more = remaining[:limit], len(remaining) > limit
+        elif ending_before is not None:
+            if ending_before not in ids:
+                raise missing("object", ending_before, "ending_before")
+            earlier = newest_first[: ids.index(ending_before)]
+            page, has_more = earlier[-limit:], len(earlier) > limit
+        else:
+            page, has_more = newest_first[:limit], len(newest_first) > limit
+        return {"object": "list", "data": page, "has_more": has_more, "url": url}
+
+    # -----------------------------------------------------------------------------------
+    # API routes
+
+    def _create_product(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(params, PRODUCT_CREATE_PARAMS)
+        now = unix_time(self._now())
+        product: JSON = {
+            "id": str_param(params, "id") or new_id("prod"),
+            "object": "product",
+            "active": bool_param(params, "active") is not False,
+            "created": now,
+            "default_price": None,
+            "description": str_param(params, "description"),
+            "livemode": False,
+            "metadata": metadata_param(params),
+            "name": str_param(params, "name", required=True),
+            "type": "service",
+            "updated": now,
+        }
+        if product["id"] in self.products:
+            raise StripeError(
+                400, f"Product already exists: {product['id']}", code="resource_already_exists"
+            )
+        self.products[product["id"]] = product
+        return product
+
+    def _list_products(self, call: ApiCall) -> JSON:
+        reject_unknown(call.params, LIST_PARAMS | {"active", "ids", "shippable", "url"})
+        active = bool_param(call.params, "active")
+        ids = list_param(call.params, "ids")
+        products = [
+            product
+            for product in self.products.values()
+            if (active is None or product["active"] == active)
+            and (not ids or product["id"] in ids)
+        ]
+        return self._list(products, call.params, "/v1/products")
+
+    def _retrieve_product(self, call: ApiCall) -> JSON:
+        (product_id,) = call.path_args
+        if product_id not in self.products:
+            raise missing("product", product_id)
+        return self.products[product_id]
+
+    def _create_price(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(params, PRICE_CREATE_PARAMS)
+        currency = str_param(params, "currency", required=True)
+        unit_amount = int_param(params, "unit_amount", required=True)
+        assert currency is not None and unit_amount is not None
+        if unit_amount < 0:
+            raise StripeError(
+                400, "This value must be greater than or equal to 0.", param="unit_amount"
+            )
+        product_id = str_param(params, "product")
+        if product_id is None:
+            product_data = dict_param(params, "product_data")
+            if not product_data:
+                raise StripeError(400, "Missing required param: product.", param="product")
+            product_id = self._create_product(ApiCall(product_data, (), call.request_id, None))[
+                "id"
+            ]
+        elif product_id not in self.products:
+            raise missing("product", product_id, "product")
+
+        recurring: JSON | None = None
+        recurring_params = dict_param(params, "recurring")
+        if recurring_params:
+            reject_unknown(
+                recurring_params, {"interval", "interval_count", "usage_type"}, "recurring"
+            )
+            interval = str_param(recurring_params, "interval", required=True)
+            if interval not in ("day", "week", "month", "year"):
+                raise StripeError(
+                    400,
+                    "Invalid recurring[interval]: must be one of day, week, month, or year",
+                    param="recurring[interval]",
+                )
+            recurring = {
+                "interval": interval,
+                "interval_count": int_param(recurring_params, "interval_count") or 1,
+                "meter": None,
+                "usage_type": "licensed",
+            }
+
+        lookup_key = str_param(params, "lookup_key")
+        if lookup_key is not None:
+            holder = next((p for p in self.prices.values() if p["lookup_key"] == lookup_key), None)
+            if holder is not None and not bool_param(params, "transfer_lookup_key"):
+                raise StripeError(
+                    400,
+                    f"A price (`{holder['id']}`) already uses that lookup key.",
+                    param="lookup_key",
+                )
+            if holder is not None:
+                holder["lookup_key"] = None
+
+        price: JSON = {
+            "id": new_id("price"),
+            "object": "price",
+            "active": bool_param(params, "active") is not False,
+            "billing_scheme": "per_unit",
+            "created": unix_time(self._now()),
+            "currency": currency.lower(),
+            "livemode": False,
+            "lookup_key": lookup_key,
+            "metadata": metadata_param(params),
+            "nickname": str_param(params, "nickname"),
+            "product": product_id,
+            "recurring": recurring,
+            "tax_behavior": str_param(params, "tax_behavior") or "unspecified",
+            "type": "recurring" if recurring else "one_time",
+            "unit_amount": unit_amount,
+            "unit_amount_decimal": str(unit_amount),
+        }
+        self.prices[price["id"]] = price
+        return price
+
+    def _list_prices(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(params, PRICE_LIST_PARAMS)
+        active = bool_param(params, "active")
+        lookup_keys = list_param(params, "lookup_keys")
+        product = str_param(params, "product")
+        price_type = str_param(params, "type")
+        currency = str_param(params, "currency")
+        prices = [
+            price
+            for price in self.prices.values()
+            if (active is None or price["active"] == active)
+            and (not lookup_keys or price["lookup_key"] in lookup_keys)
+            and (product is None or price["product"] == product)
+            and (price_type is None or price["type"] == price_type)
+            and (currency is None or price["currency"] == currency.lower())
+        ]
+        return self._list(prices, params, "/v1/prices")
+
+    def _retrieve_price(self, call: ApiCall) -> JSON:
+        (price_id,) = call.path_args
+        if price_id not in self.prices:
+            raise missing("price", price_id)
+        return self.prices[price_id]
+
+    def _create_customer(self, call: ApiCall) -> JSON:
+        reject_unknown(call.params, CUSTOMER_CREATE_PARAMS)
+        customer = self._new_customer(call.params)
+        event = self.make_event("customer.created", customer)
+        self._note_request(event, call)
+        self._deliver_in_background([event])
+        return customer
+
+    def _list_customers(self, call: ApiCall) -> JSON:
+        reject_unknown(call.params, LIST_PARAMS | {"email", "test_clock"})
+        email = str_param(call.params, "email")
+        customers = [c for c in self.customers.values() if email is None or c["email"] == email]
+        return self._list(customers, call.params, "/v1/customers")
+
+    def _retrieve_customer(self, call: ApiCall) -> JSON:
+        (customer_id,) = call.path_args
+        if customer_id not in self.customers:
+            raise missing("customer", customer_id)
+        return self.customers[customer_id]
+
+    def _create_checkout_session(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(params, CHECKOUT_CREATE_PARAMS)
+        now = self._now()
+        mode = str_param(params, "mode", required=True)
+        if mode not in ("payment", "setup", "subscription"):
+            raise StripeError(400, f"Invalid mode: {mode}", param="mode")
+
+        customer_id = str_param(params, "customer")
+        customer_email = str_param(params, "customer_email")
+        if customer_id is not None and customer_email is not None:
+            raise StripeError(
+                400, "You may only specify one of these parameters: customer, customer_email."
+            )
+        if customer_id is not None and customer_id not in self.customers:
+            raise missing("customer", customer_id, "customer")
+
+        line_items = self._checkout_line_items_param(params, mode)
+        subscription_data = dict_param(params, "subscription_data")
+        reject_unknown(subscription_data, {"metadata", "description"}, "subscription_data")
+        if subscription_data and mode != "subscription":
+            raise StripeError(
+                400,
+                "You can only pass in subscription_data in subscription mode.",
+                param="subscription_data",
+            )
+
+        expires_at = int_param(params, "expires_at")
+        if expires_at is None:
+            expires_at = unix_time(now + CHECKOUT_DEFAULT_LIFETIME)
+        lifetime = from_unix_time(expires_at) - now
+        if lifetime < CHECKOUT_MIN_LIFETIME:
+            raise StripeError(
+                400,
+                "The `expires_at` timestamp must be at least 30 minutes from Checkout Session "
+                "creation.",
+                param="expires_at",
+            )
+        if lifetime > CHECKOUT_MAX_LIFETIME:
+            raise StripeError(
+                400,
+                "The `expires_at` timestamp must be less than 24 hours from Checkout Session "
+                "creation.",
+                param="expires_at",
+            )
+
+        amount = sum(
+            self.prices[item["price"]]["unit_amount"] * item["quantity"] for item in line_items
+        )
+        session_id = f"cs_test_{secrets.token_hex(24)}"
+        session: JSON = {
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "cancel_url": str_param(params, "cancel_url"),
+            "client_reference_id": str_param(params, "client_reference_id"),
+            "created": unix_time(now),
+            "currency": self.prices[line_items[0]["price"]]["currency"] if line_items else None,
+            "customer": customer_id,
+            "customer_details": None,
+            "customer_email": customer_email,
+            "expires_at": expires_at,
+            "invoice": None,
+            "livemode": False,
+            "locale": str_param(params, "locale"),
+            "metadata": metadata_param(params),
+            "mode": mode,
+            "payment_status": "unpaid",
+            "status": "open",
+            "subscription": None,
+            "success_url": str_param(params, "success_url"),
+            "ui_mode": str_param(params, "ui_mode") or "hosted",
+            "url": f"{self.base_url}/pay/{session_id}",
+        }
+        self.checkout_sessions[session_id] = session
+        self._checkout_line_items[session_id] = line_items
+        self._subscription_metadata[session_id] = metadata_param(subscription_data)
+        return session
+
+    def _checkout_line_items_param(self, params: JSON, mode: str) -> list[JSON]:
+        line_items: list[JSON] = []
+        for index, item in enumerate(list_param(params, "line_items")):
+            name = f"line_items[{index}]"
+            if not isinstance(item, dict):
+                raise StripeError(400, f"Invalid object: {name}", param=name)
+            reject_unknown(item, {"price", "quantity", "adjustable_quantity"}, name)
+            price_id = str_param(item, "price")
+            if price_id is None:
+                raise StripeError(
+                    400, f"Missing required param: {name}[price].", param=f"{name}[price]"
+                )
+            price = self.prices.get(price_id)
+            if price is None:
+                raise missing("price", price_id, f"{name}[price]")
+            if not price["active"]:
+                raise StripeError(
+                    400, f"The price `{price_id}` is not active.", param=f"{name}[price]"
+                )
+            if mode == "subscription" and price["recurring"] is None:
+                raise StripeError(
+                    400,
+                    "You must provide at least one recurring price in `subscription` mode "
+                    "when using prices.",
+                    param=f"{name}[price]",
+                )
+            line_items.append({"price": price_id, "quantity": int_param(item, "quantity") or 1})
+        if mode != "setup" and not line_items:
+            raise StripeError(400, "Missing required param: line_items.", param="line_items")
+        return line_items
+
+    def _retrieve_checkout(self, call: ApiCall) -> JSON:
+        (session_id,) = call.path_args
+        if session_id not in self.checkout_sessions:
+            raise missing("checkout.session", session_id)
+        return self.checkout_sessions[session_id]
+
+    def _expire_checkout(self, call: ApiCall) -> JSON:
+        (session_id,) = call.path_args
+        session = self._retrieve_checkout(call)
+        if session["status"] != "open":
+            raise StripeError(
+                400,
+                f'Only Checkout Sessions with a status in ["open"] can be expired; '
+                f"{session_id} is {session['status']}.",
+            )
+        event = self._expire(session)
+        self._note_request(event, call)
+        self._deliver_in_background([event])
+        return session
+
+    def _create_portal_session(self, call: ApiCall) -> JSON:
+        reject_unknown(call.params, PORTAL_CREATE_PARAMS)
+        customer_id = str_param(call.params, "customer", required=True)
+        assert customer_id is not None
+        if customer_id not in self.customers:
+            raise missing("customer", customer_id, "customer")
+        portal_id = new_id("bps")
+        portal: JSON = {
+            "id": portal_id,
+            "object": "billing_portal.session",
+            "created": unix_time(self._now()),
+            "customer": customer_id,
+            "livemode": False,
+            "locale": str_param(call.params, "locale"),
+            "return_url": str_param(call.params, "return_url"),
+            "url": f"{self.base_url}/portal/{portal_id}",
+        }
+        self.portal_sessions[portal_id] = portal
+        return portal
+
+    def _list_subscriptions(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(params, SUBSCRIPTION_LIST_PARAMS)
+        customer = str_param(params, "customer")
+        price = str_param(params, "price")
+        status = str_param(params, "status")
+
+        def status_matches(subscription_status: str) -> bool:
+            if status is None:  # Stripe leaves out canceled subscriptions unless asked.
+                return subscription_status != "canceled"
+            if status == "all":
+                return True
+            if status == "ended":
+                return subscription_status in ("canceled", "incomplete_expired")
+            return subscription_status == status
+
+        subscriptions = [
+            subscription
+            for subscription in self.subscriptions.values()
+            if status_matches(subscription["status"])
+            and (customer is None or subscription["customer"] == customer)
+            and (
+                price is None
+                or any(item["price"]["id"] == price for item in subscription["items"]["data"])
+            )
+        ]
+        return self._list(subscriptions, params, "/v1/subscriptions")
+
+    def _retrieve_subscription(self, call: ApiCall) -> JSON:
+        (subscription_id,) = call.path_args
+        if subscription_id not in self.subscriptions:
+            raise missing("subscription", subscription_id)
+        return self.subscriptions[subscription_id]
+
+    def _update_subscription(self, call: ApiCall) -> JSON:
+        reject_unknown(call.params, SUBSCRIPTION_UPDATE_PARAMS)
+        subscription = self._retrieve_subscription(call)
+        before = copy.deepcopy(subscription)
+        cancel = bool_param(call.params, "cancel_at_period_end")
+        if subscription["status"] == "canceled" and cancel is not None:
+            raise StripeError(
+                400,
+                "A canceled subscription can only update its cancellation_details and metadata.",
+            )
+        if cancel is not None:
+            self._set_cancel_at_period_end(subscription, cancel)
+        metadata = dict_param(call.params, "metadata")
+        if metadata:
+            merged = {**subscription["metadata"], **metadata}
+            subscription["metadata"] = {k: v for k, v in merged.items() if v != ""}
+        if subscription != before:
+            event = self._subscription_updated(subscription, before)
+            self._note_request(event, call)
+            self._deliver_in_background([event])
+        return subscription
+
+    def _cancel_subscription(self, call: ApiCall) -> JSON:
+        reject_unknown(call.params, {"cancellation_details", "invoice_now", "prorate"})
+        subscription = self._retrieve_subscription(call)
+        if subscription["status"] == "canceled":
+            raise StripeError(
+                400,
+                f"The subscription {subscription['id']} has already been canceled.",
+            )
+        event = self._end(subscription)
+        self._note_request(event, call)
+        self._deliver_in_background([event])
+        return subscription
+
+    def _list_invoices(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(params, INVOICE_LIST_PARAMS)
+        customer = str_param(params, "customer")
+        subscription = str_param(params, "subscription")
+        status = str_param(params, "status")
+        invoices = [
+            invoice
+            for invoice in self.invoices.values()
+            if (customer is None or invoice["customer"] == customer)
+            and (subscription is None or invoice["subscription"] == subscription)
+            and (status is None or invoice["status"] == status)
+        ]
+        return self._list(invoices, params, "/v1/invoices")
+
+    def _retrieve_invoice(self, call: ApiCall) -> JSON:
+        (invoice_id,) = call.path_args
+        if invoice_id not in self.invoices:
+            raise missing("invoice", invoice_id)
+        return self.invoices[invoice_id]
+
+    @staticmethod
+    def _note_request(event: JSON, call: ApiCall) -> None:
+        # Events caused by an API call name it, as Stripe's do.
+        event["request"] = {"id": call.request_id, "idempotency_key": call.idempotency_key}

@@ -1,0 +1,177 @@
+"""TelegramSandbox: the areas of Telegram it models, put together, and its lifecycle.
+
+All its state is made in its __init__. Each mixin it inherits models one area and builds on
+the ones beneath it:
+
+    ApiMixin       api.py       Bot API calls: parameters, dispatch, error answers, the record
+    DeliveryMixin  delivery.py  updates to the bot, by webhook or getUpdates
+    ChatsMixin     chats.py     people, groups, members and their statuses
+    MessagesMixin  messages.py  sending, editing, deleting and pinning; buttons; files
+    LinksMixin     links.py     invite links and join requests
+    ProfileMixin   profile.py   getMe and the bot's commands
+
+Here are the rest: starting and stopping the HTTP server, and the method table, which says
+what area answers each Bot API method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from sandbox.telegram.api import MAX_UPLOAD_BYTES, Handler
+from sandbox.telegram.flood import FloodControl
+from sandbox.telegram.links import LinksMixin
+from sandbox.telegram.messages import MessagesMixin
+from sandbox.telegram.profile import ProfileMixin
+
+SANDBOX_BOT_TOKEN = "123456789:SANDBOX-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+BOT_USER_ID = 123456789
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin):
+    """A fake Telegram: the Bot API over HTTP, plus people who act and a record of it all."""
+
+    def __init__(
+        self,
+        *,
+        token: str = SANDBOX_BOT_TOKEN,
+        rate_scale: float = 1.0,
+        webhook_connections: int = 1,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        """`webhook_connections`: how many updates may be in flight to the webhook at once.
+
+        Telegram allows up to setWebhook's max_connections (40 by default); the sandbox
+        delivers one after the other unless asked, so tests see a fixed order.
+        """
+        self.token = token
+        self.bot_id = int(token.split(":", 1)[0])
+        self.rate_scale = rate_scale
+        self.base_url = ""
+        self.calls = []
+        # answerCallbackQuery answers by query id: text, show_alert, url, cache_time.
+        self.callback_answers = {}
+        self._now = now
+        self._flood = FloodControl(rate_scale)
+        self._users = {}
+        self._open_private_chats = set()
+        self._blocked_by = set()
+        self._applicant_contact_until = {}
+        self._groups = {}
+        self._messages = {}
+        self._timeline = []
+        self._last_message_ids = {}
+        self._invite_links = {}
+        self._files = {}
+        self._file_numbers = itertools.count(1)
+        self._query_ids = itertools.count(4_000_000_000_001)
+        self._open_callback_queries = set()
+        self._commands = {}
+        self._injected = {}
+        self._rate_limited = 0
+        self._update_ids = itertools.count(700_000_001)
+        self._queued_updates = []
+        self._allowed_updates = None
+        self._updates_changed = asyncio.Condition()
+        self._poll_generation = 0
+        self._webhook = None
+        self._webhook_slots = asyncio.Semaphore(webhook_connections)
+        self._background = set()
+        self._runner: web.AppRunner | None = None
+        self._client = None
+        self._stopping = False
+        self._handlers = self._method_table()
+
+    # Lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the Bot API on host:port (0 picks a free port); returns the base URL."""
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_api_request)
+        # Long polls wake up on stop(), so a short shutdown timeout loses nothing.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        bound_port = self._runner.addresses[0][1]
+        self._client = ClientSession(timeout=ClientTimeout(total=30))
+        self._stopping = False
+        self.base_url = f"http://{host}:{bound_port}"
+        return self.base_url
+
+    async def settle(self) -> None:
+        """Wait until the updates that Bot API calls caused have been delivered."""
+        while self._background:  # a delivery may cause further deliveries
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Finish pending deliveries, end long polls and close the server."""
+        self._stopping = True
+        async with self._updates_changed:
+            self._updates_changed.notify_all()
+        await self.settle()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> TelegramSandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # The method table
+
+    def _method_table(self) -> dict[str, tuple[str, Handler]]:
+        handlers: dict[str, Handler] = {
+            "getMe": self._get_me,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "getUpdates": self._get_updates,
+            "sendMessage": self._send_message,
+            "sendVoice": self._send_voice,
+            "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
+            "copyMessage": self._copy_message,
+            "forwardMessage": self._forward_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+            "pinChatMessage": self._pin_chat_message,
+            "unpinChatMessage": self._unpin_chat_message,
+            "createChatInviteLink": self._create_chat_invite_link,
+            "revokeChatInviteLink": self._revoke_chat_invite_link,
+            "approveChatJoinRequest": self._approve_chat_join_request,
+            "declineChatJoinRequest": self._decline_chat_join_request,
+            "banChatMember": self._ban_chat_member,
+            "unbanChatMember": self._unban_chat_member,
+            "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
+            "getChatAdministrators": self._get_chat_administrators,
+            "getChatMemberCount": self._get_chat_member_count,
+            "leaveChat": self._leave_chat,
+            "setMyCommands": self._set_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
+        }
+        # Telegram matches method names case-insensitively.
+        return {name.lower(): (name, handler) for name, handler in handlers.items()}
