@@ -127,9 +127,10 @@ def run(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """Web, worker and bot in one process (long polling when PUBLIC_URL is unset)."""
+    settings = _server_settings(*SERVER_NEEDS)
+    # Checked before the heavy imports, so a missing setting is told at once.
     from app.serve import Part, serve_until_stopped
 
-    settings = _server_settings(*SERVER_NEEDS)
     configure_logging()
     _run(upgrade_database(settings.database_url))
     _run(
@@ -143,9 +144,10 @@ def web(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """The web process: Telegram and Stripe webhooks, /healthz."""
+    settings = _server_settings(*SERVER_NEEDS)
+    # Checked before the heavy imports, so a missing setting is told at once.
     from app.serve import Part, serve_until_stopped
 
-    settings = _server_settings(*SERVER_NEEDS)
     configure_logging()
     _run(check_schema_current(settings.database_url))
     _run(serve_until_stopped(settings, {Part.WEB}, host=host, port=port))
@@ -154,9 +156,10 @@ def web(
 @app.command()
 def worker() -> None:
     """The worker process: queued jobs, the cron table and outbox delivery."""
+    settings = _server_settings("TELEGRAM_BOT_TOKEN", "COACH_TELEGRAM_IDS", "STRIPE_SECRET_KEY")
+    # Checked before the heavy imports, so a missing setting is told at once.
     from app.serve import Part, serve_until_stopped
 
-    settings = _server_settings("TELEGRAM_BOT_TOKEN", "COACH_TELEGRAM_IDS", "STRIPE_SECRET_KEY")
     configure_logging()
     _run(check_schema_current(settings.database_url))
     _run(serve_until_stopped(settings, {Part.WORKER}, host="127.0.0.1", port=0))
@@ -470,6 +473,6 @@ def demo(
     ),
 ) -> None:
     """A simulated week of the program against the local sandbox (no setup, no accounts)."""
-    from sandbox.demo import run_demo
+    from app.demo import run_demo
 
     _run(run_demo(html_path=html, console=console))

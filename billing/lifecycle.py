@@ -60,7 +60,6 @@ class SeatChange:
     cancel_at_period_end: bool
     past_due_since: datetime | None
     notices: tuple[Notice, ...] = ()
-    remove_from_group: bool = False
     end_reason: str | None = None
 
 
@@ -82,7 +81,6 @@ def follow_subscription(
             subscription.cancel_at_period_end,
             seat.past_due_since,
             notices=(Notice.GOODBYE,),
-            remove_from_group=True,
             end_reason="canceled",
         )
     notices: list[Notice] = []

@@ -298,15 +298,25 @@ class Membership:
         session.add(seat)
         return seat.invite_link
 
-    async def arrived(
-        self, session: AsyncSession, seat: Seat, group: Group, now: datetime
-    ) -> None:
-        """A member with a seat came into the group: their link is used up."""
+    async def arrival(
+        self, session: AsyncSession, member: Member, group: Group, now: datetime
+    ) -> bool:
+        """Someone came into the group: a member with a seat (whose link is now used up) or an
+        admin stays (True); anyone else is taken out (False)."""
+        assert member.id is not None and group.id is not None
+        seat = await seats.seated(session, member_id=member.id, group_id=group.id)
+        if seat is None:
+            if await self.door.is_admin(group.chat_id, member.telegram_id):
+                return True
+            log.info("removing member %s from group %s: no seat", member.id, group.id)
+            await self.door.remove(group.chat_id, member.telegram_id)
+            return False
         seat.joined_at = seat.joined_at or now
         if seat.invite_link:  # nobody else may come in through it
             await self.door.revoke_invite_link(group.chat_id, seat.invite_link)
             seat.invite_link = None
         session.add(seat)
+        return True
 
     async def _end_and_remove(
         self,

@@ -64,3 +64,7 @@ class GroupDoor(Protocol):
     async def remove(self, chat_id: int, user_id: int) -> None:
         """Take someone out of the group so that they can come back one day."""
         ...
+
+    async def is_admin(self, chat_id: int, user_id: int) -> bool:
+        """Whether the person administers the group now (asked, never remembered)."""
+        ...

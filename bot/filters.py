@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, TelegramObject
 from magic_filter import MagicFilter
 
 from core.settings import Settings
@@ -14,7 +14,9 @@ from core.settings import Settings
 class IsCoach(Filter):
     """The sender is one of COACH_TELEGRAM_IDS."""
 
-    async def __call__(self, event: Message | CallbackQuery, settings: Settings) -> bool:
+    async def __call__(
+        self, event: Message | CallbackQuery | ChatMemberUpdated, settings: Settings
+    ) -> bool:
         return event.from_user is not None and event.from_user.id in settings.coach_telegram_ids
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -15,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
 from core.members import remember_member
-from core.models import EventStatus, ExternalEvent
+from core.models import EventStatus, ExternalEvent, Member
 from practice.checkins import home_group
 
 log = logging.getLogger(__name__)
@@ -73,19 +74,26 @@ class PeopleMiddleware(BaseMiddleware):
         if user is not None and not user.is_bot:
             session: AsyncSession = data["session"]
             private = chat is not None and chat.type == ChatType.PRIVATE
-            member = await remember_member(
-                session,
-                telegram_id=user.id,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                username=user.username,
-                language_code=user.language_code,
-                now=data["now"],
-                started=private,
-            )
+            member = await remember_user(session, user, now=data["now"], started=private)
             in_group = chat is not None and not private and chat.type != ChatType.CHANNEL
             data["member"] = member
             data["group"] = await home_group(
                 session, member, chat_id=chat.id if in_group and chat else None
             )
         return await handler(event, data)
+
+
+async def remember_user(
+    session: AsyncSession, user: User, *, now: datetime, started: bool = False
+) -> Member:
+    """The Telegram user as a Member, their profile as Telegram shows it now."""
+    return await remember_member(
+        session,
+        telegram_id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+        now=now,
+        started=started,
+    )

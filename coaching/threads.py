@@ -46,6 +46,31 @@ class Messenger(Protocol):
     ) -> int: ...
 
 
+async def reach_coaches(
+    session: AsyncSession,
+    messenger: Messenger,
+    templates: Templates,
+    *,
+    said: Said,
+    member: Member,
+    group: Group,
+    coach_ids: tuple[int, ...],
+    now: datetime,
+) -> None:
+    """A private check-in: relayed to the coaches, and acknowledged (at most once a day)."""
+    await relay_to_coaches(
+        session,
+        messenger,
+        templates,
+        said=said,
+        member=member,
+        group=group,
+        coach_ids=coach_ids,
+        now=now,
+    )
+    await acknowledge(session, templates, member=member, group=group, now=now)
+
+
 async def relay_to_coaches(
     session: AsyncSession,
     messenger: Messenger,

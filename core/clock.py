@@ -10,6 +10,9 @@ from typing import Protocol
 class Clock(Protocol):
     """Tells the current time as an aware UTC datetime, and waits."""
 
+    # How much faster than real time this clock's waits pass (1 for the wall clock).
+    pace: float
+
     def now(self) -> datetime: ...
 
     async def sleep(self, seconds: float) -> None:
@@ -19,6 +22,8 @@ class Clock(Protocol):
 
 class SystemClock:
     """The wall clock."""
+
+    pace = 1.0
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -298,7 +298,7 @@ class OutboxSender:
             return {"state": OutboxState.FAILED, "last_error": reason}
         # Telegram's retry_after is an order; otherwise back off 1, 2, 4 ... 60 seconds.
         wait = seconds if seconds is not None else min(2.0**row.attempts, 60.0)
-        self._flood.pause(row.chat_id, self._monotonic() + wait)
+        self._flood.pause(row.chat_id, self._monotonic() + wait / self._clock.pace)
         log.info("outbox: message %s waits %.1fs (%s)", row.id, wait, reason)
         return {"state": OutboxState.PENDING, "last_error": reason}
 

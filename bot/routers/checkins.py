@@ -47,17 +47,11 @@ async def check_in(
     if group is not None and content is not None:
         await checkins.record_message(session, member=member, group=group, said=content, now=now)
         if message.chat.type == ChatType.PRIVATE:
-            await threads.relay_to_coaches(
-                session,
-                messenger,
-                templates,
-                said=content,
-                member=member,
-                group=group,
-                coach_ids=settings.coach_telegram_ids,
-                now=now,
-            )
-            await threads.acknowledge(session, templates, member=member, group=group, now=now)
+            coaches = settings.coach_telegram_ids
+            await threads.reach_coaches(
+                session, messenger, templates, said=content, member=member, group=group,
+                coach_ids=coaches, now=now,
+            )  # fmt: skip
     await _safety_net(message, member, group, session, now, safety)
 
 

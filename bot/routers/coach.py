@@ -196,21 +196,22 @@ async def prompt_set(
     if group is None:
         return
     try:
-        day = date.fromisoformat(day_text)
+        day = _day(day_text)
         chosen = await daily.plan_prompt(
             session, group, day=day, prompt_id=prompt_id, library=library, now=now
         )
     except daily.PlanError as error:
         await message.answer(templates.render("coach_usage", usage=str(error)))
         return
-    except ValueError as error:  # not a date
-        await message.answer(
-            templates.render("coach_usage", usage=f"a date like 2026-11-24 ({error})")
-        )
-        return
-    await message.answer(
-        templates.render("coach_prompt_done", action="set", day=day, prompt=chosen)
-    )
+    done = templates.render("coach_prompt_done", action="set", day=day, prompt=chosen)
+    await message.answer(done)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise daily.PlanError(f"a date like 2026-11-24 ({error})") from None
 
 
 async def prompt_usage(message: Message, templates: Templates) -> None:

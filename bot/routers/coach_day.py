@@ -31,7 +31,8 @@ def create_router() -> Router:
     router.message.register(thread_command, Command("thread", "member"), PRIVATE, IsCoach())
     router.callback_query.register(thread_button, OpenThread.filter(), IsCoach())
     router.message.register(members, Command("members"), PRIVATE, IsCoach())
-    router.message.register(highlight, Command("highlight"), IsCoach())
+    router.message.register(highlight, Command("highlight"), Magic(F.reply_to_message), IsCoach())
+    router.message.register(highlight_usage, Command("highlight"), IsCoach())
     router.message.register(broadcast, Command("broadcast"), PRIVATE, IsCoach())
     router.message.register(post, Command("post"), PRIVATE, IsCoach())
     router.message.register(answer_member, PRIVATE, Magic(F.reply_to_message), IsCoach())
@@ -98,20 +99,23 @@ async def post(
     # The words after /post, or the message (a voice note, say) that /post replies to.
     feedback = message if command.args else message.reply_to_message
     if not groups or feedback is None:
-        await message.answer(
-            templates.render("coach_usage", usage="/post Your words for the group")
-        )
+        usage = "/post Your words for the group"
+        await message.answer(templates.render("coach_usage", usage=usage))
         return
     for group in groups:
-        if command.args:
-            await bot.send_message(group.chat_id, command.args, parse_mode=None)
-        else:
-            await bot.copy_message(group.chat_id, message.chat.id, feedback.message_id)
+        await _post(bot, group.chat_id, command.args, feedback)
     only = groups[0].id if len(groups) == 1 else None
     await threads.record_reply(
         session, coach_said(feedback), coach_id=message.from_user.id, group_id=only, now=now
     )
     await message.answer(templates.render("coach_posted", groups=groups))
+
+
+async def _post(bot: Bot, chat_id: int, words: str | None, feedback: Message) -> None:
+    if words:
+        await bot.send_message(chat_id, words, parse_mode=None)
+    else:
+        await bot.copy_message(chat_id, feedback.chat.id, feedback.message_id)
 
 
 async def thread_command(
@@ -168,32 +172,27 @@ async def highlight(
     templates: Templates,
 ) -> None:
     """/highlight [insight], replying to a member's message: a win (or insight) for the summary."""
-    assert message.from_user is not None
+    assert message.from_user is not None and message.reply_to_message is not None
     kind = "insight" if (command.args or "").strip().lower() == "insight" else "win"
-    marked = None
-    if message.reply_to_message is not None:
-        marked = await threads.highlight(
-            session,
-            chat_id=message.chat.id,
-            via_relay=message.chat.type == ChatType.PRIVATE,
-            message_id=message.reply_to_message.message_id,
-            kind=kind,
-            coach_id=message.from_user.id,
-            now=now,
-        )
-    if marked is None:
-        await message.answer(
-            templates.render(
-                "coach_usage",
-                usage="reply to a member's message with /highlight (or /highlight insight)",
-            )
-        )
-        return
-    await bot.send_message(
-        message.from_user.id,
-        templates.render("coach_highlighted", kind=kind),
-        disable_notification=True,
+    marked = await threads.highlight(
+        session,
+        chat_id=message.chat.id,
+        via_relay=message.chat.type == ChatType.PRIVATE,
+        message_id=message.reply_to_message.message_id,
+        kind=kind,
+        coach_id=message.from_user.id,
+        now=now,
     )
+    if marked is None:
+        await highlight_usage(message, templates)
+        return
+    text = templates.render("coach_highlighted", kind=kind)
+    await bot.send_message(message.from_user.id, text, disable_notification=True)
+
+
+async def highlight_usage(message: Message, templates: Templates) -> None:
+    usage = "reply to a member's message with /highlight (or /highlight insight)"
+    await message.answer(templates.render("coach_usage", usage=usage))
 
 
 async def broadcast(

@@ -11,11 +11,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ChatJoinRequest, ChatMemberUpdated
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import seats
 from billing.membership import Membership
 from bot.filters import Magic
+from bot.middlewares import remember_user
 from core.groups import find_group
-from core.members import remember_member
 from core.models import Group, Member
 from core.settings import Settings
 from prompts.render import Templates
@@ -24,7 +23,6 @@ log = logging.getLogger(__name__)
 
 OUTSIDE = {ChatMemberStatus.LEFT, ChatMemberStatus.KICKED}
 INSIDE = {ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED}
-ADMINS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR}
 
 
 def create_router() -> Router:
@@ -75,34 +73,9 @@ async def someone_joined(
     group = await find_group(session, chat_id=event.chat.id)
     if user.id in settings.coach_telegram_ids or user.is_bot or group is None:
         return
-    person = await remember_member(
-        session,
-        telegram_id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language_code=user.language_code,
-        now=now,
-    )
-    assert person.id is not None and group.id is not None
-    seat = await seats.seated(session, member_id=person.id, group_id=group.id)
-    if seat is not None:
-        await membership.arrived(session, seat, group, now)
-        return
-    if await _is_admin(bot, event.chat.id, user.id):
-        return
-    log.info("removing %s from %s: no seat", user.id, event.chat.id)
-    await membership.door.remove(event.chat.id, user.id)
-    await _tell(bot, user.id, templates.render("intruder_removed", first_name=user.first_name))
-
-
-async def _is_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
-    # Asked, not taken from the update: an admin promoted a minute ago must never be removed.
-    try:
-        member = await bot.get_chat_member(chat_id, user_id)
-    except TelegramAPIError:
-        return False
-    return member.status in ADMINS
+    person = await remember_user(session, user, now=now)
+    if not await membership.arrival(session, person, group, now):
+        await _tell(bot, user.id, templates.render("intruder_removed", first_name=user.first_name))
 
 
 async def _tell(bot: Bot, chat_id: int, text: str) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ChatMemberAdministrator, ChatMemberUpdated
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.filters import IN_A_GROUP
+from bot.filters import IN_A_GROUP, IsCoach, Magic
 from core.groups import BotRights, find_group, missing_rights, register_group
 from core.settings import Settings
 from prompts.render import Templates
@@ -25,30 +25,35 @@ def create_router() -> Router:
     """A fresh router (each dispatcher needs its own)."""
     router = Router(name="group")
     router.my_chat_member.filter(IN_A_GROUP)
-    router.my_chat_member.register(bot_membership_changed)
+    router.my_chat_member.register(bot_left, Magic(~F.new_chat_member.status.in_(PRESENT)))
+    router.my_chat_member.register(coach_set_the_bot_up, IsCoach())
+    router.my_chat_member.register(someone_else_added_the_bot)
     return router
 
 
-async def bot_membership_changed(
+async def bot_left(
+    event: ChatMemberUpdated,
+    bot: Bot,
+    session: AsyncSession,
+    settings: Settings,
+    templates: Templates,
+) -> None:
+    """The bot is out of a group: the coaches hear it if the program ran there."""
+    if await find_group(session, chat_id=event.chat.id) is not None:
+        text = templates.render("group_left", title=event.chat.title or str(event.chat.id))
+        for coach_id in settings.coach_telegram_ids:
+            await _send_quietly(bot, coach_id, text)
+
+
+async def coach_set_the_bot_up(
     event: ChatMemberUpdated,
     bot: Bot,
     session: AsyncSession,
     now: datetime,
-    settings: Settings,
     templates: Templates,
 ) -> None:
-    """Register the group when a coach adds or promotes the bot; leave when anyone else does."""
+    """A coach added or promoted the bot: the group is registered, with the rights it lacks."""
     title = event.chat.title or str(event.chat.id)
-    if event.new_chat_member.status not in PRESENT:
-        if await find_group(session, chat_id=event.chat.id) is not None:
-            await _tell_coaches(bot, settings, templates.render("group_left", title=title))
-        return
-    if event.from_user.id not in settings.coach_telegram_ids:
-        log.warning(
-            "bot added to chat %s by non-coach %s; leaving", event.chat.id, event.from_user.id
-        )
-        await bot.leave_chat(event.chat.id)
-        return
     rights = _rights(event)
     group = await register_group(
         session, chat_id=event.chat.id, title=title, rights=rights, now=now
@@ -63,6 +68,12 @@ async def bot_membership_changed(
     await _send_quietly(bot, event.from_user.id, text)
 
 
+async def someone_else_added_the_bot(event: ChatMemberUpdated, bot: Bot) -> None:
+    """Only a coach may bring the bot into a group: it leaves."""
+    log.warning("bot added to chat %s by non-coach %s; leaving", event.chat.id, event.from_user.id)
+    await bot.leave_chat(event.chat.id)
+
+
 def _rights(event: ChatMemberUpdated) -> BotRights:
     new = event.new_chat_member
     if isinstance(new, ChatMemberAdministrator):
@@ -72,11 +83,6 @@ def _rights(event: ChatMemberUpdated) -> BotRights:
             can_restrict_members=new.can_restrict_members,
         )
     return BotRights(is_admin=False)
-
-
-async def _tell_coaches(bot: Bot, settings: Settings, text: str) -> None:
-    for coach_id in settings.coach_telegram_ids:
-        await _send_quietly(bot, coach_id, text)
 
 
 async def _send_quietly(bot: Bot, chat_id: int, text: str) -> None:

@@ -14,7 +14,7 @@ from billing.membership import Membership
 from bot.filters import PRIVATE
 from core.groups import list_groups
 from core.localtime import format_local
-from core.models import SEATED, Group, Member, SeatStatus
+from core.models import SEATED, Group, Member, Seat, SeatStatus
 from prompts.buttons import AcceptNote, Join, OpenBilling, ShowHelp, button, link_button, markup
 from prompts.catalog import Library
 from prompts.render import Templates
@@ -58,16 +58,22 @@ async def start(
     elif tool is not None:
         await message.answer(templates.render("tool", tool=tool))
     else:
-        groups = await list_groups(session)
-        free = [(await seats.count_seats(session, group, now)).free for group in groups]
-        await message.answer(
-            templates.render(
-                "start", first_name=member.first_name, seats_left=sum(free) if groups else None
-            ),
-            reply_markup=markup(
-                [button("Join: $31 a month", Join())], [button("How it works", ShowHelp())]
-            ),
-        )
+        await _welcome(message, member, session, now, templates)
+
+
+async def _welcome(
+    message: Message, member: Member, session: AsyncSession, now: datetime, templates: Templates
+) -> None:
+    groups = await list_groups(session)
+    free = [(await seats.count_seats(session, group, now)).free for group in groups]
+    await message.answer(
+        templates.render(
+            "start", first_name=member.first_name, seats_left=sum(free) if groups else None
+        ),
+        reply_markup=markup(
+            [button("Join: $31 a month", Join())], [button("How it works", ShowHelp())]
+        ),
+    )
 
 
 async def help_command(message: Message, templates: Templates) -> None:
@@ -177,24 +183,24 @@ async def status(
 ) -> None:
     """Membership, renewal date and seat, or the waitlist place."""
     assert member.id is not None
-    lines = []
-    for seat in await seats.seats_of(session, member.id):
-        group = await session.get(Group, seat.group_id)
-        assert group is not None
-        lines.append(
-            {
-                "title": group.title,
-                "status": str(seat.status),
-                "renews": _local(seat.current_period_end, group),
-                "cancelling": seat.cancel_at_period_end,
-                "hold_until": _local(seat.hold_expires_at, group),
-            }
-        )
     entry = await seats.open_entry(session, member_id=member.id)
     position = await seats.position(session, entry) if entry else None
+    lines = [await _seat_line(session, seat) for seat in await seats.seats_of(session, member.id)]
     await message.answer(
         templates.render("status", first_name=member.first_name, seats=lines, position=position)
     )
+
+
+async def _seat_line(session: AsyncSession, seat: Seat) -> dict[str, object]:
+    group = await session.get(Group, seat.group_id)
+    assert group is not None
+    return {
+        "title": group.title,
+        "status": str(seat.status),
+        "renews": _local(seat.current_period_end, group),
+        "cancelling": seat.cancel_at_period_end,
+        "hold_until": _local(seat.hold_expires_at, group),
+    }
 
 
 async def billing_portal(

@@ -56,12 +56,17 @@ class FloodControl:
         return windows
 
     def take(self, chat_id: int) -> int | None:
-        """Count one message to ``chat_id``, or refuse: the retry_after in whole seconds."""
+        """Count one message to ``chat_id``, or refuse: the retry_after in whole seconds.
+
+        The seconds are the sandbox's own: at rate_scale 20 its clock runs twenty times fast,
+        so "1" is 50 ms of real time, and a client whose waits run at that pace (the tests'
+        SimulatedClock) waits exactly what Telegram would make it wait.
+        """
         now = time.monotonic()
         windows = self._windows(chat_id)
         wait = max(window.wait(now) for window in windows)
         if wait > 0:
-            return max(1, math.ceil(wait))
+            return max(1, math.ceil(wait * self._scale))
         for window in windows:
             window.add(now)
         return None

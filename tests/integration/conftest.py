@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -49,9 +50,21 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Redis: REDIS_URL when set, else one embedded for the run."""
-    with redis_url_for(os.environ.get("REDIS_URL"), tmp_path_factory.mktemp("redis")) as url:
+    """A real Redis: REDIS_URL when set (a database of its own for each pytest-xdist
+    worker, since every test empties it), else one embedded for the run."""
+    with redis_url_for(
+        _per_worker(os.environ.get("REDIS_URL")), tmp_path_factory.mktemp("redis")
+    ) as url:
         yield url
+
+
+def _per_worker(redis_url: str | None) -> str | None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if not redis_url or worker == "gw0":
+        return redis_url
+    url = urlsplit(redis_url)
+    database = int(url.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    return urlunsplit(url._replace(path=f"/{database}"))
 
 
 @pytest.fixture

@@ -1,18 +1,50 @@
-"""The `between` command: one-line errors, groups, the Stripe set-up, run as a person would."""
+"""The `between` command: one-line errors, groups, the Stripe set-up, run as a person would.
+
+Most commands run in this process, with the environment and working directory they would have
+(a process proves nothing more for them); the first test runs the real `between` script.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import sys
 from pathlib import Path
+from unittest import mock
 
+from app.cli import main
 from sandbox.stripe import StripeSandbox
 
 BETWEEN = [sys.executable, "-c", "from app.cli import main; main()"]
 
 
 async def between(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """`between ARGS` with exactly `env` and `cwd`: (exit status, stdout, stderr)."""
+    return await asyncio.to_thread(_between_here, list(args), env, cwd)
+
+
+def _between_here(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    # The command runs asyncio.run itself, so it gets a thread of its own.
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with (
+        mock.patch.dict(os.environ, env, clear=True),
+        mock.patch.object(sys, "argv", ["between", *args]),
+        contextlib.chdir(cwd),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            main()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+async def between_process(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """The same as a separate process, the way a coach runs it."""
     process = await asyncio.create_subprocess_exec(
         *BETWEEN,
         *args,
@@ -35,7 +67,7 @@ def bare_environment(tmp_path: Path) -> dict[str, str]:
 
 
 async def test_a_missing_bot_token_is_one_line_naming_it(tmp_path: Path) -> None:
-    code, out, err = await between("run", env=bare_environment(tmp_path), cwd=tmp_path)
+    code, out, err = await between_process("run", env=bare_environment(tmp_path), cwd=tmp_path)
     assert code == 2
     assert err.strip().splitlines() == [
         "error: TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and paste its token"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sandbox.demo import run_demo
+from app.demo import run_demo
 
 
 async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> None:

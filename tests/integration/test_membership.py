@@ -141,32 +141,71 @@ async def test_payment_failure_grace_and_removal_then_the_seat_goes_to_the_waitl
     assert offered is not None and offered.status == SeatStatus.HELD
 
 
-async def test_lifecycle_events_replayed_and_reordered_end_in_the_right_state(
+async def in_the_group(world: World, user_id: int, name: str) -> Seat:
+    """Pay, then come in through the personal invite link."""
+    seat = await world.join_and_pay(user_id, name)
+    assert seat.invite_link is not None
+    await world.telegram.join_request(user_id, GROUP, invite_link=seat.invite_link)
+    await world.settle()
+    assert world.telegram.members(GROUP)[user_id] == "member"
+    return seat
+
+
+async def test_a_subscription_ended_in_stripe_takes_the_member_out_of_the_group(
     world: World,
 ) -> None:
-    seat = await world.join_and_pay(4001, "Maya")
+    seat = await in_the_group(world, 4001, "Maya")
+    assert seat.stripe_subscription_id is not None
+
+    await world.stripe.end_subscription(
+        seat.stripe_subscription_id
+    )  # customer.subscription.deleted
+    await world.settle()
+
+    ended = await world.seat(4001)
+    assert ended is not None and (ended.status, ended.end_reason) == (SeatStatus.ENDED, "canceled")
+    assert world.telegram.members(GROUP)[4001] == "left"  # banned and unbanned: may come back
+    assert world.told(4001, "Your membership has ended") == 1
+
+
+async def test_lifecycle_events_arriving_late_and_reordered_end_in_the_right_state(
+    world: World,
+) -> None:
+    seat = await in_the_group(world, 4001, "Maya")
     subscription_id = seat.stripe_subscription_id
     assert subscription_id is not None
+    before = world.texts(4001)
+    seen = len(world.stripe.events)
+    # The endpoint is down while the subscription lives on: cancelling, a failed renewal, the end.
+    world.stripe.lose_webhooks()
     await world.stripe.cancel_at_period_end(subscription_id)
-    await world.settle()
-    assert world.told(4001, "Your membership is set to end on") == 1
     await world.stripe.fail_renewal(subscription_id)
     await world.stripe.end_subscription(subscription_id)
-    await world.settle()
-    assert (await world.seat(4001)).status == SeatStatus.ENDED  # type: ignore[union-attr]
-    before = world.texts(4001)
+    world.stripe.lose_webhooks(False)
+    late = world.stripe.events[seen:]
+    assert {"customer.subscription.updated", "invoice.payment_failed"} <= {
+        e["type"] for e in late
+    } and "customer.subscription.deleted" in {e["type"] for e in late}
 
-    # Stripe retries everything, late and shuffled: updated after deleted, failed after deleted.
-    history = [e for e in world.stripe.events if e["type"] != "customer.created"]
-    random.Random(7).shuffle(history)
-    for event in history:
+    # Stripe's retries bring them for the first time, shuffled: deleted before updated, ...
+    random.Random(7).shuffle(late)
+    for event in late:
         assert await world.stripe.send_event(event) == 200
     await world.settle()
 
     final = await world.seat(4001)
     assert final is not None and final.status == SeatStatus.ENDED
-    assert world.texts(4001) == before  # nobody is told anything twice
-    assert world.told(4001, "Your membership has ended") == 1
+    assert world.telegram.members(GROUP)[4001] == "left"
+    # The state Stripe has now decides: one goodbye, no stale "payment failed" or "set to end".
+    told = world.texts(4001)[len(before) :]
+    assert len(told) == 1 and "Your membership has ended" in told[0]
+
+    # And everything once more, as Stripe does when it is unsure: nothing changes.
+    everything = world.texts(4001)
+    for event in world.stripe.events:
+        assert await world.stripe.send_event(event) == 200
+    await world.settle()
+    assert world.texts(4001) == everything
 
 
 async def test_a_hold_that_expires_gives_the_seat_back(world: World) -> None:

@@ -44,7 +44,7 @@ from sandbox.telegram import (
 ANN = 1001
 BEN = 1002
 GROUP = -1001234567890
-FAST = 1000.0  # rate_scale for tests that are not about flood limits
+FAST = 1_000_000.0  # rate_scale for tests that are not about flood limits: a window of 1 µs
 
 
 class _UnknownMethod(SendMessage):

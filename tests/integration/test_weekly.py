@@ -171,7 +171,7 @@ async def test_summaries_go_out_once_across_a_worker_restart(world: World) -> No
         world.sessions,
         world.runtime.telegram,
         world.clock,
-        limits=TELEGRAM_LIMITS.scaled(20),
+        limits=TELEGRAM_LIMITS.scaled(world.clock.pace),
         idle_seconds=0.02,
     )
     first = asyncio.create_task(sender.run())

@@ -63,7 +63,7 @@ class World:
             self.sessions,
             self.runtime.telegram,
             self.clock,
-            limits=TELEGRAM_LIMITS.scaled(20),
+            limits=TELEGRAM_LIMITS.scaled(self.clock.pace),
             idle_seconds=0.02,
         )
         await asyncio.wait_for(sender.drain(), timeout=30)

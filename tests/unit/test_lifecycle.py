@@ -80,9 +80,11 @@ def test_cancelling_at_the_period_end_and_changing_ones_mind() -> None:
     assert undone.notices == (Notice.CANCEL_UNDONE,)
 
 
-def test_ending_removes_the_member_from_the_group() -> None:
+def test_a_subscription_ended_in_stripe_ends_the_seat_with_its_reason() -> None:
+    # The seat's end is what takes the member out of the group (the integration test
+    # test_a_subscription_ended_in_stripe_takes_the_member_out_of_the_group shows it).
     change = follow_subscription(SeatView(SeatStatus.ACTIVE), subscription("canceled"), NOW)
-    assert change.remove_from_group and change.end_reason == "canceled"
+    assert (change.status, change.end_reason) == (SeatStatus.ENDED, "canceled")
 
 
 @pytest.mark.parametrize(
