@@ -57,32 +57,8 @@ async def reach_coaches(
     coach_ids: tuple[int, ...],
     now: datetime,
 ) -> None:
-    """A private check-in: relayed to the coaches, and acknowledged (at most once a day)."""
-    await relay_to_coaches(
-        session,
-        messenger,
-        templates,
-        said=said,
-        member=member,
-        group=group,
-        coach_ids=coach_ids,
-        now=now,
-    )
-    await acknowledge(session, templates, member=member, group=group, now=now)
-
-
-async def relay_to_coaches(
-    session: AsyncSession,
-    messenger: Messenger,
-    templates: Templates,
-    *,
-    said: Said,
-    member: Member,
-    group: Group,
-    coach_ids: tuple[int, ...],
-    now: datetime,
-) -> None:
-    """Copy a member's private message to each coach, under a header saying who and since when."""
+    """A private check-in: copied to each coach under a header saying who and since when, and
+    acknowledged to the member (at most once a day)."""
     assert member.id is not None
     since = await waiting_since(session, member.id) or now
     header = templates.render(
@@ -116,6 +92,7 @@ async def relay_to_coaches(
                     created_at=now,
                 )
             )
+    await acknowledge(session, templates, member=member, group=group, now=now)
 
 
 async def waiting_since(session: AsyncSession, member_id: int) -> datetime | None:
