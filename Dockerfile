@@ -14,12 +14,16 @@ RUN useradd --create-home --uid 10001 between
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
-COPY core core
+# Every package pyproject.toml installs (tests/unit/test_packaging.py keeps this list true).
+COPY app app
 COPY bot bot
 COPY billing billing
 COPY coaching coaching
 COPY scheduling scheduling
+COPY practice practice
+COPY safety safety
 COPY prompts prompts
+COPY core core
 COPY sandbox sandbox
 COPY migrations migrations
 RUN pip install . && mkdir -p /app/data && chown between /app/data
