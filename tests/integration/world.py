@@ -27,7 +27,7 @@ from scheduling import jobs
 
 __all__ = ["COACH_ID", "GROUP", "World", "open_world"]
 
-GROUP = -1009000
+GROUP = -1001009000000  # a supergroup (basic groups are -1 … -999999999999)
 
 
 @dataclass
