@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Dispatcher, Router
 
 from billing.membership import Membership
+from bot.errors import Broken, Refused, handler_broke, telegram_refused
 from bot.gateway import TelegramGateway, TelegramLinks
 from bot.middlewares import DatabaseSessionMiddleware, PeopleMiddleware
 from bot.routers import (
@@ -57,6 +58,10 @@ def create_dispatcher(
     for observer in PEOPLE_SPEAK_IN:
         dispatcher.observers[observer].middleware(people)
     dispatcher.include_routers(*create_routers())
+    # What Telegram refused, and bugs, answer 200; what may pass is left to raise (a 500, and
+    # Telegram resends). bot/errors.py says why.
+    dispatcher.errors.register(telegram_refused, Refused())
+    dispatcher.errors.register(handler_broke, Broken())
     return dispatcher
 
 
