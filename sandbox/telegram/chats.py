@@ -196,6 +196,20 @@ class ChatsMixin(DeliveryMixin):
                 await self.deliver(notice)
         return update
 
+    async def admin_promotes(self, chat_id: int, user_id: int, *, by_user_id: int) -> None:
+        """An admin makes someone in the group an administrator with every right."""
+        group = self._require_group(chat_id)
+        self._require_admin(group, by_user_id)
+        self._require_person_in_group(user_id, chat_id)
+        old_member = self._member_json(group, user_id)
+        group.statuses[user_id] = "administrator"
+        group.rights[user_id] = dict.fromkeys(ADMIN_RIGHTS, True)
+        update = self._member_update(
+            "chat_member", group, by_user_id, old_member, self._member_json(group, user_id)
+        )
+        if self._bot_is_admin(group):
+            await self.deliver(update)
+
     async def admin_changes_bot_rights(
         self, chat_id: int, *, by_user_id: int, **rights: bool
     ) -> JSON:

@@ -84,6 +84,7 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin):
         self._channel_post_ids = itertools.count(1)
         self._commands = {}
         self._injected = {}
+        self._late_answers = {}
         self._rate_limited = 0
         self._update_ids = itertools.count(700_000_001)
         self._queued_updates = []
