@@ -220,8 +220,8 @@ class ApiMixin:
     async def _handle_api_request(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         try:
-            if request.match_info["token"] != self.token:
-                raise ApiError(401, "Unauthorized")
+            if request.match_info["token"] != self.token:  # ClientManager.cpp
+                raise ApiError(401, "Unauthorized: invalid token specified")
             fields = await _read_request_fields(request)
         except ApiError as error:
             status, body = self._record(time.monotonic(), method, {}, error.status, error.body())
@@ -235,8 +235,8 @@ class ApiMixin:
         name, handler = self._handlers.get(method.lower(), (method, None))
         params = _decode_fields(fields)
         try:
-            if handler is None:
-                raise ApiError(404, "Not Found")
+            if handler is None:  # Client::on_cmd
+                raise ApiError(404, "Not Found: method not found")
             self._raise_injected_failure(name, params)
             result = await handler(params)
             late = self._late_answers.get(name.lower())
