@@ -90,7 +90,9 @@ def create_routers() -> list[Router]:
     ]
 
 
-# chat_member and chat_join_request are only sent when asked for by name.
+# Telegram leaves chat_member out unless asked for by name (Client.h
+# DEFAULT_ALLOWED_UPDATE_TYPES; chat_join_request is in the default). The list is kept by
+# Telegram until the next setWebhook or getUpdates that names one.
 ALLOWED_UPDATES = [
     "message",
     "edited_message",
