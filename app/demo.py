@@ -576,6 +576,39 @@ async def data_rights(demo: Demo) -> None:
     await demo.act(telegram.user_presses(JON, confirm, Forget(confirm=True).pack()))
 
 
+# Maya's long evening of writing: each message over 500 characters, so her thread is longer
+# than one Telegram message can hold (4,096 characters after formatting).
+MAYAS_EVENING = [
+    "Evening {n}. I keep coming back to the same knot in my chest, the one from this morning, "
+    "and tonight I want to stay with it instead of scrolling it away. It started when my "
+    "manager said 'we need to talk' and then walked off. Twenty minutes of waiting felt like "
+    "a whole afternoon. My body went straight to the old place: I must have done something "
+    "wrong, I need to fix it before anyone notices. It turned out to be about a schedule. "
+    "Nothing. And still my hands were cold for an hour afterwards. I named it on the wheel: "
+    "afraid, then small. Writing it down makes it look less like the truth and more like a "
+    "weather report, which is what the coach said it would feel like."
+]
+
+
+async def a_long_thread(demo: Demo) -> None:
+    """Maya writes a lot one evening; the coach's /thread comes in parts that fit Telegram."""
+    demo.scene("A long evening of writing", datetime(2026, 12, 20, 21, 0, tzinfo=ZONE))
+    telegram = demo.telegram
+    for n in range(1, 10):
+        demo.clock.set(datetime(2026, 12, 20, 21, 5 * n, tzinfo=ZONE))
+        await demo.act(telegram.user_sends(MAYA, GROUP_ID, text=MAYAS_EVENING[0].format(n=n)))
+    demo.clock.set(datetime(2026, 12, 21, 8, 0, tzinfo=ZONE))
+    before = len(telegram.sent_by_bot(COACH))
+    await demo.act(telegram.user_sends(COACH, text=f"/thread {MAYA}"))
+    parts = telegram.sent_by_bot(COACH)[before:]
+    longest = max(len(part.text or "") for part in parts)
+    demo.system(
+        "Telegram",
+        f"Maya's thread is {sum(len(p.text or '') for p in parts)} characters: it came in "
+        f"{len(parts)} messages of at most 4,096 (the longest {longest}), split at line breaks",
+    )
+
+
 SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     opening_day,
     people_arrive,
@@ -587,6 +620,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     the_weekly_rhythm,
     a_card_fails,
     data_rights,
+    a_long_thread,
 ]
 
 

@@ -11,6 +11,7 @@ from aiogram.types import ChatMemberAdministrator
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from app.web import TELEGRAM_WEBHOOK_PATH
 from bot.gateway import create_bot
 from core.db import SchemaError, check_schema_current, create_engine, create_session_factory
 from core.groups import BotRights, list_groups, missing_rights
@@ -88,7 +89,7 @@ async def _telegram(settings: Settings) -> list[Check]:
             me = await bot.get_me()
         except TelegramAPIError as error:
             return [Check("telegram", False, error.message)]
-        checks = [Check("telegram", True, f"@{me.username}")]
+        checks = [Check("telegram", True, f"@{me.username}"), await _webhook(bot, settings)]
         engine = create_engine(settings.database_url)
         try:
             async with create_session_factory(engine)() as session:
@@ -102,6 +103,29 @@ async def _telegram(settings: Settings) -> list[Check]:
         return checks
     finally:
         await bot.session.close()
+
+
+async def _webhook(bot: Bot, settings: Settings) -> Check:
+    """What Telegram says about delivering updates to us (getWebhookInfo): where to, how many
+    wait, and the last failure, which Telegram keeps even after later successes."""
+    try:
+        info = await bot.get_webhook_info()
+    except TelegramAPIError as error:
+        return Check("telegram webhook", False, error.message)
+    expected = (settings.public_url or "") + TELEGRAM_WEBHOOK_PATH if settings.webhook_mode else ""
+    waiting = info.pending_update_count
+    parts = [
+        info.url or "none (long polling)",
+        f"{waiting} update{'' if waiting == 1 else 's'} waiting",
+    ]
+    if info.last_error_message:
+        when = f" at {info.last_error_date:%Y-%m-%d %H:%M} UTC" if info.last_error_date else ""
+        parts.append(f"last error{when}: {info.last_error_message}")
+    if info.url != expected:
+        parts.append(f"expected {expected or 'none (long polling)'}: it is set at start-up")
+    # Updates waiting while the last attempt failed: Telegram can't reach us right now.
+    stuck = bool(info.url and waiting and info.last_error_message)
+    return Check("telegram webhook", info.url == expected and not stuck, "; ".join(parts))
 
 
 async def _group_rights(bot: Bot, chat_id: int, title: str, bot_id: int) -> Check:

@@ -9,12 +9,15 @@ import signal
 from collections.abc import AsyncIterator
 from enum import StrEnum
 
+from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 
 from app.runtime import Runtime
 from app.web import TELEGRAM_WEBHOOK_PATH, create_app
 from app.worker import create_worker
+from bot.commands import set_command_menus
 from bot.dispatcher import ALLOWED_UPDATES
+from bot.polling import UpdatePoller
 from core.clock import Clock
 from core.redis import redis_url_for
 from core.settings import Settings
@@ -43,7 +46,9 @@ async def running(
         runtime = await Runtime.open(settings, redis_url=redis_url, clock=clock)
         runner: web.AppRunner | None = None
         worker = None
-        tasks: list[asyncio.Task[None]] = []
+        worker_task: asyncio.Task[None] | None = None
+        poller: UpdatePoller | None = None
+        poller_task: asyncio.Task[None] | None = None
         try:
             if Part.WEB in parts:
                 runner = web.AppRunner(create_app(runtime), access_log=None)
@@ -53,24 +58,42 @@ async def running(
                 await _point_telegram_at_us(runtime)
             if Part.WORKER in parts:
                 worker = create_worker(settings, redis_url=redis_url, runtime=runtime, cron=cron)
-                tasks.append(asyncio.create_task(worker.async_run(), name="worker"))
+                worker_task = asyncio.create_task(worker.async_run(), name="worker")
             if Part.POLLING in parts and not settings.webhook_mode:
                 await runtime.bot.delete_webhook()
-                polling = runtime.dispatcher.start_polling(
-                    runtime.bot, handle_signals=False, allowed_updates=ALLOWED_UPDATES
+                poller = UpdatePoller(
+                    runtime.bot,
+                    runtime.dispatcher,
+                    allowed_updates=ALLOWED_UPDATES,
+                    clock=runtime.clock,
                 )
-                tasks.append(asyncio.create_task(polling, name="polling"))
+                poller_task = asyncio.create_task(poller.run(), name="polling")
                 log.info("receiving Telegram updates by long polling")
+            if parts & {Part.WEB, Part.POLLING}:
+                await _set_command_menus(runtime)
             yield runtime
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if worker is not None:
-                await worker.close()
+            # Updates stop coming in first; then the worker lets the messages in flight
+            # finish; only then is the bot's session closed (in runtime.close()), so nothing
+            # Telegram already took is sent again after a restart.
+            if poller is not None and poller_task is not None:
+                poller.stop()
+                await asyncio.gather(poller_task, return_exceptions=True)
             if runner is not None:
                 await runner.cleanup()
+            if worker_task is not None:
+                worker_task.cancel()
+                await asyncio.gather(worker_task, return_exceptions=True)
+            if worker is not None:
+                await worker.close()
             await runtime.close()
+
+
+async def _set_command_menus(runtime: Runtime) -> None:
+    try:
+        await set_command_menus(runtime.bot, runtime.settings.coach_telegram_ids)
+    except TelegramAPIError as error:  # the menus are a comfort; starting matters more
+        log.warning("could not set the command menus: %s", error.message)
 
 
 async def _point_telegram_at_us(runtime: Runtime) -> None:

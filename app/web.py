@@ -6,7 +6,11 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable
+from typing import Any
 
+from aiogram import Bot
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy import text
@@ -27,7 +31,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     secret = runtime.settings.telegram_webhook_secret
     # Without a configured secret nobody can be Telegram: a random one refuses every caller.
-    SimpleRequestHandler(
+    TelegramUpdates(
         runtime.dispatcher,
         runtime.bot,
         handle_in_background=False,
@@ -45,6 +49,24 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_post(STRIPE_WEBHOOK_PATH, stripe_webhook.receive)
     app.router.add_get("/healthz", health)
     return app
+
+
+class TelegramUpdates(SimpleRequestHandler):
+    """aiogram's webhook handler, but an update it can't read is answered 200: Telegram would
+    resend it for a day, holding back its chat's later updates, and it would never read."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        try:
+            update = Update.model_validate(
+                await request.json(loads=bot.session.json_loads), context={"bot": bot}
+            )
+        except ValueError as error:  # not JSON, or not an Update (pydantic's ValidationError)
+            log.warning("an update that can't be read was ignored: %s", type(error).__name__)
+            return web.json_response({})
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, update, **self.data
+        )
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 async def health(request: web.Request) -> web.Response:

@@ -51,7 +51,7 @@ MIX_PER_GROUP = 40
 MIX_PEOPLE = 200
 MIX_PER_PERSON = 2
 FIRST_PERSON = 20_000
-FIRST_GROUP = -1_009_100
+FIRST_GROUP = -1_001_009_100_000  # supergroup-shaped ids, as Telegram gives them
 AIM = 0.95
 
 

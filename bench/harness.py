@@ -30,7 +30,7 @@ from sandbox.harness import COACH_ID, coach_opens_group, create_price
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import SANDBOX_BOT_TOKEN, TelegramSandbox
 
-GROUP_CHAT = -1009000
+GROUP_CHAT = -1001009000000  # a supergroup-shaped id, as Telegram gives them
 TELEGRAM_SECRET = "bench-webhook-secret-0123456789"
 STRIPE_SECRET = "whsec_bench_between"
 STARTED_AT = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Dispatcher, Router
 
 from billing.membership import Membership
+from bot.errors import Broken, Refused, handler_broke, telegram_refused
 from bot.gateway import TelegramGateway, TelegramLinks
 from bot.middlewares import DatabaseSessionMiddleware, PeopleMiddleware
 from bot.routers import (
@@ -57,6 +58,10 @@ def create_dispatcher(
     for observer in PEOPLE_SPEAK_IN:
         dispatcher.observers[observer].middleware(people)
     dispatcher.include_routers(*create_routers())
+    # What Telegram refused, and bugs, answer 200; what may pass is left to raise (a 500, and
+    # Telegram resends). bot/errors.py says why.
+    dispatcher.errors.register(telegram_refused, Refused())
+    dispatcher.errors.register(handler_broke, Broken())
     return dispatcher
 
 
@@ -85,7 +90,9 @@ def create_routers() -> list[Router]:
     ]
 
 
-# chat_member and chat_join_request are only sent when asked for by name.
+# Telegram leaves chat_member out unless asked for by name (Client.h
+# DEFAULT_ALLOWED_UPDATE_TYPES; chat_join_request is in the default). The list is kept by
+# Telegram until the next setWebhook or getUpdates that names one.
 ALLOWED_UPDATES = [
     "message",
     "edited_message",

@@ -21,6 +21,7 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -32,13 +33,20 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from billing.ports import DoorRefused
 from coaching.threads import NotDelivered
 from core.clock import Clock, SystemClock
-from core.outbox import Delivered, Rejected, RetryLater, SendOutcome, Unreachable
+from core.links import is_supergroup
+from core.outbox import Delivered, Migrated, Rejected, RetryLater, SendOutcome, Unreachable
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 20
 # Longer waits than this are Telegram telling us to back off for real; the caller decides.
 MAX_RETRY_AFTER = 30
+# MTProto's answer, passed through by the Bot API, when the person's privacy settings refuse
+# voice and video notes (Telegram Premium: "Voice messages: nobody").
+VOICE_REFUSED = "VOICE_MESSAGES_FORBIDDEN"
+# approve/declineChatJoinRequest when the request was already answered (by another admin,
+# from Telegram's app) or withdrawn: nothing is left to do.
+ALREADY_ANSWERED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT")
 
 
 class HonourRetryAfter(BaseRequestMiddleware):
@@ -96,7 +104,8 @@ class TelegramGateway:
                 chat_id, from_chat_id, message_id, disable_notification=silent
             )
         except TelegramAPIError as error:
-            raise NotDelivered(error.message) from None
+            refused = VOICE_REFUSED in error.message
+            raise NotDelivered(error.message, voice_refused=refused) from None
         return copied.message_id
 
     async def deliver(
@@ -107,19 +116,37 @@ class TelegramGateway:
         *,
         pin: bool,
         attachment: tuple[str, bytes] | None = None,
+        copy_of: tuple[int, int] | None = None,
+        silent: bool = False,
     ) -> SendOutcome:
         """Send one outbox message; never raises for what Telegram answers."""
         markup = InlineKeyboardMarkup.model_validate(reply_markup) if reply_markup else None
         try:
-            if attachment is not None:
+            if copy_of is not None:
+                from_chat_id, from_message_id = copy_of
+                copied = await self.bot.copy_message(
+                    chat_id, from_chat_id, from_message_id, disable_notification=silent
+                )
+                message_id = copied.message_id
+            elif attachment is not None:
                 name, content = attachment
                 message = await self.bot.send_document(
-                    chat_id, BufferedInputFile(content, name), caption=text, reply_markup=markup
+                    chat_id,
+                    BufferedInputFile(content, name),
+                    caption=text or None,
+                    reply_markup=markup,
+                    disable_notification=silent,
                 )
+                message_id = message.message_id
             else:
-                message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+                message = await self.bot.send_message(
+                    chat_id, text, reply_markup=markup, disable_notification=silent
+                )
+                message_id = message.message_id
         except TelegramRetryAfter as error:
             return RetryLater("Telegram flood control (429)", seconds=float(error.retry_after))
+        except TelegramMigrateToChat as error:  # not a TelegramBadRequest in aiogram
+            return Migrated(error.migrate_to_chat_id)
         except TelegramForbiddenError as error:
             return Unreachable(error.message)
         except TelegramBadRequest as error:
@@ -129,14 +156,15 @@ class TelegramGateway:
         except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
             return RetryLater(f"{type(error).__name__}: {getattr(error, 'message', '')}".strip())
         if pin:
-            await self._pin(chat_id, message.message_id)
-        return Delivered(message.message_id)
+            await self._pin(chat_id, message_id)
+        return Delivered(message_id)
 
     async def _pin(self, chat_id: int, message_id: int) -> None:
-        # A pin that fails (no right to pin) must not turn a delivered message into a retry.
+        # The message is delivered whatever happens to the pin: a refusal, a 429 longer than
+        # we wait, a network error. Retrying the message would send it twice.
         try:
             await self.bot.pin_chat_message(chat_id, message_id, disable_notification=True)
-        except (TelegramBadRequest, TelegramForbiddenError, TelegramServerError) as error:
+        except (TelegramAPIError, TimeoutError) as error:
             log.warning("could not pin message %s in chat %s: %s", message_id, chat_id, error)
 
 
@@ -153,7 +181,7 @@ class GroupAccess:
             link = await self.bot.create_chat_invite_link(
                 chat_id, name=name[:32], expire_date=expire_date, creates_join_request=True
             )
-        except (TelegramBadRequest, TelegramForbiddenError) as error:
+        except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat) as error:
             raise DoorRefused(error.message) from None
         return link.invite_link
 
@@ -167,21 +195,30 @@ class GroupAccess:
     async def approve(self, chat_id: int, user_id: int) -> None:
         try:
             await self.bot.approve_chat_join_request(chat_id, user_id)
-        except (TelegramBadRequest, TelegramForbiddenError) as error:
+        except TelegramBadRequest as error:
+            if any(reason in error.message for reason in ALREADY_ANSWERED):
+                log.info("join request in %s was answered already: %s", chat_id, error.message)
+                return
+            raise DoorRefused(error.message) from None
+        except (TelegramForbiddenError, TelegramMigrateToChat) as error:
             raise DoorRefused(error.message) from None
 
     async def decline(self, chat_id: int, user_id: int) -> None:
         try:
             await self.bot.decline_chat_join_request(chat_id, user_id)
-        except TelegramBadRequest as error:  # the request was withdrawn meanwhile
+        except TelegramBadRequest as error:  # the request was withdrawn or answered meanwhile
             log.info("join request in chat %s was gone: %s", chat_id, error.message)
 
     async def remove(self, chat_id: int, user_id: int) -> None:
-        """Take someone out of the group; ban then unban, so they can come back one day."""
+        """Take someone out of the group so they can come back one day: in a supergroup ban
+        then unban; in a basic group the ban alone removes (it keeps no ban list, and
+        unbanChatMember is refused there: "method is available for supergroup and channel
+        chats only")."""
         try:
             await self.bot.ban_chat_member(chat_id, user_id)
-            await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
-        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            if is_supergroup(chat_id):
+                await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+        except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat) as error:
             raise DoorRefused(error.message) from None
 
     async def is_admin(self, chat_id: int, user_id: int) -> bool:
@@ -191,6 +228,21 @@ class GroupAccess:
         except TelegramAPIError:
             return False
         return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR)
+
+
+async def upgraded_to(bot: Bot, chat_id: int) -> int | None:
+    """The supergroup a basic group became, if Telegram says it did (None: it didn't).
+
+    Reading the members of an upgraded group is refused with the new id (Client.cpp
+    check_chat_access); getChat would still answer.
+    """
+    try:
+        await bot.get_chat_member(chat_id, bot.id)
+    except TelegramMigrateToChat as error:
+        return error.migrate_to_chat_id
+    except TelegramAPIError:
+        return None
+    return None
 
 
 class TelegramLinks:

@@ -10,9 +10,10 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
-from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.types import Chat, Message, TelegramObject, Update, User
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.errors import refused_by_telegram
 from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
 from core.members import remember_member
@@ -30,6 +31,12 @@ class DatabaseSessionMiddleware(BaseMiddleware):
     The update id is written in the same transaction as the handler's own changes, so an
     update that failed half-way is handled again when Telegram resends it, and one that
     succeeded is never handled twice. `now` is read once here: one update, one moment.
+
+    When Telegram refuses a call (a 4xx) after the handler did its work, that work is kept
+    and the update counts as handled: Telegram is not asked to resend it (bot/errors.py), so
+    rolling back would lose for good what was decided and done (a check-in recorded, a member
+    let in). Any other failure rolls everything back: a passing one comes again, a bug is
+    logged.
     """
 
     def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
@@ -54,7 +61,12 @@ class DatabaseSessionMiddleware(BaseMiddleware):
                 return None
             data["session"] = session
             data["now"] = now
-            result = await handler(event, data)
+            try:
+                result = await handler(event, data)
+            except Exception as error:
+                if refused_by_telegram(error):
+                    await session.commit()
+                raise
             await session.commit()
             return result
 
@@ -71,7 +83,9 @@ class PeopleMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        if user is not None and not user.is_bot:
+        # A message sent as a chat has a stand-in in `from` (777000 "Telegram" is no bot).
+        sent_as_a_chat = isinstance(event, Message) and event.sender_chat is not None
+        if user is not None and not user.is_bot and not sent_as_a_chat:
             session: AsyncSession = data["session"]
             private = chat is not None and chat.type == ChatType.PRIVATE
             member = await remember_user(session, user, now=data["now"], started=private)

@@ -31,9 +31,17 @@ from prompts.render import Templates
 
 log = logging.getLogger(__name__)
 
+# Outbox keys of relays to the coaches: "relay:<member id>:<message id>:<coach id>:header|copy".
+RELAY_KEY = "relay:"
+
 
 class NotDelivered(Exception):
-    """Telegram would not take the message (blocked, refused, or failing for now)."""
+    """Telegram would not take the message (blocked, refused, or failing for now);
+    `voice_refused`: the person's privacy settings refuse voice and video notes."""
+
+    def __init__(self, reason: str, *, voice_refused: bool = False) -> None:
+        super().__init__(reason)
+        self.voice_refused = voice_refused
 
 
 class Messenger(Protocol):
@@ -48,7 +56,6 @@ class Messenger(Protocol):
 
 async def reach_coaches(
     session: AsyncSession,
-    messenger: Messenger,
     templates: Templates,
     *,
     said: Said,
@@ -58,7 +65,11 @@ async def reach_coaches(
     now: datetime,
 ) -> None:
     """A private check-in: copied to each coach under a header saying who and since when, and
-    acknowledged to the member (at most once a day)."""
+    acknowledged to the member (at most once a day).
+
+    Through the outbox, so a 429 or a failing moment delays the relay instead of losing it;
+    the coach's reply finds the member through the Relay rows written as each arrives.
+    """
     assert member.id is not None
     since = await waiting_since(session, member.id) or now
     header = templates.render(
@@ -74,24 +85,18 @@ async def reach_coaches(
             .where(col(Entry.message_id) == said.message_id)
         )
     ).first()
+    relay = {"relay": {"member_id": member.id, "entry_id": entry.id if entry else None}}
     for coach_id in coach_ids:
-        try:
-            # Silent: the coach reads once a day, not at every ping.
-            top = await messenger.send_text(coach_id, header, silent=True)
-            copy = await messenger.copy(coach_id, said.chat_id, said.message_id, silent=True)
-        except NotDelivered as error:
-            log.warning("could not relay member %s to coach %s: %s", member.id, coach_id, error)
-            continue
-        for coach_message_id in (top, copy):
-            session.add(
-                Relay(
-                    coach_chat_id=coach_id,
-                    coach_message_id=coach_message_id,
-                    member_id=member.id,
-                    entry_id=entry.id if entry else None,
-                    created_at=now,
-                )
-            )
+        key = f"{RELAY_KEY}{member.id}:{said.message_id}:{coach_id}"
+        # Silent: the coach reads once a day, not at every ping.
+        await enqueue(
+            session, key=f"{key}:header", chat_id=coach_id, text=header, silent=True,
+            context=relay, now=now,
+        )  # fmt: skip
+        await enqueue(
+            session, key=f"{key}:copy", chat_id=coach_id, text="", silent=True, context=relay,
+            copy_of=(said.chat_id, said.message_id), now=now,
+        )  # fmt: skip
     await acknowledge(session, templates, member=member, group=group, now=now)
 
 
@@ -159,7 +164,7 @@ async def deliver_reply(
         await messenger.copy(member.telegram_id, reply.chat_id, reply.message_id)
     except NotDelivered as error:
         log.warning("coach reply to member %s failed: %s", member.id, error)
-        return Delivery(member, False, "unreachable")
+        return Delivery(member, False, "voice_refused" if error.voice_refused else "unreachable")
     await record_reply(session, reply, coach_id=coach_id, member_id=member.id, now=now)
     await session.exec(
         update(SafetyAlert)

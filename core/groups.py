@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.localtime import ScheduleError, format_days, parse_days, parse_time
-from core.models import Group
+from core.models import Group, OutboxMessage, OutboxState
 
 T = TypeVar("T")
 
@@ -172,3 +172,25 @@ async def find_group(session: AsyncSession, *, chat_id: int) -> Group | None:
 async def list_groups(session: AsyncSession) -> list[Group]:
     result = await session.exec(select(Group).order_by(col(Group.id)))
     return list(result.all())
+
+
+async def migrate_group(session: AsyncSession, *, old_chat_id: int, new_chat_id: int) -> bool:
+    """Telegram upgraded a basic group to a supergroup with a new chat id: the group, and the
+    messages still waiting to go to it, follow. True when the group moved now (False: moved
+    before, or not one of ours). Past messages keep their old chat id: their message ids
+    belong to it."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.chat_id) == old_chat_id)
+        .where(col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]))
+        .values(chat_id=new_chat_id)
+    )
+    group = await find_group(session, chat_id=old_chat_id)
+    if group is None:
+        return False
+    if await find_group(session, chat_id=new_chat_id) is not None:
+        raise GroupError(f"both {old_chat_id} and its new id {new_chat_id} are registered")
+    group.chat_id = new_chat_id
+    session.add(group)
+    await session.flush()
+    return True

@@ -130,6 +130,13 @@ class OutboxMessage(SQLModel, table=True):
     # A file sent with the text as its caption (the .ics of the weekly Q&A).
     attachment_name: str | None = Field(default=None, max_length=255)
     attachment: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # A copy of a message (copyMessage) instead of the text: a member's message to the coach.
+    copy_from_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    copy_from_message_id: int | None = None
+    silent: bool = False
+    # What the message stands for, acted on once Telegram answers: {"relay": {"member_id",
+    # "entry_id"}} (a reply to it reaches that member), {"summary_id": N}. Ids only, no words.
+    context: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     state: OutboxState = Field(default=OutboxState.PENDING, sa_type=String(16))
     attempts: int = 0
     not_before: datetime = Field(sa_type=UTCDateTime)
@@ -375,6 +382,7 @@ class SummaryState(StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
     SENT = "sent"
+    UNDELIVERED = "undelivered"  # Telegram refused it, or the member can't be reached
 
 
 class Summary(SQLModel, table=True):

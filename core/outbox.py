@@ -2,6 +2,12 @@
 
 Rows go pending → sending → sent (or unreachable, or failed). A sent row keeps its key and
 state but not its text: members' words stay in the outbox only until they are delivered.
+A text longer than Telegram takes is queued as several rows (`key`, `key#2`, ...), split at
+line breaks (core.longtext). A row may instead copy a message (copyMessage: a member's
+message relayed to the coach), and may say what it stands for (`context`), which is acted on
+when Telegram answers: a delivered relay is remembered, so the coach's reply to it finds the
+member; a weekly summary Telegram refused is marked undelivered, not left as sent. A group
+upgraded to a supergroup is followed to its new chat id.
 A row is claimed on its own just before it is sent, so after a crash only the messages that
 were in flight can be in doubt; a graceful stop lets those finish first. Rows left `sending`
 by a crash are sent again after `STALE_CLAIM`: a rare repeat is kinder than a lost summary.
@@ -24,7 +30,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
 from core.flood import BUSY, TELEGRAM_LIMITS, FloodControl, FloodLimits
-from core.models import Member, OutboxMessage, OutboxState
+from core.groups import GroupError, migrate_group
+from core.longtext import CAPTION_LIMIT, MESSAGE_LIMIT, fits, split_message
+from core.models import Member, OutboxMessage, OutboxState, Relay, Summary, SummaryState
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +67,15 @@ class Rejected:
     reason: str
 
 
-SendOutcome = Delivered | RetryLater | Unreachable | Rejected
+@dataclass(frozen=True)
+class Migrated:
+    """The group became a supergroup with this chat id: send there (Telegram's 400 with
+    migrate_to_chat_id)."""
+
+    chat_id: int
+
+
+SendOutcome = Delivered | RetryLater | Unreachable | Rejected | Migrated
 
 
 class MessageTransport(Protocol):
@@ -73,6 +89,8 @@ class MessageTransport(Protocol):
         *,
         pin: bool,
         attachment: tuple[str, bytes] | None = None,
+        copy_of: tuple[int, int] | None = None,
+        silent: bool = False,
     ) -> SendOutcome: ...
 
 
@@ -87,25 +105,53 @@ async def enqueue(
     pin: bool = False,
     not_before: datetime | None = None,
     attachment: tuple[str, bytes] | None = None,
+    copy_of: tuple[int, int] | None = None,
+    silent: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> bool:
     """Add a message to the outbox unless one with `key` exists; tell whether it was new.
 
-    With an `attachment` (file name, content) the text goes as the file's caption.
+    With an `attachment` (file name, content) the text goes as the file's caption; with
+    `copy_of` (chat id, message id) that message is copied and the text is not used. A text
+    too long for one message goes as several, in order: the buttons come with the last part,
+    a pin with the first, a file after the text when the text is too long for a caption.
     """
-    values = {
-        "key": key,
-        "chat_id": chat_id,
-        "text": text,
-        "reply_markup": reply_markup,
-        "pin": pin,
-        "state": OutboxState.PENDING,
-        "attempts": 0,
-        "not_before": not_before or now,
-        "created_at": now,
-        "attachment_name": attachment[0] if attachment else None,
-        "attachment": attachment[1] if attachment else None,
-    }
-    return await insert_if_new(session, OutboxMessage, values, ["key"])
+    parts = _parts(text, attachment, copy_of)
+    for number, part in enumerate(parts):
+        last = number == len(parts) - 1
+        values = {
+            "key": key if number == 0 else f"{key}#{number + 1}",
+            "chat_id": chat_id,
+            "text": part,
+            "reply_markup": reply_markup if last else None,
+            "pin": pin and number == 0,
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "not_before": not_before or now,
+            "created_at": now,
+            "attachment_name": attachment[0] if attachment and last else None,
+            "attachment": attachment[1] if attachment and last else None,
+            "copy_from_chat_id": copy_of[0] if copy_of else None,
+            "copy_from_message_id": copy_of[1] if copy_of else None,
+            "silent": silent,
+            "context": context,
+        }
+        new = await insert_if_new(session, OutboxMessage, values, ["key"])
+        if number == 0 and not new:
+            return False
+    return True
+
+
+def _parts(
+    text: str, attachment: tuple[str, bytes] | None, copy_of: tuple[int, int] | None
+) -> list[str]:
+    if copy_of is not None or not text:
+        return [text]
+    if attachment is None:
+        return split_message(text, MESSAGE_LIMIT)
+    if fits(text, CAPTION_LIMIT):
+        return [text]
+    return [*split_message(text, MESSAGE_LIMIT), ""]  # the file goes last, without a caption
 
 
 class OutboxSender:
@@ -249,8 +295,19 @@ class OutboxSender:
                 if row.attachment_name and row.attachment is not None
                 else None
             )
+            copy_of = (
+                (row.copy_from_chat_id, row.copy_from_message_id)
+                if row.copy_from_chat_id is not None and row.copy_from_message_id is not None
+                else None
+            )
             outcome: SendOutcome = await self._transport.deliver(
-                row.chat_id, row.text, row.reply_markup, pin=row.pin, attachment=attachment
+                row.chat_id,
+                row.text,
+                row.reply_markup,
+                pin=row.pin,
+                attachment=attachment,
+                copy_of=copy_of,
+                silent=row.silent,
             )
         except Exception as error:  # a bug must not leave the row claimed forever
             log.exception("outbox: sending message %s failed unexpectedly", row.id)
@@ -280,11 +337,15 @@ class OutboxSender:
                 log.error("outbox: Telegram refused message %s: %s", row.id, reason)
             case RetryLater(reason, seconds):
                 values = self._retry_values(row, reason, seconds)
+            case Migrated(new_chat_id):
+                values = {"state": OutboxState.PENDING, "chat_id": new_chat_id}
+                log.info("outbox: chat %s is now the supergroup %s", row.chat_id, new_chat_id)
         values["attempts"] = row.attempts + 1
         async with self._sessions() as session:
             await session.exec(
                 update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(**values)
             )
+            await _act_on(session, row, outcome, now)
             await session.commit()
         self.wake()
 
@@ -314,3 +375,36 @@ class OutboxSender:
             )
             await session.commit()
         log.info("outbox: member with chat %s is unreachable (blocked the bot)", chat_id)
+
+
+async def _act_on(
+    session: AsyncSession, row: OutboxMessage, outcome: SendOutcome, now: datetime
+) -> None:
+    """What Telegram's answer means beyond the row itself (see `context` on OutboxMessage)."""
+    context = row.context or {}
+    match outcome:
+        case Delivered(message_id) if "relay" in context:
+            # The coach's reply to this message must find the member: remembered only now
+            # that the message exists in the coach's chat.
+            relay = context["relay"]
+            values = {
+                "coach_chat_id": row.chat_id,
+                "coach_message_id": message_id,
+                "member_id": relay["member_id"],
+                "entry_id": relay.get("entry_id"),
+                "created_at": now,
+            }
+            await insert_if_new(session, Relay, values, ["coach_chat_id", "coach_message_id"])
+        case Rejected() | Unreachable() if "summary_id" in context:
+            # Marked sent when queued (exactly once); Telegram's refusal makes it undelivered,
+            # and the summaries job tells the coach.
+            await session.exec(
+                update(Summary)
+                .where(col(Summary.id) == context["summary_id"])
+                .values(state=SummaryState.UNDELIVERED)
+            )
+        case Migrated(new_chat_id):
+            try:
+                await migrate_group(session, old_chat_id=row.chat_id, new_chat_id=new_chat_id)
+            except GroupError as error:
+                log.error("outbox: can't follow chat %s to its new id: %s", row.chat_id, error)

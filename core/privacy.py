@@ -138,6 +138,21 @@ async def forget_member(session: AsyncSession, member: Member, now: datetime) ->
         col(OutboxMessage.key).startswith(f"summary-draft:{summary_id}:")
         for summary_id in summary_ids
     ]
+    # Their messages relayed to the coach, the coach's notes about an undelivered summary,
+    # and alerts that quote a group message (a basic group has no link to give instead).
+    about_them += [col(OutboxMessage.key).startswith(f"relay:{member.id}:")] + [
+        col(OutboxMessage.key).startswith(f"summary-undelivered:{summary_id}:")
+        for summary_id in summary_ids
+    ]
+    alerts = await session.exec(
+        select(SafetyAlert.chat_id, SafetyAlert.message_id).where(
+            col(SafetyAlert.member_id) == member.id
+        )
+    )
+    about_them += [
+        col(OutboxMessage.key).startswith(f"safety:{chat_id}:{message_id}:")
+        for chat_id, message_id in alerts.all()
+    ]
     await session.exec(delete(OutboxMessage).where(or_(*about_them)))
     await session.exec(delete(Relay).where(col(Relay.member_id) == member.id))
     counts = Forgotten(

@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from core.longtext import cap
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
@@ -22,6 +24,8 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+        # `{{ words|cap(500) }}`: a member's words quoted in a message, cut to fit.
+        self._env.filters["cap"] = cap
 
     def render(self, name: str, /, **context: Any) -> str:
         """Render `name` (without `.html`) to a Telegram HTML message."""

@@ -9,11 +9,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import insert_if_new
 from core.links import message_link
+from core.longtext import cap
 from core.models import Group, Member, SafetyAlert
 from core.outbox import enqueue
 from prompts.catalog import Library
 from prompts.render import Templates
 from safety.matcher import RiskMatcher
+
+# The coach's alert quotes the words when there is no link to them (a private chat, a basic
+# group); a long message is cut so the alert always fits one Telegram message.
+QUOTE_LIMIT = 1000
 
 
 class SafetyNet:
@@ -61,14 +66,15 @@ class SafetyNet:
             ),
             now=now,
         )
+        link = message_link(chat_id, message_id)
         alert = self._templates.render(
             "safety_alert",
             member=member,
             phrase=phrase,
-            link=message_link(chat_id, message_id),
+            link=link,
             group=group,
-            # In a private chat the coach can't follow a link, so the words come with the alert.
-            quoted=text if chat_id > 0 else None,
+            # Without a link to follow (a private chat, a basic group), the words come along.
+            quoted=_quoted(text) if link is None else None,
         )
         for coach_id in self._coach_ids:
             await enqueue(
@@ -79,3 +85,47 @@ class SafetyNet:
                 now=now,
             )
         return True
+
+    async def check_unnamed(
+        self,
+        session: AsyncSession,
+        *,
+        text: str | None,
+        sender: str,
+        anonymous_admin: bool,
+        signature: str | None,
+        group: Group | None,
+        chat_id: int,
+        message_id: int,
+        now: datetime,
+    ) -> bool:
+        """A message sent as a chat (an anonymous admin, a channel): no person to send the
+        crisis lines to, so the coach alone is alerted, with who it seems to be; once."""
+        phrase = self._matcher.find(text or "")
+        if phrase is None:
+            return False
+        link = message_link(chat_id, message_id)
+        alert = self._templates.render(
+            "safety_alert_unnamed",
+            phrase=phrase,
+            sender=sender,
+            anonymous_admin=anonymous_admin,
+            signature=signature,
+            group=group,
+            link=link,
+            quoted=_quoted(text) if link is None else None,
+        )
+        sent = False
+        for coach_id in self._coach_ids:
+            sent |= await enqueue(
+                session,
+                key=f"safety:{chat_id}:{message_id}:coach:{coach_id}",
+                chat_id=coach_id,
+                text=alert,
+                now=now,
+            )
+        return sent
+
+
+def _quoted(text: str | None) -> str | None:
+    return cap(text, QUOTE_LIMIT) if text else None

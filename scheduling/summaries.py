@@ -20,6 +20,7 @@ from core.models import (
     Highlight,
     Member,
     OutboxMessage,
+    OutboxState,
     Question,
     Seat,
     Summary,
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # Outbox keys of the drafts shown to the coach: "summary-draft:<summary id>:<coach id>".
 DRAFT_KEY = "summary-draft:"
+# Outbox keys of the coach's notes about a summary Telegram would not deliver.
+UNDELIVERED_KEY = "summary-undelivered:"
 
 
 async def figures_for(
@@ -148,7 +151,7 @@ async def send_due_summaries(
             .join(Member, col(Member.id) == col(Summary.member_id))
             .where(col(Summary.group_id) == group.id)
             .where(col(Summary.week_start) == week_start)
-            .where(col(Summary.state) != SummaryState.SENT)
+            .where(col(Summary.state).not_in([SummaryState.SENT, SummaryState.UNDELIVERED]))
         )
         for summary, member in drafts.all():
             if group.summary_needs_approval and summary.state != SummaryState.APPROVED:
@@ -161,11 +164,14 @@ async def send_due_summaries(
                 chat_id=member.telegram_id,
                 text=summary.text,
                 now=now,
+                # If Telegram won't deliver it, the outbox marks it undelivered (not sent).
+                context={"summary_id": summary.id},
             )
             summary.state, summary.sent_at = SummaryState.SENT, now
             session.add(summary)
             sent += 1
         await _recap_to_group(session, templates, group, week_start, now)
+        await _report_undelivered(session, templates, group, week_start, coach_ids, now)
         if unreachable:
             for coach_id in coach_ids:
                 await enqueue(
@@ -261,6 +267,49 @@ async def _preview_to_coaches(
             reply_markup=keyboard([approve]),
             now=now,
         )
+
+
+async def _report_undelivered(
+    session: AsyncSession,
+    templates: Templates,
+    group: Group,
+    week_start: date,
+    coach_ids: tuple[int, ...],
+    now: datetime,
+) -> None:
+    """The coach hears of each summary Telegram refused or couldn't deliver, once."""
+    undelivered = (
+        await session.exec(
+            select(Summary, Member)
+            .join(Member, col(Member.id) == col(Summary.member_id))
+            .where(col(Summary.group_id) == group.id)
+            .where(col(Summary.week_start) == week_start)
+            .where(col(Summary.state) == SummaryState.UNDELIVERED)
+        )
+    ).all()
+    if not undelivered:
+        return
+    rows = await session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.key).in_([f"summary:{summary.id}" for summary, _ in undelivered])
+        )
+    )
+    refused = {row.key: row for row in rows.all()}
+    for summary, member in undelivered:
+        row = refused.get(f"summary:{summary.id}")
+        for coach_id in coach_ids:
+            await enqueue(
+                session,
+                key=f"{UNDELIVERED_KEY}{summary.id}:{coach_id}",
+                chat_id=coach_id,
+                text=templates.render(
+                    "summary_undelivered",
+                    member=member,
+                    unreachable=row is not None and row.state == OutboxState.UNREACHABLE,
+                    reason=(row.last_error if row else None) or "",
+                ),
+                now=now,
+            )
 
 
 async def _recap_to_group(

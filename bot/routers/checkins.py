@@ -1,5 +1,6 @@
 """Every message of a member, in the group or in private, is a check-in; each one passes the
-safety net. The bot never answers in the group."""
+safety net, and so does a message sent as a chat (an anonymous admin, a channel), which is
+nobody's check-in. The bot never answers in the group."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.filters import Magic
 from bot.said import said
 from coaching import threads
-from coaching.threads import Messenger
+from core.groups import find_group
 from core.models import Group, Member
 from core.settings import Settings
 from practice import checkins
@@ -24,6 +25,10 @@ from safety.net import SafetyNet
 def create_router() -> Router:
     """Check-ins and edits; commands are left to the routers before this one."""
     router = Router(name="checkins")
+    # First: `from` of these is a stand-in (GroupAnonymousBot, Channel_Bot, or 777000
+    # "Telegram" with is_bot false for a linked channel's automatic forwards).
+    router.message.register(sent_as_a_chat, Magic(F.sender_chat))
+    router.edited_message.register(sent_as_a_chat, Magic(F.sender_chat))
     not_a_command = Magic(~F.text.startswith("/"))
     router.message.register(check_in, not_a_command, Magic(F.from_user.is_bot.is_(False)))
     router.edited_message.register(edit, Magic(F.from_user.is_bot.is_(False)))
@@ -39,7 +44,6 @@ async def check_in(
     settings: Settings,
     templates: Templates,
     safety: SafetyNet,
-    messenger: Messenger,
 ) -> None:
     """Keep a member's message; a private one reaches the coach and is acknowledged. Anyone's
     words pass the safety net."""
@@ -49,7 +53,7 @@ async def check_in(
         if message.chat.type == ChatType.PRIVATE:
             coaches = settings.coach_telegram_ids
             await threads.reach_coaches(
-                session, messenger, templates, said=content, member=member, group=group,
+                session, templates, said=content, member=member, group=group,
                 coach_ids=coaches, now=now,
             )  # fmt: skip
     await _safety_net(message, member, group, session, now, safety)
@@ -72,6 +76,27 @@ async def edit(
         now=now,
     )
     await _safety_net(message, member, group, session, now, safety)
+
+
+async def sent_as_a_chat(
+    message: Message, session: AsyncSession, now: datetime, safety: SafetyNet
+) -> None:
+    """Words sent as the group (an anonymous admin) or as a channel pass the safety net; the
+    coach hears who it seems to be. A linked channel's posts, forwarded into the group by
+    Telegram, are the channel's published posts, not someone in the group speaking."""
+    if message.is_automatic_forward or message.sender_chat is None:
+        return
+    await safety.check_unnamed(
+        session,
+        text=message.text or message.caption,
+        sender=message.sender_chat.title or "",
+        anonymous_admin=message.sender_chat.id == message.chat.id,
+        signature=message.author_signature,
+        group=await find_group(session, chat_id=message.chat.id),
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        now=now,
+    )
 
 
 async def _safety_net(

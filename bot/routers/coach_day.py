@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import IN_A_GROUP, PRIVATE, IsCoach, Magic
 from bot.naming import member_named
+from bot.parts import answer_in_parts
 from bot.routers.coach import COACH_COMMANDS, refuse
 from bot.said import coach_said
 from coaching import digest, threads
@@ -148,11 +149,13 @@ async def _show_thread(
     message: Message, member: Member, session: AsyncSession, now: datetime, templates: Templates
 ) -> None:
     lines = await threads.thread(session, member)
-    sent = await message.answer(templates.render("coach_thread", member=member, lines=lines))
-    # Replying to the thread answers the member, like replying to a relayed message.
-    await threads.remember_relay(
-        session, coach_chat_id=message.chat.id, message_id=sent.message_id, member=member, now=now
-    )
+    text = templates.render("coach_thread", member=member, lines=lines)
+    # Replying to any part of the thread answers the member, like replying to a relay.
+    for sent in await answer_in_parts(message, text):
+        await threads.remember_relay(
+            session, coach_chat_id=message.chat.id, message_id=sent.message_id, member=member,
+            now=now,
+        )  # fmt: skip
 
 
 async def members(
@@ -160,7 +163,7 @@ async def members(
 ) -> None:
     """/members: status, streak, last active and waiting, for every seated member."""
     rows = await digest.members_overview(session, now)
-    await message.answer(templates.render("coach_members", rows=rows))
+    await answer_in_parts(message, templates.render("coach_members", rows=rows))
 
 
 async def highlight(

@@ -10,6 +10,7 @@ from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import PRIVATE
+from bot.parts import answer_in_parts
 from core.localtime import day_name, format_local, local_date, monday_of
 from core.models import Group, Member, Question
 from practice.words import Vocabulary
@@ -79,4 +80,5 @@ async def week_so_far(
     figures = await summaries.figures_for(
         session, member, group, week_start, vocabulary, until=now
     )
-    await message.answer(summaries.render_summary(templates, member, group, week_start, figures))
+    text = summaries.render_summary(templates, member, group, week_start, figures)
+    await answer_in_parts(message, text)

@@ -10,6 +10,7 @@ call, and lets a test make the next calls of a method fail.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -170,6 +171,7 @@ class _InjectedFailure:
     status: int
     retry_after: int | None
     description: str | None
+    chat_id: int | None = None
 
 
 Handler = Callable[[JSON], Awaitable[Any]]
@@ -182,6 +184,7 @@ class ApiMixin:
     token: str
     calls: list[RecordedCall]
     _injected: dict[str, deque[_InjectedFailure]]
+    _late_answers: dict[str, deque[float]]
     _rate_limited: int
     _handlers: dict[str, tuple[str, Handler]]
 
@@ -193,12 +196,19 @@ class ApiMixin:
         count: int = 1,
         retry_after: int | None = None,
         description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Answer the next ``count`` calls of ``method`` with an error, delivering nothing."""
+        """Answer the next ``count`` calls of ``method`` (to ``chat_id`` only, if given) with
+        an error, delivering nothing."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        failure = _InjectedFailure(status, retry_after, description)
+        failure = _InjectedFailure(status, retry_after, description, chat_id)
         self._injected.setdefault(method.lower(), deque()).extend([failure] * count)
+
+    def answer_late(self, method: str, seconds: float, *, count: int = 1) -> None:
+        """Carry out the next ``count`` calls of ``method`` at once, but answer them only
+        after ``seconds`` (real ones)."""
+        self._late_answers.setdefault(method.lower(), deque()).extend([seconds] * count)
 
     @property
     def rate_limited(self) -> int:
@@ -210,8 +220,8 @@ class ApiMixin:
     async def _handle_api_request(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         try:
-            if request.match_info["token"] != self.token:
-                raise ApiError(401, "Unauthorized")
+            if request.match_info["token"] != self.token:  # ClientManager.cpp
+                raise ApiError(401, "Unauthorized: invalid token specified")
             fields = await _read_request_fields(request)
         except ApiError as error:
             status, body = self._record(time.monotonic(), method, {}, error.status, error.body())
@@ -225,10 +235,13 @@ class ApiMixin:
         name, handler = self._handlers.get(method.lower(), (method, None))
         params = _decode_fields(fields)
         try:
-            if handler is None:
-                raise ApiError(404, "Not Found")
-            self._raise_injected_failure(name)
+            if handler is None:  # Client::on_cmd
+                raise ApiError(404, "Not Found: method not found")
+            self._raise_injected_failure(name, params)
             result = await handler(params)
+            late = self._late_answers.get(name.lower())
+            if late:
+                await asyncio.sleep(late.popleft())
         except ApiError as error:
             return self._record(arrived, name, params, error.status, error.body())
         except Exception as error:  # a sandbox bug: answer like Telegram's 500, and say so
@@ -246,11 +259,16 @@ class ApiMixin:
             self._rate_limited += 1
         return status, body
 
-    def _raise_injected_failure(self, method: str) -> None:
+    def _raise_injected_failure(self, method: str, params: JSON) -> None:
         queue = self._injected.get(method.lower())
         if not queue:
             return
-        failure = queue.popleft()
+        failure = next(
+            (f for f in queue if f.chat_id is None or f.chat_id == params.get("chat_id")), None
+        )
+        if failure is None:
+            return
+        queue.remove(failure)
         if failure.status == 429:
             raise ApiError(
                 429,

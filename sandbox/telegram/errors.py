@@ -16,18 +16,36 @@ class ActionRefused(Exception):
 
 
 class ApiError(Exception):
-    """A Bot API error answer: HTTP status, Telegram's description, retry_after for 429."""
+    """A Bot API error answer: HTTP status, Telegram's description, and its parameters:
+    retry_after for 429, migrate_to_chat_id for a basic group that became a supergroup."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def body(self) -> JSON:
         answer: JSON = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.retry_after is not None:
-            answer["parameters"] = {"retry_after": self.retry_after}
+        # Query.h JsonQueryError: "parameters" only when there are some.
+        parameters = {
+            name: value
+            for name, value in (
+                ("migrate_to_chat_id", self.migrate_to_chat_id),
+                ("retry_after", self.retry_after),
+            )
+            if value is not None
+        }
+        if parameters:
+            answer["parameters"] = parameters
         return answer
 
 
@@ -37,6 +55,16 @@ def bad_request(detail: str) -> ApiError:
 
 def forbidden(detail: str) -> ApiError:
     return ApiError(403, f"Forbidden: {detail}")
+
+
+def group_upgraded(new_chat_id: int) -> ApiError:
+    """Any call that needs to write in (or read the members of) a basic group that was
+    upgraded: Client.cpp check_chat_access answers with the supergroup's id."""
+    return ApiError(
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        migrate_to_chat_id=new_chat_id,
+    )
 
 
 def webhook_conflict() -> ApiError:

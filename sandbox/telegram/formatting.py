@@ -81,7 +81,7 @@ _HTML_TAGS = {
     "tg-emoji": "custom_emoji",
 }
 _NAMED_CHARACTERS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_TAG_NAME = re.compile(r"[A-Za-z0-9-]*")
+_TAG_NAME = re.compile(r"[^\s>]*")
 _ATTRIBUTE = re.compile(r"""([A-Za-z-]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
 _WHITESPACE = re.compile(r"\s*")
 _CHARACTER_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z]+));")
@@ -117,9 +117,13 @@ class _HtmlParser:
         return len(self.source[: self.pos].encode("utf-8"))
 
     def _start_tag(self) -> None:
+        # MessageEntity.cpp parse_html: the name runs up to whitespace or ">", so "<b/>" is
+        # the unknown tag "b/", and a "<" the text ends in is an unclosed tag.
         byte_offset = self._byte_offset()
         name_match = _TAG_NAME.match(self.source, self.pos + 1)
         assert name_match is not None  # the pattern matches the empty string
+        if name_match.end() >= len(self.source):
+            raise EntityParseError(f"Unclosed start tag at byte offset {byte_offset}")
         name = name_match.group().lower()
         if name not in _HTML_TAGS:
             raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {byte_offset}')
@@ -177,14 +181,14 @@ class _HtmlParser:
 
     def _end_tag(self) -> None:
         byte_offset = self._byte_offset()
+        if not self.open_tags:
+            raise EntityParseError(f"Unexpected end tag at byte offset {byte_offset}")
         close = self.source.find(">", self.pos)
         if close == -1:
             raise EntityParseError(f"Unclosed end tag at byte offset {byte_offset}")
         name = self.source[self.pos + 2 : close].strip().lower()
-        if not self.open_tags:
-            raise EntityParseError(f"Unexpected end tag at byte offset {byte_offset}")
         tag = self.open_tags.pop()
-        if name != tag.name:
+        if name and name != tag.name:  # "</>" closes whatever is open
             raise EntityParseError(
                 f'Unmatched end tag at byte offset {byte_offset}, expected "</{tag.name}>", '
                 f'found "</{name}>"'

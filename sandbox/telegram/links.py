@@ -1,11 +1,13 @@
 """Invite links, and how people come into a group: through a link, or by asking to join.
 
-A bot with the right to invite users creates links (with a name of at most 32 characters, an
+A bot with the right to invite users creates links (with a name cut to 32 characters, an
 expiry date, and either a member limit or the need for an admin's approval) and may revoke
-them. Joining through a link counts towards its limit. A link that needs approval makes a
-join request instead, which the bot gets as a chat_join_request update and approves or
-declines; while it waits, the bot may write to the applicant for five minutes. Nobody comes
-into a group they are banned from or already in.
+them; basic groups have links and join requests as supergroups do. Joining through a link
+counts towards its limit. A link that needs approval makes a join request instead, which the
+bot gets as a chat_join_request update and approves or declines (or another admin handles
+first: then the bot's answer fails with HIDE_REQUESTER_MISSING, or USER_ALREADY_PARTICIPANT
+once the person is in); while it waits, the bot may write to the applicant for five minutes.
+Nobody comes into a group they are banned from or already in.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from sandbox.telegram.errors import ActionRefused, bad_request
 from sandbox.telegram.shapes import (
     JSON,
     InviteLink,
+    group_json,
     join_request_json,
-    supergroup_json,
     unix_time,
     user_json,
 )
 
 MAX_INVITE_LINK_NAME_LENGTH = 32
+_NO_LINKS_IN_PRIVATE = "can't invite members to a private chat"
 # A join request lets the bot write to the applicant for this long, until it is handled.
 JOIN_REQUEST_CONTACT_WINDOW = timedelta(minutes=5)
 
@@ -52,7 +55,7 @@ class LinksMixin(ChatsMixin):
         self._applicant_contact_until[user_id] = self._now() + JOIN_REQUEST_CONTACT_WINDOW
         update = {
             "chat_join_request": join_request_json(
-                chat=supergroup_json(chat_id, group.title),
+                chat=group_json(chat_id, group.title),
                 applicant=user_json(applicant),
                 date=self._now(),
                 invite_link=self._link_json(link) if link else None,
@@ -92,6 +95,39 @@ class LinksMixin(ChatsMixin):
             await self.deliver(notice)
         return update
 
+    async def admin_handles_join_request(
+        self, chat_id: int, user_id: int, *, by_user_id: int, approve: bool
+    ) -> None:
+        """Another admin approves or declines a pending request in Telegram's app; the bot's
+        own answer to it then fails (USER_ALREADY_PARTICIPANT, HIDE_REQUESTER_MISSING)."""
+        group = self._require_group(chat_id)
+        self._require_admin(group, by_user_id)
+        if user_id not in group.join_requests:
+            raise ActionRefused(f"user {user_id} has no pending request in {chat_id}")
+        url = group.join_requests.pop(user_id)
+        self._applicant_contact_until.pop(user_id, None)
+        if not approve:
+            return
+        link = self._invite_links.get(url) if url else None
+        if link is not None:
+            link.joined_count += 1
+        old_member = self._member_json(group, user_id)
+        group.statuses[user_id] = "member"
+        update = self._member_update(
+            "chat_member",
+            group,
+            by_user_id,
+            old_member,
+            self._member_json(group, user_id),
+            invite_link=self._link_json(link) if link else None,
+            via_join_request=True,
+        )
+        notices = self._arrival_notice(group, user_id, by_user_id=user_id)
+        if self._bot_is_admin(group):
+            await self.deliver(update)
+        for notice in notices:
+            await self.deliver(notice)
+
     # Helpers
 
     def _require_may_enter(self, group: Group, user_id: int) -> None:
@@ -121,21 +157,20 @@ class LinksMixin(ChatsMixin):
     # Bot API: invite links and join requests
 
     async def _create_chat_invite_link(self, params: JSON) -> JSON:
-        group = self._target_group(params)
+        group = self._target_group(params, private_refusal=_NO_LINKS_IN_PRIVATE)
         self._require_bot_right(
-            group, "can_invite_users", "not enough rights to manage chat invite links"
+            group, "can_invite_users", "not enough rights to manage chat invite link"
         )
         name = optional_text(params, "name")
-        if name is not None and len(name) > MAX_INVITE_LINK_NAME_LENGTH:
-            raise bad_request("invite link name is too long")
-        member_limit = optional_int(params, "member_limit")
+        if name is not None:  # TDLib clean_name: cut, not refused
+            name = name[:MAX_INVITE_LINK_NAME_LENGTH] or None
+        # Clamped to 0..100000, and 0 means no limit.
+        member_limit = min(max(optional_int(params, "member_limit") or 0, 0), 100_000) or None
         creates_join_request = flag(params, "creates_join_request")
         if member_limit is not None and creates_join_request:
             raise bad_request(
                 "member limit can't be specified for links requiring administrator approval"
             )
-        if member_limit is not None and not 1 <= member_limit <= 99999:
-            raise bad_request("member limit must be between 1 and 99999")
         link = InviteLink(
             invite_link=self._new_invite_url(),
             chat_id=group.chat_id,
@@ -155,9 +190,9 @@ class LinksMixin(ChatsMixin):
                 return url
 
     async def _revoke_chat_invite_link(self, params: JSON) -> JSON:
-        group = self._target_group(params)
+        group = self._target_group(params, private_refusal=_NO_LINKS_IN_PRIVATE)
         self._require_bot_right(
-            group, "can_invite_users", "not enough rights to manage chat invite links"
+            group, "can_invite_users", "not enough rights to manage chat invite link"
         )
         link = self._invite_links.get(optional_text(params, "invite_link") or "")
         if link is None or link.chat_id != group.chat_id:
@@ -166,8 +201,10 @@ class LinksMixin(ChatsMixin):
         return self._link_json(link)
 
     def _pending_applicant(self, params: JSON) -> tuple[Group, int]:
-        group = self._target_group(params)
-        self._require_bot_right(group, "can_invite_users", "CHAT_ADMIN_REQUIRED")
+        group = self._target_group(params, private_refusal="the chat can't have join requests")
+        self._require_bot_right(
+            group, "can_invite_users", "not enough rights to manage chat join requests"
+        )
         user_id = self._target_user(params)
         if user_id not in group.join_requests:
             if group.status(user_id) in IN_CHAT:

@@ -1,12 +1,18 @@
 """Messages: what people and the bot send, and what the bot may do with them afterwards.
 
-Telegram's rules for messages, as the sandbox keeps them: text of at most 4,096 characters
-and captions of at most 1,024, counted after formatting (which sandbox.telegram.formatting
-parses); inline keyboards whose buttons each need an action and at most 64 bytes of
-callback_data; replies, and copies and forwards that carry the content but not the envelope;
-files, which get a file_id when first sent and can be sent again by it; edits, which must
-change something; deleting (for 48 hours, and in a group only the bot's own messages unless
-it has the right); pinning; and the callback queries of button presses, each answered once.
+Telegram's rules for messages, as the sandbox keeps them: text of 1 to 4,096 characters and
+captions of at most 1,024, counted in code points after formatting (which
+sandbox.telegram.formatting parses) and after TDLib's fix_formatted_text trims the ends
+(trailing whitespace, leading spaces and newlines), with at most 32,768 bytes of raw text
+(Client.cpp get_formatted_text: "text is too long"); inline keyboards whose buttons each need
+an action and at most 64 bytes of callback_data (buttons without text are dropped, as
+ReplyMarkup.cpp does); replies, and copies and forwards that carry the content but not the
+envelope; voice and video notes, refused to a person whose privacy settings forbid them
+("VOICE_MESSAGES_FORBIDDEN", passed through from MTProto); files, which get a file_id when
+first sent and can be sent again by it; edits, which must change something; deleting (for 48
+hours, and in a group only the bot's own messages unless it has the right); pinning, which
+writes a "pinned a message" service message the bot gets as an update (the one kind of its
+own message a bot is sent); and the callback queries of button presses, each answered once.
 Every send takes its slot under the flood limits first.
 """
 
@@ -48,22 +54,29 @@ from sandbox.telegram.shapes import (
     text_content,
     unix_time,
     user_json,
+    utf16_length,
     video_note_json,
     voice_json,
 )
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+MAX_RAW_TEXT_BYTES = 32768
 MAX_CALLBACK_DATA_BYTES = 64
 # Bots may delete messages for everyone only while they are younger than this.
 DELETE_WINDOW = timedelta(hours=48)
 
-# Service messages the sandbox writes into groups when people come and go.
-SERVICE_KINDS = frozenset({"new_chat_members", "left_chat_member"})
+# Service messages the sandbox writes: people coming and going, pins, group upgrades.
+SERVICE_KINDS = frozenset(
+    {"new_chat_members", "left_chat_member", "pinned_message", "migrate_to_chat_id",
+     "migrate_from_chat_id"}
+)  # fmt: skip
+# What a person's privacy settings may refuse (Premium: "who can send voice messages").
+SPOKEN_KINDS = frozenset({"voice", "video_note"})
 # Envelope fields of a message; everything else is its content, which copies carry over.
 _ENVELOPE_FIELDS = frozenset(
     {"message_id", "from", "chat", "date", "edit_date", "reply_to_message", "reply_markup",
-     "forward_origin"}
+     "forward_origin", "sender_chat", "author_signature", "is_automatic_forward"}
 )  # fmt: skip
 _INLINE_BUTTON_ACTIONS = frozenset(
     {"url", "callback_data", "web_app", "login_url", "switch_inline_query",
@@ -119,6 +132,7 @@ class MessagesMixin(ChatsMixin):
     _file_numbers: itertools.count[int]
     _query_ids: itertools.count[int]
     _open_callback_queries: set[str]
+    _refuses_voice: set[int]
 
     # What happened
 
@@ -139,6 +153,11 @@ class MessagesMixin(ChatsMixin):
     def chats(self) -> list[int]:
         """Ids of the chats that hold any message, in order of their first message."""
         return [chat_id for chat_id, messages in self._messages.items() if messages]
+
+    def refuse_voice_messages(self, user_id: int) -> None:
+        """The person's privacy settings let nobody send them voice or video notes."""
+        self.user(user_id)
+        self._refuses_voice.add(user_id)
 
     # People act
 
@@ -314,27 +333,31 @@ class MessagesMixin(ChatsMixin):
     def _formatted(
         self, text: str, parse_mode: object, explicit_entities: object
     ) -> tuple[str, list[JSON]]:
-        if isinstance(parse_mode, str) and parse_mode:
+        """Plain text and entities, trimmed as TDLib's fix_formatted_text trims them."""
+        if len(text.encode()) > MAX_RAW_TEXT_BYTES:
+            raise bad_request("text is too long")
+        mode = str(parse_mode).lower() if isinstance(parse_mode, str) else ""
+        if mode not in {"", "none"}:
             try:
-                return parse_formatted_text(text, parse_mode)
+                return _trimmed(*parse_formatted_text(text, mode))
             except EntityParseError as error:
                 raise bad_request(f"can't parse entities: {error}") from error
             except UnsupportedParseMode as error:
-                raise bad_request(f"unsupported parse_mode: {error}") from error
+                raise bad_request("unsupported parse_mode") from error
         if isinstance(explicit_entities, list):
-            return text, explicit_entities
-        return text, []
+            return _trimmed(text, explicit_entities)
+        return _trimmed(text, [])
 
     def _message_text(self, params: JSON) -> tuple[str, list[JSON]]:
         raw_text = optional_text(params, "text")
-        if not raw_text or not raw_text.strip():
+        if not raw_text:  # Client.cpp get_input_message_text
             raise bad_request("message text is empty")
         text, entities = self._formatted(
             raw_text, params.get("parse_mode"), params.get("entities")
         )
-        if not text.strip():
-            raise bad_request("message text is empty")
-        if len(text) > MAX_TEXT_LENGTH:
+        if not text:  # "   " or "<b></b>": nothing left after trimming
+            raise bad_request("text must be non-empty")
+        if len(text) > MAX_TEXT_LENGTH:  # utf8_length: code points, as Python counts
             raise bad_request("message is too long")
         return text, entities
 
@@ -347,7 +370,11 @@ class MessagesMixin(ChatsMixin):
         )
         if len(caption) > MAX_CAPTION_LENGTH:
             raise bad_request("message caption is too long")
-        return caption, caption_content(caption, entities)
+        return caption or None, caption_content(caption, entities)
+
+    def _refuse_spoken_to(self, chat_id: int, kind: str) -> None:
+        if kind in SPOKEN_KINDS and chat_id in self._refuses_voice:
+            raise bad_request("VOICE_MESSAGES_FORBIDDEN")
 
     def _reply_target(self, chat_id: int, params: JSON) -> ChatMessage | None:
         reply = params.get("reply_parameters")
@@ -416,6 +443,7 @@ class MessagesMixin(ChatsMixin):
 
     async def _send_voice(self, params: JSON) -> JSON:
         chat_id = self._writable_chat(params)
+        self._refuse_spoken_to(chat_id, "voice")
         voice = self._input_file(params, "voice")
         caption, caption_fields = self._caption(params)
         duration = optional_int(params, "duration") or 1
@@ -439,18 +467,22 @@ class MessagesMixin(ChatsMixin):
         return self._bot_posts(chat_id, "photo", content, params, text=caption).raw
 
     def _source_message(self, params: JSON, verb: str) -> ChatMessage:
+        if params.get("from_chat_id") in (None, ""):
+            raise bad_request('parameter "from_chat_id" is required')
         from_chat_id = chat_id_param(params, "from_chat_id")
-        self._require_chat_access(from_chat_id)
+        self._require_chat_access(from_chat_id, write=False)
         source = self._find_message(from_chat_id, required_int(params, "message_id"))
         if source is None:
             raise bad_request(f"message to {verb} not found")
         if source.kind in SERVICE_KINDS:
-            raise bad_request(f"message can't be {'copied' if verb == 'copy' else 'forwarded'}")
+            done = "copied" if verb == "copy" else "forwarded"
+            raise bad_request(f"the message can't be {done}")
         return source
 
     async def _copy_message(self, params: JSON) -> JSON:
         chat_id = self._writable_chat(params)
         source = self._source_message(params, "copy")
+        self._refuse_spoken_to(chat_id, source.kind)
         content = _content_of(source)
         text = source.text
         if source.kind != "text" and "caption" in params:
@@ -471,6 +503,7 @@ class MessagesMixin(ChatsMixin):
     async def _forward_message(self, params: JSON) -> JSON:
         chat_id = self._writable_chat(params)
         source = self._source_message(params, "forward")
+        self._refuse_spoken_to(chat_id, source.kind)
         content = _content_of(source)
         content["forward_origin"] = source.raw.get("forward_origin") or {
             "type": "user",
@@ -572,9 +605,18 @@ class MessagesMixin(ChatsMixin):
     async def _pin_chat_message(self, params: JSON) -> bool:
         chat_id = self._pinning_chat(params)
         message = self._find_message(chat_id, required_int(params, "message_id"))
-        if message is None:
+        if message is None or message.kind in SERVICE_KINDS:
             raise bad_request("message to pin not found")
         message.pinned = True
+        # Client.cpp need_skip_update_message lets messagePinMessage through: the bot is told
+        # about its own pin, as a service message from itself.
+        pinned = {key: copy.deepcopy(value) for key, value in message.raw.items()}
+        pinned.pop("reply_to_message", None)
+        notice = self._store_message(
+            chat_id, self.bot_id, "pinned_message", {"pinned_message": pinned}
+        )
+        if self._bot_sees_messages(chat_id):
+            await self._emit({"message": copy.deepcopy(notice.raw)})
         return True
 
     async def _unpin_chat_message(self, params: JSON) -> bool:
@@ -604,6 +646,24 @@ class MessagesMixin(ChatsMixin):
         return chat_id
 
 
+def _trimmed(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
+    """TDLib fix_formatted_text: trailing whitespace goes, and leading spaces and newlines
+    up to the first entity; the entities move with the text."""
+    first_entity = min((int(entity["offset"]) for entity in entities), default=len(text))
+    lead = 0
+    while lead < min(len(text), first_entity) and text[lead] in " \n":
+        lead += 1
+    kept = text[lead:].rstrip()
+    end = utf16_length(kept)
+    fixed = []
+    for entity in entities:
+        offset = int(entity["offset"]) - lead
+        length = min(offset + int(entity["length"]), end) - offset
+        if length > 0:
+            fixed.append({**entity, "offset": offset, "length": length})
+    return kept, fixed
+
+
 def _content_of(message: ChatMessage) -> JSON:
     """What a copy or forward carries over: the message without its envelope."""
     return {
@@ -628,10 +688,12 @@ def _set_markup(message: ChatMessage, markup: JSON | None) -> None:
 def _validated_markup(markup: object) -> JSON | None:
     if markup is None:
         return None
-    if not isinstance(markup, dict):
+    if isinstance(markup, str):
         raise bad_request("can't parse reply keyboard markup JSON object")
+    if not isinstance(markup, dict):
+        raise bad_request("object expected as reply markup")
     if "inline_keyboard" in markup:
-        _validate_inline_keyboard(markup["inline_keyboard"])
+        markup = {**markup, "inline_keyboard": _valid_inline_keyboard(markup["inline_keyboard"])}
     return markup
 
 
@@ -642,20 +704,41 @@ def _validated_inline_markup(markup: object) -> JSON | None:
     return validated
 
 
-def _validate_inline_keyboard(rows: object) -> None:
+def _valid_inline_keyboard(rows: object) -> list[list[JSON]]:
+    """The keyboard as Telegram keeps it (Client.cpp get_inline_keyboard_button and TDLib
+    ReplyMarkup.cpp): buttons without text dropped, at most 12 a row and 300 in all."""
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise bad_request("can't parse inline keyboard button: InlineKeyboardButton expected")
-    for button in itertools.chain.from_iterable(rows):
-        if not isinstance(button, dict) or not str(button.get("text", "")).strip():
-            raise bad_request("can't parse inline keyboard button: Text buttons are unallowed")
-        if not _INLINE_BUTTON_ACTIONS & button.keys():
-            raise bad_request("text buttons are unallowed in the inline keyboard")
-        data = button.get("callback_data")
-        if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
-            raise bad_request("BUTTON_DATA_INVALID")
-        url = button.get("url")
-        if url is not None and not str(url).startswith(("http://", "https://", "tg://")):
-            raise bad_request("BUTTON_URL_INVALID")
+        raise bad_request(
+            'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
+        )
+    kept: list[list[JSON]] = []
+    total = 0
+    for row in rows:
+        kept_row: list[JSON] = []
+        for button in row:
+            if not isinstance(button, dict):
+                raise bad_request(
+                    "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+                )
+            # An empty callback_data counts as none (get_inline_keyboard_button_type).
+            actions = {key for key in _INLINE_BUTTON_ACTIONS & button.keys() if button[key] != ""}
+            if not actions:
+                raise bad_request(
+                    "can't parse inline keyboard button: "
+                    "Text buttons are unallowed in the inline keyboard"
+                )
+            data = button.get("callback_data")
+            if data and len(str(data).encode()) > MAX_CALLBACK_DATA_BYTES:
+                raise bad_request("BUTTON_DATA_INVALID")
+            url = button.get("url")
+            if url is not None and not str(url).startswith(("http://", "https://", "tg://")):
+                raise bad_request("BUTTON_URL_INVALID")
+            if str(button.get("text", "")).strip() and len(kept_row) < 12 and total < 300:
+                kept_row.append(button)
+                total += 1
+        if kept_row:
+            kept.append(kept_row)
+    return kept
 
 
 def _has_callback_button(markup: object, data: str) -> bool:

@@ -4,10 +4,13 @@ All its state is made in its __init__. Each mixin it inherits models one area an
 the ones beneath it:
 
     ApiMixin       api.py       Bot API calls: parameters, dispatch, error answers, the record
-    DeliveryMixin  delivery.py  updates to the bot, by webhook or getUpdates
-    ChatsMixin     chats.py     people, groups, members and their statuses
+    DeliveryMixin  delivery.py  updates to the bot, by webhook (queues.py: per-chat queues,
+                                resends, lifetimes) or getUpdates
+    ChatsMixin     chats.py     people, basic groups and supergroups, members and statuses
     MessagesMixin  messages.py  sending, editing, deleting and pinning; buttons; files
+    SendersMixin   senders.py   messages sent as a chat: anonymous admins, channels, forwards
     LinksMixin     links.py     invite links and join requests
+    MigrationMixin migration.py a basic group upgraded to a supergroup
     ProfileMixin   profile.py   getMe and the bot's commands
 
 Here are the rest: starting and stopping the HTTP server, and the method table, which says
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -26,9 +30,9 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 from sandbox.telegram.api import MAX_UPLOAD_BYTES, Handler
 from sandbox.telegram.flood import FloodControl
-from sandbox.telegram.links import LinksMixin
-from sandbox.telegram.messages import MessagesMixin
+from sandbox.telegram.migration import MigrationMixin
 from sandbox.telegram.profile import ProfileMixin
+from sandbox.telegram.senders import SendersMixin
 
 SANDBOX_BOT_TOKEN = "123456789:SANDBOX-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 BOT_USER_ID = 123456789
@@ -38,7 +42,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin):
+class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin):
     """A fake Telegram: the Bot API over HTTP, plus people who act and a record of it all."""
 
     def __init__(
@@ -76,11 +80,18 @@ class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin):
         self._file_numbers = itertools.count(1)
         self._query_ids = itertools.count(4_000_000_000_001)
         self._open_callback_queries = set()
+        self._refuses_voice = set()
+        self._channel_post_ids = itertools.count(1)
         self._commands = {}
         self._injected = {}
+        self._late_answers = {}
         self._rate_limited = 0
         self._update_ids = itertools.count(700_000_001)
         self._queued_updates = []
+        self._webhook_queues = {}
+        # Telegram waits a random 60-120 s between late resends; seeded, so runs repeat.
+        self._resend_random = random.Random(0)
+        self._resender = None
         self._allowed_updates = None
         self._updates_changed = asyncio.Condition()
         self._poll_generation = 0
@@ -106,16 +117,13 @@ class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin):
         self._client = ClientSession(timeout=ClientTimeout(total=30))
         self._stopping = False
         self.base_url = f"http://{host}:{bound_port}"
+        self._start_resending()
         return self.base_url
-
-    async def settle(self) -> None:
-        """Wait until the updates that Bot API calls caused have been delivered."""
-        while self._background:  # a delivery may cause further deliveries
-            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def stop(self) -> None:
         """Finish pending deliveries, end long polls and close the server."""
         self._stopping = True
+        await self._stop_resending()
         async with self._updates_changed:
             self._updates_changed.notify_all()
         await self.settle()

@@ -146,9 +146,45 @@ def private_chat_json(user: SandboxUser) -> JSON:
     return chat
 
 
-def supergroup_json(chat_id: int, title: str) -> JSON:
-    """The Chat object of a supergroup."""
-    return {"id": chat_id, "type": "supergroup", "title": title}
+# Client.cpp get_supergroup_chat_id is -1000000000000 - id and get_basic_group_chat_id is -id,
+# with td's ChatId::MAX_CHAT_ID = 999999999999: the shape of an id tells the kind of chat.
+SUPERGROUP_ID_BASE = -1_000_000_000_000
+
+
+def is_supergroup_id(chat_id: int) -> bool:
+    """A supergroup's (or channel's) id, -100…; a basic group's is -1 … -999999999999."""
+    return chat_id < SUPERGROUP_ID_BASE
+
+
+def group_json(chat_id: int, title: str) -> JSON:
+    """The Chat object of a group: a supergroup, or a basic group (type "group")."""
+    if is_supergroup_id(chat_id):
+        return {"id": chat_id, "type": "supergroup", "title": title}
+    # Client.cpp still writes the old all_members_are_administrators for basic groups.
+    basic: JSON = {"id": chat_id, "type": "group", "title": title}
+    return {**basic, "all_members_are_administrators": False}
+
+
+def channel_json(chat_id: int, title: str) -> JSON:
+    """The Chat object of a channel (the sender_chat of a message sent as the channel)."""
+    return {"id": chat_id, "type": "channel", "title": title}
+
+
+# The stand-ins Telegram puts in `from` when a message has no sender user (Client.cpp
+# create_message; the ids are TDLib options, UserManager.cpp).
+GROUP_ANONYMOUS_BOT_ID = 1087968824
+CHANNEL_BOT_ID = 136817688
+SERVICE_NOTIFICATIONS_ID = 777000
+GROUP_ANONYMOUS_BOT: JSON = {
+    "id": GROUP_ANONYMOUS_BOT_ID, "is_bot": True, "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}  # fmt: skip
+CHANNEL_BOT: JSON = {
+    "id": CHANNEL_BOT_ID, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"
+}  # fmt: skip
+SERVICE_NOTIFICATIONS: JSON = {
+    "id": SERVICE_NOTIFICATIONS_ID, "is_bot": False, "first_name": "Telegram"
+}  # fmt: skip
 
 
 def full_info_json(chat: JSON) -> JSON:
@@ -157,20 +193,28 @@ def full_info_json(chat: JSON) -> JSON:
 
 
 def chat_member_json(
-    user: JSON, status: str, *, rights: dict[str, bool] | None = None, until_date: int = 0
+    user: JSON,
+    status: str,
+    *,
+    rights: dict[str, bool] | None = None,
+    until_date: int = 0,
+    supergroup: bool = True,
 ) -> JSON:
     """The ChatMember object for one status ("creator", "administrator", "kicked", ...)."""
     if status == "creator":
         return {"status": status, "user": user, "is_anonymous": False}
     if status == "administrator":
         granted = rights or {}
-        return {
+        member = {
             "status": status,
             "user": user,
             "can_be_edited": False,
             "is_anonymous": False,
             **{right: granted.get(right, False) for right in ADMIN_RIGHTS},
         }
+        if not supergroup:  # a basic group has no topics
+            member.pop("can_manage_topics")
+        return member
     if status == "kicked":
         return {"status": status, "user": user, "until_date": until_date}
     return {"status": status, "user": user}

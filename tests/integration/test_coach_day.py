@@ -32,6 +32,7 @@ async def test_a_private_message_reaches_the_coach_and_a_voice_reply_reaches_tha
     await world.telegram.user_sends(MAYA, text="I felt dismissed at work today.")
     world.clock.advance(timedelta(hours=3))
     await world.telegram.user_sends(NOA, text="Small win: I asked for help.")
+    await world.deliver()  # relays go through the outbox
 
     relayed = world.telegram.sent_by_bot(COACH_ID)
     maya_header = next(m for m in relayed if "💬 Maya" in (m.text or ""))
@@ -62,6 +63,7 @@ async def test_a_private_message_reaches_the_coach_and_a_voice_reply_reaches_tha
 async def test_a_reply_to_a_member_who_has_left_is_refused_with_a_reason(world: World) -> None:
     seat = await world.join_and_pay(MAYA, "Maya")
     await world.telegram.user_sends(MAYA, text="Thinking of leaving, honestly.")
+    await world.deliver()
     copy = next(
         m
         for m in world.telegram.sent_by_bot(COACH_ID)

@@ -35,6 +35,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "A card fails",
         "Three days later",
         "Your data, your call",
+        "A long evening of writing",
     ]
     assert "I'm set up in Between · November circle" in printed
     assert "• Ban users" in printed
@@ -76,6 +77,9 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "📎 between-live-qa.ics" in printed
     assert "Jon used /forget" in printed
     assert "Hello, Sam &lt;3." in page.read_text()
+    evening = printed[printed.index("A long evening of writing") :]
+    assert "Maya: recent thread" in evening
+    assert "it came in 2 messages of at most 4,096" in evening  # one long thread, split
     logged = (tmp_path / "demo.log").read_text()
     for words in ("Tight chest", "better off without me", "I said no to the extra shift"):
         assert words in printed and words not in logged  # the log has ids and kinds only

@@ -173,7 +173,7 @@ async def test_the_safety_net_answers_privately_and_alerts_the_coach(world: Worl
     alert = world.texts(COACH_ID)[-1]
     assert "Urgent: the safety net fired" in alert and "Maya" in alert
     message_id = risky["message"]["message_id"]
-    assert f"https://t.me/c/9000/{message_id}" in alert  # the group -1009000, that message
+    assert f"https://t.me/c/1009000000/{message_id}" in alert  # the supergroup, that message
     assert "Their words" not in alert  # a group message is linked, not quoted
     assert group_posts(world) == posts_before  # nothing is said in the group
     async with world.sessions() as session:

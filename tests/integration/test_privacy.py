@@ -50,6 +50,7 @@ async def a_week_of_words(world: World) -> None:
     await telegram.user_sends(MAYA, text=f"/ask {MAYAS_WORDS[2]}")
     await telegram.user_sends(MAYA, text="/win stayed at dinner")
     await telegram.user_sends(MAYA, text="I don't want to be here anymore")  # the safety net
+    await world.deliver()  # the relays to the coach go through the outbox
     copy = next(m for m in world.telegram.sent_by_bot(COACH_ID) if m.text == MAYAS_WORDS[1])
     await telegram.user_sends(
         COACH_ID, text="Trams are hard. Breathe.", reply_to_message_id=copy.message_id

@@ -79,6 +79,21 @@ async def test_telegram_webhook_handles_an_update_once(
     assert await count(sessions, "members") == 1
 
 
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1, 2]", b'{"update_id": "x"}', b'{"update_id": 5, "message": 1}']
+)
+async def test_an_update_that_cant_be_read_is_answered_200_as_a_resend_cant_help(
+    client: TestClient[Any, Any], sessions: SessionFactory, body: bytes
+) -> None:
+    # Telegram resends whatever isn't answered 2xx, for a day, holding back that chat meanwhile.
+    headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    response = await client.post(
+        "/telegram/webhook", data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status == 200
+    assert await count(sessions, "external_events") == 0
+
+
 async def test_oversized_bodies_are_refused(client: TestClient[Any, Any]) -> None:
     response = await client.post("/stripe/webhook", data=io.BytesIO(b"x" * (2 * 1024 * 1024)))
     assert response.status == 413

@@ -27,7 +27,7 @@ from scheduling import jobs
 
 __all__ = ["COACH_ID", "GROUP", "World", "open_world"]
 
-GROUP = -1009000
+GROUP = -1001009000000  # a supergroup (basic groups are -1 … -999999999999)
 
 
 @dataclass
@@ -40,6 +40,7 @@ class World:
     sessions: SessionFactory
     clock: SimulatedClock
     settings: Settings
+    group_chat_id: int = GROUP
 
     async def settle(self) -> None:
         """Let the worker apply every queued event and the outbox deliver every message."""
@@ -85,6 +86,13 @@ class World:
         await self.stripe.complete_checkout(seat.checkout_session_id)
         await self.settle()
 
+    async def join_the_group(self, user_id: int, name: str) -> Seat:
+        """Join, pay, and come in by the personal link."""
+        seat = await self.join_and_pay(user_id, name)
+        await self.telegram.join_request(user_id, self.group_chat_id, invite_link=seat.invite_link)
+        await self.telegram.settle()
+        return seat
+
     async def join_and_pay(self, user_id: int, name: str) -> Seat:
         self.person(user_id, name)
         answer = await self.ask_to_join(user_id)
@@ -115,6 +123,8 @@ async def open_world(
     clock: SimulatedClock,
     telegram: TelegramSandbox,
     stripe_sandbox: StripeSandbox,
+    *,
+    group_chat_id: int = GROUP,
 ) -> AsyncIterator[World]:
     price_id = await harness.create_price(stripe_sandbox)
     settings = settings.model_copy(update={"stripe_price_id": price_id})
@@ -129,8 +139,13 @@ async def open_world(
         )
         stripe_sandbox.add_webhook_endpoint(f"{base}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
         await harness.coach_opens_group(
-            telegram, sessions, chat_id=GROUP, title="Between circle", capacity=3, now=clock.now()
+            telegram,
+            sessions,
+            chat_id=group_chat_id,
+            title="Between circle",
+            capacity=3,
+            now=clock.now(),
         )
-        yield World(runtime, telegram, stripe_sandbox, sessions, clock, settings)
+        yield World(runtime, telegram, stripe_sandbox, sessions, clock, settings, group_chat_id)
         await stripe_sandbox.settle()
     await runtime.close()

@@ -31,6 +31,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 PURE = [
     "core/localtime.py",
     "core/flood.py",
+    "core/longtext.py",
     "billing/lifecycle.py",
     "coaching/rules.py",
     "practice/rotation.py",
