@@ -73,6 +73,7 @@ class MessageTransport(Protocol):
         *,
         pin: bool,
         attachment: tuple[str, bytes] | None = None,
+        silent: bool = False,
     ) -> SendOutcome: ...
 
 
@@ -87,10 +88,12 @@ async def enqueue(
     pin: bool = False,
     not_before: datetime | None = None,
     attachment: tuple[str, bytes] | None = None,
+    silent: bool = False,
 ) -> bool:
     """Add a message to the outbox unless one with `key` exists; tell whether it was new.
 
-    With an `attachment` (file name, content) the text goes as the file's caption.
+    With an `attachment` (file name, content) the text goes as the file's caption; `silent`
+    delivers it without a notification sound.
     """
     values = {
         "key": key,
@@ -98,6 +101,7 @@ async def enqueue(
         "text": text,
         "reply_markup": reply_markup,
         "pin": pin,
+        "silent": silent,
         "state": OutboxState.PENDING,
         "attempts": 0,
         "not_before": not_before or now,
@@ -250,7 +254,12 @@ class OutboxSender:
                 else None
             )
             outcome: SendOutcome = await self._transport.deliver(
-                row.chat_id, row.text, row.reply_markup, pin=row.pin, attachment=attachment
+                row.chat_id,
+                row.text,
+                row.reply_markup,
+                pin=row.pin,
+                attachment=attachment,
+                silent=row.silent,
             )
         except Exception as error:  # a bug must not leave the row claimed forever
             log.exception("outbox: sending message %s failed unexpectedly", row.id)
