@@ -78,6 +78,7 @@ class Runtime:
             links=links,
             templates=templates,
             rules=MembershipRules.from_settings(settings),
+            coach_ids=settings.coach_telegram_ids,
         )
         vocabulary = Vocabulary(library)
         safety = SafetyNet(

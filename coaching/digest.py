@@ -300,7 +300,9 @@ async def _all_queued(session: AsyncSession, keys: list[str]) -> bool:
     return bool(keys) and int(found.one()) == len(keys)
 
 
-async def send_gentle_checkins(session: AsyncSession, templates: Templates, now: datetime) -> int:
+async def send_gentle_checkins(
+    session: AsyncSession, templates: Templates, now: datetime, coach: str | None = None
+) -> int:
     """A quiet member gets one gentle note per quiet spell, at a humane local hour."""
     sent = 0
     rows = (
@@ -329,7 +331,7 @@ async def send_gentle_checkins(session: AsyncSession, templates: Templates, now:
             session,
             key=f"checkin:{member.id}:{silent.isoformat()}",
             chat_id=member.telegram_id,
-            text=templates.render("gentle_checkin", first_name=member.first_name),
+            text=templates.render("gentle_checkin", first_name=member.first_name, coach=coach),
             now=now,
         )
         member.nudged_at = now

@@ -120,6 +120,7 @@ def keyboard(*rows: list[dict[str, str]]) -> dict[str, Any]:
 UPDATE_CARD = keyboard([button("Update my card", OpenBilling())])
 JOIN_AGAIN = keyboard([button("Join again", Join())])
 TAKE_MY_SEAT = keyboard([button("Take my seat", Join())])
+COME_IN_QUIETLY = keyboard([button("Come in quietly (no welcome in the group)", QuietArrival())])
 
 
 def markup(*rows: list[dict[str, str]]) -> InlineKeyboardMarkup:

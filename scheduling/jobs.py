@@ -150,7 +150,8 @@ async def send_gentle_checkins(ctx: dict[str, Any]) -> int:
     """Every minute: one gentle note per quiet spell, at a humane local hour."""
     run = services_of(ctx)
     async with run.sessions() as session:
-        sent = await digest.send_gentle_checkins(session, run.templates, run.clock.now())
+        coach = await profiles.coach_name(session, run.settings.coach_telegram_ids)
+        sent = await digest.send_gentle_checkins(session, run.templates, run.clock.now(), coach)
         await session.commit()
     return sent
 

@@ -12,8 +12,16 @@ from aiogram.types import ChatMemberAdministrator, ChatMemberUpdated
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import IN_A_GROUP, IsCoach, Magic
-from core.groups import BotRights, find_group, missing_rights, register_group
+from coaching.agreement import pin_agreement
+from core.groups import (
+    BotRights,
+    find_group,
+    missing_rights,
+    missing_wanted_rights,
+    register_group,
+)
 from core.settings import Settings
+from prompts.catalog import Library
 from prompts.render import Templates
 
 log = logging.getLogger(__name__)
@@ -51,8 +59,10 @@ async def coach_set_the_bot_up(
     session: AsyncSession,
     now: datetime,
     templates: Templates,
+    library: Library,
 ) -> None:
-    """A coach added or promoted the bot: the group is registered, with the rights it lacks."""
+    """A coach added or promoted the bot: the group is registered, with the rights it lacks,
+    and the group agreement is pinned there (once per wording)."""
     title = event.chat.title or str(event.chat.id)
     rights = _rights(event)
     group = await register_group(
@@ -64,8 +74,11 @@ async def coach_set_the_bot_up(
         chat_id=group.chat_id,
         timezone=group.timezone,
         missing=missing_rights(rights),
+        wanted=missing_wanted_rights(rights),
     )
     await _send_quietly(bot, event.from_user.id, text)
+    if rights.is_admin:
+        await pin_agreement(session, templates, library.agreement, group, now)
 
 
 async def someone_else_added_the_bot(event: ChatMemberUpdated, bot: Bot) -> None:
@@ -81,6 +94,8 @@ def _rights(event: ChatMemberUpdated) -> BotRights:
             is_admin=True,
             can_invite_users=new.can_invite_users,
             can_restrict_members=new.can_restrict_members,
+            can_delete_messages=new.can_delete_messages,
+            can_pin_messages=bool(new.can_pin_messages),
         )
     return BotRights(is_admin=False)
 
