@@ -35,6 +35,7 @@ from prompts.render import Templates
 from scheduling.weekly import (
     DRAFT_AHEAD,
     MESSAGE_KINDS,
+    SAFETY_FLAG,
     WeekFigures,
     summary_moment,
     week_bounds,
@@ -60,7 +61,8 @@ async def figures_for(
 ) -> WeekFigures:
     """A member's week in numbers (up to `until`, for "the week so far")."""
     start, end = week_bounds(week_start, group.timezone)
-    end = min(end, until) if until else end
+    # "So far" includes what was said this very moment (the bounds are half-open).
+    end = min(end, until + timedelta(microseconds=1)) if until else end
     entries = await _entries(session, member, start, end)
     highlights = await session.exec(
         select(Highlight.kind, Entry)
@@ -325,8 +327,8 @@ async def _preview_to_coaches(
                 .order_by(col(Member.first_name))
             )
         ).all(),
-        # A draft flagged (the safety net fired, a hard week) comes first: read it first.
-        key=lambda pair: pair[0].figures.get("flag") is None,
+        # Flagged drafts come first (the safety net's before a hard week's): read them first.
+        key=lambda pair: _reading_order(pair[0].figures.get("flag")),
     )
     assert group.id is not None
     approve = button(
@@ -442,6 +444,12 @@ async def _entries(
         .order_by(col(Entry.created_at))
     )
     return list(result.all())
+
+
+def _reading_order(flag: str | None) -> int:
+    if flag == SAFETY_FLAG:
+        return 0
+    return 1 if flag else 2
 
 
 def _jsonable(figures: WeekFigures) -> dict[str, object]:

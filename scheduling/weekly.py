@@ -59,6 +59,7 @@ HARD_TIME = re.compile(
     re.IGNORECASE,
 )
 EXCERPT = 70
+SAFETY_FLAG = "the safety net fired"
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ def week_flag(
     """Why a draft should be read first: the safety net fired, the member said it was a hard
     week, most feelings they named were heavy ones, or they went much quieter than usual."""
     if alerts:
-        return "the safety net fired"
+        return SAFETY_FLAG
     if any(HARD_TIME.search(text) for text in texts):
         return "a hard week"
     heavy = sum(count for word, count in feelings.items() if word in painful)

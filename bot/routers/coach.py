@@ -332,6 +332,6 @@ async def member_week(
             session, member, group, week_start, vocabulary, until=now
         )
         text = summaries.render_summary(templates, member, group, week_start, figures, so_far=True)
-        await message.answer(templates.render("summary_draft", member=member, text=text))
+        await message.answer(templates.render("coach_member_week", text=text, flag=figures.flag))
         return
     await message.answer(templates.render("coach_no_seat", member=member))

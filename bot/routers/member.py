@@ -38,7 +38,7 @@ def create_router() -> Router:
     router.message.register(start, CommandStart())
     router.message.register(help_command, Command("help"))
     router.message.register(join_command, Command("join"))
-    router.message.register(leave_waitlist, Command("leave"))
+    router.message.register(leave_waitlist, Command("leave", "cancel"))
     router.message.register(status, Command("status"))
     router.message.register(billing_portal, Command("billing"))
     router.message.register(fresh_invite, Command("invite"))
@@ -214,13 +214,33 @@ async def _join(
 async def leave_waitlist(
     message: Message, member: Member, session: AsyncSession, now: datetime, templates: Templates
 ) -> None:
-    """Leave the waitlist (an offered seat goes to the next person)."""
+    """/leave or /cancel: leave the waitlist (an offered seat goes to the next person); from a
+    member with a seat, how cancelling works and what happens then."""
+    assert member.id is not None
     entry = await seats.open_entry(session, member_id=member.id)
-    if entry is None:
+    if entry is not None:
+        await seats.leave_waitlist(session, entry, now)
+        await message.answer(templates.render("waitlist_left"))
+        return
+    seated = [s for s in await seats.seats_of(session, member.id) if s.status in SEATED]
+    if not seated:
         await message.answer(templates.render("waitlist_not_on"))
         return
-    await seats.leave_waitlist(session, entry, now)
-    await message.answer(templates.render("waitlist_left"))
+    group = await session.get(Group, seated[0].group_id)
+    assert group is not None
+    await message.answer(
+        templates.render(
+            "how_to_cancel",
+            first_name=member.first_name,
+            title=group.title,
+            comped=seated[0].status == SeatStatus.COMPED,
+            cancelling=seated[0].cancel_at_period_end,
+            until=_local(seated[0].current_period_end, group),
+        ),
+        reply_markup=None
+        if seated[0].status == SeatStatus.COMPED
+        else markup([button("Open billing", OpenBilling())]),
+    )
 
 
 async def status(

@@ -79,4 +79,6 @@ async def week_so_far(
     figures = await summaries.figures_for(
         session, member, group, week_start, vocabulary, until=now
     )
-    await message.answer(summaries.render_summary(templates, member, group, week_start, figures))
+    await message.answer(
+        summaries.render_summary(templates, member, group, week_start, figures, so_far=True)
+    )
