@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coaching.rules import (
     PROMISE_WINDOW,
+    REMIND_BEFORE,
     PromiseFigures,
     PromiseRecord,
     answer_by,
@@ -96,23 +97,24 @@ async def keep_promise(session: AsyncSession, member_id: int, now: datetime) -> 
 async def remind_coaches(
     session: AsyncSession, templates: Templates, coach_ids: tuple[int, ...], now: datetime
 ) -> int:
-    """Two hours before a reply-by time, each coach hears once who is still waiting for it."""
+    """Two hours before a reply-by time, each coach hears once who is still waiting for it
+    (a new time given in a "running late" note is a reply-by time too)."""
     rows = (
         await session.exec(
             select(ReplyPromise, Member, Group)
             .join(Member, col(Member.id) == col(ReplyPromise.member_id))
             .join(Group, col(Group.id) == col(ReplyPromise.group_id))
             .where(col(ReplyPromise.answered_at).is_(None))
-            .where(col(ReplyPromise.reminded_at).is_(None))
-            .where(col(ReplyPromise.due_at) > now)
             .order_by(col(ReplyPromise.made_at))
         )
     ).all()
     due: dict[tuple[int, datetime], list[tuple[ReplyPromise, Member, Group]]] = defaultdict(list)
     for promise, member, group in rows:
-        if reminder_due(promise.due_at, now, reminded=False):
+        by = promise.late_by or promise.due_at
+        reminded = promise.reminded_at is not None and promise.reminded_at >= by - REMIND_BEFORE
+        if reminder_due(by, now, reminded=reminded):
             assert group.id is not None
-            due[(group.id, promise.due_at)].append((promise, member, group))
+            due[(group.id, by)].append((promise, member, group))
     sent = 0
     for (group_id, due_at), waiting in due.items():
         group = waiting[0][2]

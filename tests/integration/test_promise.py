@@ -103,3 +103,18 @@ async def test_a_promise_kept_shows_in_the_round(world: World) -> None:
     assert (
         "Your reply promise: 1 of 1 answered on time this week · median answer 3 h" in round_text
     )
+
+
+async def test_the_new_time_of_a_late_note_is_reminded_too(world: World) -> None:
+    await in_the_group(world, MAYA, "Maya")
+    world.clock.set(monday(9))
+    await world.telegram.user_sends(MAYA, text="Writing before work.")
+    await keep_promises(world, monday(18))
+    await keep_promises(world, monday(20, 1))  # late: the new time is Tuesday 20:00
+    await keep_promises(world, datetime(2026, 11, 17, 17, 0, tzinfo=UTC))
+    assert len(reminders(world)) == 1
+    await keep_promises(world, datetime(2026, 11, 17, 18, 0, tzinfo=UTC))
+    assert len(reminders(world)) == 2
+    assert "by Tuesday 17 November, 20:00 (UTC)" in reminders(world)[-1]
+    await keep_promises(world, datetime(2026, 11, 17, 20, 1, tzinfo=UTC))
+    assert len(late_notes(world, MAYA)) == 1  # the member is told once, not every day
