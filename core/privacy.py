@@ -20,6 +20,7 @@ from core.models import (
     Member,
     OutboxMessage,
     OutboxState,
+    PendingPost,
     Question,
     Relay,
     ReplyPromise,
@@ -250,6 +251,8 @@ async def purge_old_words(
     await session.exec(delete(OutboxMessage).where(old_messages))
     await session.exec(delete(Summary).where(old_summaries))
     await session.exec(delete(Question).where(old_questions))
+    # A /post the coach never sent anywhere: their words, kept no longer than members'.
+    await session.exec(delete(PendingPost).where(col(PendingPost.created_at) < before))
     return counts
 
 

@@ -396,7 +396,10 @@ async def group_post_button(
         return
     asked = await query.message.answer(
         templates.render("coach_reply_in_group", member=member, said=digest.excerpt(entry.text)),
-        reply_markup=ForceReply(input_field_placeholder=f"Your answer to {member.first_name}"),
+        # Telegram takes a placeholder of 1 to 64 characters (Bot API, ForceReply).
+        reply_markup=ForceReply(
+            input_field_placeholder=f"Your answer to {member.first_name}"[:64]
+        ),
     )
     # Replying to this message answers the post, in the group (threads.deliver_reply).
     await threads.remember_relay(

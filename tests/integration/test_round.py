@@ -108,3 +108,19 @@ async def test_a_highlight_in_the_group_is_taken_out_of_sight(world: World) -> N
     said_in_group = [m.text or "" for m in world.telegram.sent_by_bot(GROUP)]
     assert not any("highlight" in text.lower() or "win" in text.lower() for text in said_in_group)
     assert world.told(COACH_ID, "Marked as a win") == 1
+
+
+async def test_without_the_delete_right_the_coach_is_told_and_asked_for_it(
+    world: World,
+) -> None:
+    await world.telegram.bot_added_to_group(GROUP, by_user_id=COACH_ID, can_delete_messages=False)
+    setup = world.texts(COACH_ID)[-1]
+    assert "It also helps if I may delete messages" in setup
+    await in_the_group(world, MAYA, "Maya")
+    said = await world.telegram.user_sends(MAYA, GROUP, text="I rested without guilt.")
+    command = await world.telegram.user_sends(
+        COACH_ID, GROUP, text="/highlight", reply_to_message_id=said["message"]["message_id"]
+    )
+    in_group = [m.message_id for m in world.telegram.messages(GROUP)]
+    assert command["message"]["message_id"] in in_group  # Telegram refused: it stays
+    assert world.told(COACH_ID, "give me the Delete messages right") == 1
