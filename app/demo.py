@@ -263,6 +263,17 @@ class Demo:
         return Line(message.date, str(where), who, text, _buttons(message))
 
 
+def _button(message: ChatMessage, text: str) -> str:
+    """The callback data of the button with this text."""
+    keyboard = (message.reply_markup or {}).get("inline_keyboard", [])
+    return next(
+        str(button["callback_data"])
+        for row in keyboard
+        for button in row
+        if button["text"] == text
+    )
+
+
 def _buttons(message: ChatMessage) -> list[str]:
     keyboard = (message.reply_markup or {}).get("inline_keyboard", [])
     return [str(button.get("text", "")) for row in keyboard for button in row]
@@ -277,8 +288,12 @@ def _free_port() -> int:
 # --- the scenes --------------------------------------------------------------------------
 
 
+COACH_BIO = "Therapist and coach for twelve years.\nI read and answer every message myself."
+
+
 async def opening_day(demo: Demo) -> None:
-    """The coach starts the bot, makes it an admin of the group, fixes a missing right."""
+    """The coach starts the bot, makes it an admin of the group, fixes a missing right, and
+    tells members who she is (/profile)."""
     demo.scene("The coach sets up the group", WEEK_START)
     telegram = demo.telegram
     await demo.act(telegram.user_sends(COACH, text="/start"))
@@ -296,6 +311,17 @@ async def opening_day(demo: Demo) -> None:
             "between group list",
             f"{group.title} ({group.chat_id}): {group.capacity} seats, {group.timezone}, "
             f"bot rights {'ok' if group.bot_can_invite and group.bot_can_restrict else 'missing'}",
+        )
+    demo.clock.advance(timedelta(minutes=5))
+    await demo.act(telegram.user_sends(COACH, text="/profile"))
+    for answer in (
+        {"text": "Rivka"},
+        {"text": COACH_BIO},
+        {"photo_caption": ""},
+    ):
+        question = telegram.sent_by_bot(COACH)[-1]
+        await demo.act(
+            telegram.user_sends(COACH, reply_to_message_id=question.message_id, **answer)  # type: ignore[arg-type]
         )
 
 
@@ -418,6 +444,8 @@ async def a_day_of_practice(demo: Demo) -> None:
         )
     )
     await demo.act(telegram.user_sends(MAYA, text="/streak"))
+    await promises_job(demo, day.replace(hour=18), "two hours before 20:00: the coach's reminder")
+    await promises_job(demo, day.replace(hour=20, minute=1), "20:00 passed unanswered")
     demo.clock.set(day.replace(hour=21, minute=50))
     await demo.act(
         telegram.user_sends(
@@ -429,6 +457,18 @@ async def a_day_of_practice(demo: Demo) -> None:
     await demo.act(telegram.user_sends(COACH, text="/prompt"))
 
 
+async def promises_job(demo: Demo, at: datetime, what: str) -> None:
+    """The worker's every-minute look at the reply promises, at one moment."""
+    assert demo.runtime is not None
+    demo.clock.set(at)
+    await jobs.keep_promises({"services": demo.runtime})
+    demo.system("worker", what)
+    await demo.quiet()
+
+
+COACH_TO_THE_GROUP = (
+    "Jon, that's a boundary said kindly, and it held. Notice how your body took his answer."
+)
 COACH_TO_MAYA = (
     "Sitting with it before getting up is the practice, Maya. What did the dread want you to know?"
 )
@@ -449,6 +489,7 @@ async def the_coachs_day(demo: Demo) -> None:
     demo.clock.set(day.replace(hour=13))
     await demo.act(telegram.user_sends(SAM, voice_seconds=63))
     await demo.quiet()
+    await promises_job(demo, day.replace(hour=18), "two hours before 20:00: the coach's reminder")
     demo.clock.set(day.replace(hour=18, minute=30))
     await demo.act(
         telegram.user_sends(
@@ -456,22 +497,22 @@ async def the_coachs_day(demo: Demo) -> None:
         )
     )
     await demo.quiet()
+    await promises_job(demo, day.replace(hour=20, minute=1), "20:00 passed unanswered")
 
     demo.scene("The coach's ten minutes", datetime(2026, 11, 19, 8, 0, tzinfo=ZONE))
     assert demo.runtime is not None
     await jobs.send_digests({"services": demo.runtime})
-    demo.system("worker", "08:00 on a reply day: the coach's digest")
+    demo.system("worker", "08:00 on a reply day: the coach's round")
     await demo.quiet()
     digest = telegram.sent_by_bot(COACH)[-1]
-    buttons = (digest.reply_markup or {})["inline_keyboard"]
-    demo.clock.set(datetime(2026, 11, 19, 8, 3, tzinfo=ZONE))
-    await demo.act(telegram.user_presses(COACH, digest, buttons[0][0]["callback_data"]))
+    demo.clock.set(datetime(2026, 11, 19, 8, 2, tzinfo=ZONE))
+    await demo.act(telegram.user_presses(COACH, digest, _button(digest, "Open Sam <3")))
     thread = telegram.sent_by_bot(COACH)[-1]
     demo.system("Rivka", "records a voice note in reply to Sam's thread")
     await demo.act(
         telegram.user_sends(COACH, voice_seconds=94, reply_to_message_id=thread.message_id)
     )
-    demo.clock.set(datetime(2026, 11, 19, 8, 7, tzinfo=ZONE))
+    demo.clock.set(datetime(2026, 11, 19, 8, 5, tzinfo=ZONE))
     relayed = next(
         m for m in telegram.sent_by_bot(COACH) if (m.text or "").startswith("Woke up with")
     )
@@ -482,11 +523,25 @@ async def the_coachs_day(demo: Demo) -> None:
             reply_to_message_id=relayed.message_id,
         )
     )
+    demo.clock.set(datetime(2026, 11, 19, 8, 7, tzinfo=ZONE))
+    await demo.act(telegram.user_presses(COACH, digest, _button(digest, "3. ✨ Win")))
+    await demo.act(telegram.user_presses(COACH, digest, _button(digest, "1. ↩ Reply")))
+    asked = telegram.sent_by_bot(COACH)[-1]
+    demo.system("Rivka", "answers Maya's post in the group with a voice note")
+    await demo.act(
+        telegram.user_sends(COACH, voice_seconds=41, reply_to_message_id=asked.message_id)
+    )
+    demo.clock.set(datetime(2026, 11, 19, 8, 10, tzinfo=ZONE))
+    await demo.act(telegram.user_sends(COACH, GROUP_ID, text=COACH_TO_THE_GROUP))
+    await demo.act(telegram.user_sends(COACH, text="/members"))
 
     demo.scene("A quiet member", datetime(2026, 11, 22, 12, 0, tzinfo=ZONE))
     await jobs.send_gentle_checkins({"services": demo.runtime})
     demo.system("worker", "Maya has been quiet for four days: one gentle check-in, at midday")
     await demo.quiet()
+
+
+COACH_LINE_FOR_SAM = "Sam, I'm glad you're still here with us. I'll write to you tomorrow."
 
 
 async def the_weekly_rhythm(demo: Demo) -> None:
@@ -535,6 +590,11 @@ async def the_weekly_rhythm(demo: Demo) -> None:
     await jobs.weekly_summaries(ctx)
     demo.system("worker", "three hours before: drafts for the coach to look at")
     await demo.quiet()
+    demo.clock.set(week.replace(day=29, hour=15, minute=20))
+    sams = next(m for m in telegram.sent_by_bot(COACH) if "Draft for Sam" in (m.text or ""))
+    await demo.act(
+        telegram.user_sends(COACH, text=COACH_LINE_FOR_SAM, reply_to_message_id=sams.message_id)
+    )
     demo.clock.set(week.replace(day=29, hour=18))
     await jobs.weekly_summaries(ctx)
     demo.system("worker", "Sunday 18:00: every member's summary, and the group's recap")

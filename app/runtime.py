@@ -20,6 +20,7 @@ from bot.gateway import GroupAccess, TelegramGateway, TelegramLinks, create_bot
 from core.clock import Clock, SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.logs import quiet_libraries
+from core.pricing import Price
 from core.settings import Settings
 from practice.words import Vocabulary
 from prompts.catalog import Library
@@ -66,7 +67,7 @@ class Runtime:
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base, clock=clock
         )
         library = load_library(settings.prompt_library_dir or LIBRARY_DIR)
-        templates = Templates()
+        templates = Templates(price=Price(settings.price_cents, settings.price_currency))
         links = TelegramLinks(bot)
         stripe = StripeGateway(
             settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
@@ -77,6 +78,7 @@ class Runtime:
             links=links,
             templates=templates,
             rules=MembershipRules.from_settings(settings),
+            coach_ids=settings.coach_telegram_ids,
         )
         vocabulary = Vocabulary(library)
         safety = SafetyNet(

@@ -26,6 +26,7 @@ from billing.lifecycle import (
 )
 from billing.ports import DoorRefused, GroupDoor, Payments
 from core.links import BotLinks
+from core.localtime import format_local
 from core.models import SEATED, Group, Member, Seat, SeatStatus
 from core.settings import ConfigError, Settings
 from prompts.render import Templates
@@ -33,6 +34,8 @@ from prompts.render import Templates
 log = logging.getLogger(__name__)
 
 INVITE_LIFETIME = timedelta(days=7)
+# The changes a coach hears about quietly, as they happen (besides arrivals and removals).
+_COACH_HEARS = {Notice.CANCEL_SCHEDULED: "cancelled", Notice.GOODBYE: "ended"}
 # Stripe lets a Checkout Session live at most this long.
 CHECKOUT_MAX = timedelta(hours=23, minutes=55)
 
@@ -87,12 +90,15 @@ class Membership:
         links: BotLinks,
         templates: Templates,
         rules: MembershipRules,
+        coach_ids: tuple[int, ...] = (),
     ) -> None:
         self.payments = payments
         self.door = door
         self.links = links
         self.templates = templates
         self.rules = rules
+        # Who gets the quiet notes of arrivals and departures.
+        self.coach_ids = coach_ids
 
     # --- the join funnel ---------------------------------------------------------------------
 
@@ -120,7 +126,10 @@ class Membership:
             )
             if held is not None:
                 return await self._checkout(session, held, member, chosen, now)
-        _, position = await seats.join_waitlist(session, member=member, group=chosen, now=now)
+        entry, position = await seats.join_waitlist(session, member=member, group=chosen, now=now)
+        await self._tell_coaches(
+            session, "waitlist", str(entry.id), member, chosen, now, position=position
+        )
         return JoinOutcome("waitlisted", chosen, position=position)
 
     async def _checkout(
@@ -278,8 +287,41 @@ class Membership:
                 now=now,
                 **context,
             )
+            if notice in _COACH_HEARS:
+                until = seat.current_period_end
+                await self._tell_coaches(
+                    session,
+                    _COACH_HEARS[notice],
+                    f"{seat.id}:{now.isoformat()}",
+                    member,
+                    group,
+                    now,
+                    until=format_local(until, group.timezone) if until else None,
+                )
         await session.flush()
         return list(change.notices)
+
+    async def _tell_coaches(
+        self,
+        session: AsyncSession,
+        event: str,
+        key: str,
+        member: Member,
+        group: Group,
+        now: datetime,
+        **context: Any,
+    ) -> None:
+        await notices.queue_coach_note(
+            session,
+            self.templates,
+            coach_ids=self.coach_ids,
+            event=event,
+            key=key,
+            member=member,
+            group=group,
+            now=now,
+            **context,
+        )
 
     # --- the door of the group ---------------------------------------------------------------
 
@@ -311,11 +353,20 @@ class Membership:
             log.info("removing member %s from group %s: no seat", member.id, group.id)
             await self.door.remove(group.chat_id, member.telegram_id)
             return False
+        first_time = seat.joined_at is None
         seat.joined_at = seat.joined_at or now
         if seat.invite_link:  # nobody else may come in through it
             await self.door.revoke_invite_link(group.chat_id, seat.invite_link)
             seat.invite_link = None
         session.add(seat)
+        if first_time:
+            await notices.queue_group_welcome(
+                session, self.templates, member=member, group=group, seat=seat, now=now
+            )
+            count = await seats.count_seats(session, group, now)
+            await self._tell_coaches(
+                session, "joined", str(seat.id), member, group, now, count=count
+            )
         return True
 
     async def _end_and_remove(
@@ -389,6 +440,8 @@ class Membership:
         # The coach's /remove frees the seat at once; the sweep offers it with the others.
         if reason != "unpaid":
             await self.offer_seats(session, group, now)
+        if reason == "unpaid":
+            await self._tell_coaches(session, "unpaid", str(seat.id), member, group, now)
         template = "removed_unpaid" if reason == "unpaid" else "removed_by_coach"
         await notices.queue_seat_ended(
             session,

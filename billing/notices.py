@@ -15,11 +15,15 @@ from billing.lifecycle import Notice
 from core.localtime import format_local
 from core.models import Group, Member, Seat, WaitlistEntry
 from core.outbox import enqueue
-from prompts.buttons import JOIN_AGAIN, TAKE_MY_SEAT, UPDATE_CARD
+from prompts.buttons import COME_IN_QUIETLY, JOIN_AGAIN, TAKE_MY_SEAT, UPDATE_CARD
 from prompts.render import Templates
 
 # The keyboard that comes with a notice, if any.
-_NOTICE_BUTTONS = {Notice.PAYMENT_FAILED: UPDATE_CARD, Notice.GOODBYE: JOIN_AGAIN}
+_NOTICE_BUTTONS = {
+    Notice.PAYMENT_FAILED: UPDATE_CARD,
+    Notice.GOODBYE: JOIN_AGAIN,
+    Notice.WELCOME: COME_IN_QUIETLY,
+}
 
 
 async def queue_notice(
@@ -124,5 +128,56 @@ async def queue_comped_welcome(
             title=group.title,
             invite_link=invite_link,
         ),
+        reply_markup=COME_IN_QUIETLY,
         now=now,
     )
+
+
+async def queue_group_welcome(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    member: Member,
+    group: Group,
+    seat: Seat,
+    now: datetime,
+) -> None:
+    """A new member arrived: a short welcome in the group (unless they asked to come in
+    quietly). Once per seat."""
+    if not member.welcome_in_group:
+        return
+    await enqueue(
+        session,
+        key=f"group-welcome:{seat.id}",
+        chat_id=group.chat_id,
+        text=templates.render("group_welcome", first_name=member.first_name),
+        now=now,
+    )
+
+
+async def queue_coach_note(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    coach_ids: tuple[int, ...],
+    event: str,
+    key: str,
+    member: Member,
+    group: Group,
+    now: datetime,
+    **context: Any,
+) -> None:
+    """A quiet note to the coaches (no sound) when someone joins, goes to the waitlist,
+    cancels, or leaves: the round tells it again, this is for knowing it the same day."""
+    text = templates.render(
+        "coach_note", event=event, name=member.first_name, title=group.title, **context
+    )
+    for coach_id in coach_ids:
+        await enqueue(
+            session,
+            key=f"coach-note:{event}:{key}:{coach_id}",
+            chat_id=coach_id,
+            text=text,
+            silent=True,
+            now=now,
+        )

@@ -12,6 +12,7 @@ from bot.routers import (
     checkins,
     coach,
     coach_day,
+    coach_profile,
     gate,
     group,
     member,
@@ -79,6 +80,8 @@ def create_routers() -> list[Router]:
         gate.create_router(),
         # Coach commands before member commands, so a coach's /seats is never a member's.
         coach.create_router(),
+        # Answers to what the bot asked the coach, before a reply is taken for a member's.
+        coach_profile.create_router(),
         coach_day.create_router(),
         # A person's private chat with the bot: joining, membership, the tools.
         member.create_router(),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, TelegramObject
 from magic_filter import MagicFilter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coaching import asks
 from core.settings import Settings
 
 
@@ -33,6 +37,24 @@ class Magic(Filter):
 
     async def __call__(self, event: TelegramObject) -> bool:
         return bool(self._magic.resolve(event))
+
+
+class AnswersCoachQuestion(Filter):
+    """The message replies to a question the bot asked the coach (whose kind starts with
+    `kind`); the handler gets it as `question`."""
+
+    def __init__(self, kind: str) -> None:
+        self._kind = kind
+
+    async def __call__(self, message: Message, session: AsyncSession) -> bool | dict[str, Any]:
+        if message.reply_to_message is None:
+            return False
+        found = await asks.question(
+            session, coach_chat_id=message.chat.id, message_id=message.reply_to_message.message_id
+        )
+        if found is None or not found.kind.startswith(self._kind):
+            return False
+        return {"question": found}
 
 
 PRIVATE = Magic(F.chat.type == ChatType.PRIVATE)

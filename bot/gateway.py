@@ -28,7 +28,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyParameters
 
 from billing.ports import DoorRefused
 from coaching.threads import NotDelivered
@@ -87,21 +87,41 @@ class TelegramGateway:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send_text(self, chat_id: int, text: str, *, silent: bool = False) -> int:
+    async def send_text(
+        self, chat_id: int, text: str, *, silent: bool = False, reply_to: int | None = None
+    ) -> int:
         """Send now (the coach's messenger); NotDelivered if Telegram won't."""
         try:
-            sent = await self.bot.send_message(chat_id, text, disable_notification=silent)
+            sent = await self.bot.send_message(
+                chat_id,
+                text,
+                disable_notification=silent,
+                reply_parameters=_replying_to(reply_to),
+            )
         except TelegramAPIError as error:
             raise NotDelivered(error.message) from None
         return sent.message_id
 
     async def copy(
-        self, chat_id: int, from_chat_id: int, message_id: int, *, silent: bool = False
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        silent: bool = False,
+        caption: str | None = None,
+        reply_to: int | None = None,
     ) -> int:
-        """Copy a message as it is (text, voice, anything); NotDelivered if Telegram won't."""
+        """Copy a message (text, voice, anything), with a new caption if given; NotDelivered
+        if Telegram won't."""
         try:
             copied = await self.bot.copy_message(
-                chat_id, from_chat_id, message_id, disable_notification=silent
+                chat_id,
+                from_chat_id,
+                message_id,
+                disable_notification=silent,
+                caption=caption,
+                reply_parameters=_replying_to(reply_to),
             )
         except TelegramAPIError as error:
             refused = VOICE_REFUSED in error.message
@@ -166,6 +186,13 @@ class TelegramGateway:
             await self.bot.pin_chat_message(chat_id, message_id, disable_notification=True)
         except (TelegramAPIError, TimeoutError) as error:
             log.warning("could not pin message %s in chat %s: %s", message_id, chat_id, error)
+
+
+def _replying_to(message_id: int | None) -> ReplyParameters | None:
+    # The post may have been deleted meanwhile: the answer still goes, just not as a reply.
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
 class GroupAccess:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiogram.types import Message
 
 from core.models import EntryKind
@@ -52,7 +54,10 @@ def _duration(message: Message) -> int | None:
 
 
 def coach_said(message: Message) -> Said:
-    """What the coach said: anything the coach sends counts (a photo without words too)."""
-    return said(message) or Said(
+    """What the coach said: anything the coach sends counts (a photo without words too), with
+    its formatting, so a labelled copy keeps the coach's bold and links."""
+    found = said(message) or Said(
         chat_id=message.chat.id, message_id=message.message_id, kind=EntryKind.TEXT
     )
+    html = message.html_text if (message.text or message.caption) else None
+    return replace(found, html=html)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from core.localtime import at_local, local_date
@@ -58,7 +60,81 @@ def gone_quiet(silent_since: datetime, *, quiet_days: int, now: datetime) -> boo
 
 def waited(since: datetime, now: datetime) -> str:
     """How long someone has waited, as a person would say it: "3 h", "2 days"."""
-    hours = int((now - since).total_seconds() // 3600)
+    return said_duration(now - since)
+
+
+# The reply promise ("you'll hear back by ..."): the coach is reminded once before it, the
+# member is told honestly once after it, and the coach sees how many were kept.
+
+# The coach's one reminder comes this long before a reply-by time.
+REMIND_BEFORE = timedelta(hours=2)
+# "This week" for the promise figures: the seven days up to now.
+PROMISE_WINDOW = timedelta(days=7)
+
+
+def reminder_due(due_at: datetime, now: datetime, *, reminded: bool) -> bool:
+    """The coach's reminder: once, in the last two hours before the reply-by time.
+
+    Two real hours (aware datetimes subtract in UTC), so on a DST day it is still 18:00 local
+    before a 20:00 promise: the clocks change in the night, not in the evening.
+    """
+    return not reminded and due_at - REMIND_BEFORE <= now < due_at
+
+
+def running_late(
+    due_at: datetime, answered_at: datetime | None, now: datetime, *, told: bool
+) -> bool:
+    """The reply-by time has passed unanswered, and the member hasn't been told yet."""
+    return answered_at is None and not told and now >= due_at
+
+
+@dataclass(frozen=True)
+class PromiseRecord:
+    """A promise as the figures see it: when the member wrote, when they were promised an
+    answer, when it came."""
+
+    made_at: datetime
+    due_at: datetime
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PromiseFigures:
+    """The coach's promises of the last seven days: how many came due, how many were kept,
+    the median time to answer, and how many are late right now."""
+
+    due: int
+    kept: int
+    median_answer: timedelta | None
+    late_now: int
+
+    @property
+    def share(self) -> float | None:
+        return self.kept / self.due if self.due else None
+
+
+def promise_figures(records: Sequence[PromiseRecord], *, now: datetime) -> PromiseFigures:
+    """A promise counts once it is settled: answered in time (kept), or its time passed."""
+    start = now - PROMISE_WINDOW
+    due = kept = late_now = 0
+    waits: list[float] = []
+    for record in records:
+        on_time = record.answered_at is not None and record.answered_at <= record.due_at
+        settled = record.answered_at if on_time else record.due_at
+        if settled is not None and start < settled <= now:
+            due += 1
+            kept += on_time
+        if record.answered_at is not None and start < record.answered_at <= now:
+            waits.append((record.answered_at - record.made_at).total_seconds())
+        if record.answered_at is None and record.due_at <= now:
+            late_now += 1
+    median_answer = timedelta(seconds=statistics.median(waits)) if waits else None
+    return PromiseFigures(due=due, kept=kept, median_answer=median_answer, late_now=late_now)
+
+
+def said_duration(length: timedelta) -> str:
+    """A length of time as a person says it: "under an hour", "3 h", "2 days"."""
+    hours = int(length.total_seconds() // 3600)
     if hours < 1:
         return "under an hour"
     if hours < 48:

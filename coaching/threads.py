@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,8 +12,9 @@ from sqlalchemy import func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from coaching.rules import answer_by, waited
-from core.localtime import describe_days, format_local, local_date, parse_days, parse_time
+from coaching import profiles, promises
+from coaching.rules import waited
+from core.localtime import describe_days, format_local, local_date, parse_days
 from core.models import (
     SEATED,
     CoachReply,
@@ -45,13 +47,72 @@ class NotDelivered(Exception):
 
 
 class Messenger(Protocol):
-    """Sends on the spot (TelegramGateway); each call returns the new message's id."""
+    """Sends on the spot (TelegramGateway); each call returns the new message's id.
 
-    async def send_text(self, chat_id: int, text: str, *, silent: bool = False) -> int: ...
+    `reply_to` makes the message a reply (to a member's post in the group); `caption` gives a
+    copied voice note or photo a new caption (Telegram keeps the old one otherwise).
+    """
+
+    async def send_text(
+        self, chat_id: int, text: str, *, silent: bool = False, reply_to: int | None = None
+    ) -> int: ...
 
     async def copy(
-        self, chat_id: int, from_chat_id: int, message_id: int, *, silent: bool = False
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        silent: bool = False,
+        caption: str | None = None,
+        reply_to: int | None = None,
     ) -> int: ...
+
+
+# What the label says the coach sent; media that can carry a caption carry the label in it.
+_SAID_AS = {
+    EntryKind.VOICE: "voice note",
+    EntryKind.VIDEO_NOTE: "video note",
+    EntryKind.PHOTO: "photo",
+}
+_CAPTIONED = (EntryKind.VOICE, EntryKind.PHOTO)
+# Telegram's limits (4096 for a text, 1024 for a caption), with room for the label.
+_MAX_LABELLED_TEXT = 4000
+_MAX_LABELLED_CAPTION = 1000
+
+
+async def send_as_coach(
+    messenger: Messenger,
+    templates: Templates,
+    *,
+    chat_id: int,
+    said: Said,
+    speaker: str,
+    reply_to: int | None = None,
+) -> int:
+    """What the coach said, sent on by the bot and labelled as theirs ("Rivka · voice note"),
+    so nobody takes the coach's words for the bot's, or the bot's for the coach's.
+
+    Words go as one message under the coach's name; a voice note or a photo is copied with the
+    label as its caption; anything that can't carry a caption (a video note, a sticker) comes
+    after a one-line label.
+    """
+    kind = _SAID_AS.get(said.kind)
+    if said.kind == EntryKind.TEXT and said.text:
+        words = templates.render(
+            "coach_words", name=speaker, html=said.html or html.escape(said.text, quote=False)
+        )
+        if len(words) <= _MAX_LABELLED_TEXT:
+            return await messenger.send_text(chat_id, words, reply_to=reply_to)
+    label = templates.render("coach_label", name=speaker, kind=kind, caption=said.html)
+    if said.kind in _CAPTIONED and len(label) <= _MAX_LABELLED_CAPTION:
+        return await messenger.copy(
+            chat_id, said.chat_id, said.message_id, caption=label, reply_to=reply_to
+        )
+    header = templates.render("coach_label", name=speaker, kind=kind, caption=None)
+    first = await messenger.send_text(chat_id, header, reply_to=reply_to)
+    await messenger.copy(chat_id, said.chat_id, said.message_id)
+    return first
 
 
 async def reach_coaches(
@@ -97,7 +158,14 @@ async def reach_coaches(
             session, key=f"{key}:copy", chat_id=coach_id, text="", silent=True, context=relay,
             copy_of=(said.chat_id, said.message_id), now=now,
         )  # fmt: skip
-    await acknowledge(session, templates, member=member, group=group, now=now)
+    await acknowledge(
+        session,
+        templates,
+        member=member,
+        group=group,
+        coach_name=await profiles.coach_name(session, coach_ids),
+        now=now,
+    )
 
 
 async def waiting_since(session: AsyncSession, member_id: int) -> datetime | None:
@@ -130,15 +198,19 @@ class Delivery:
 async def deliver_reply(
     session: AsyncSession,
     messenger: Messenger,
+    templates: Templates,
     *,
     reply: Said,
     answers: int,
     coach_id: int,
+    speaker: str,
     now: datetime,
 ) -> Delivery:
-    """Send the coach's reply (text, voice, anything) to the member it answers, and keep it.
+    """Send the coach's reply (text, voice, anything) to the member it answers, labelled as
+    the coach's, and keep it; the member's reply promise is kept with it.
 
-    `answers` is the message in the coach's chat that the coach replied to.
+    `answers` is the message in the coach's chat that the coach replied to. A reply to one of
+    the member's posts in the group (from the round) is answered in the group, under the post.
     """
     relay = (
         await session.exec(
@@ -160,12 +232,22 @@ async def deliver_reply(
     ).first()
     if seated is None:
         return Delivery(member, False, "left")
+    entry = await session.get(Entry, relay.entry_id) if relay.entry_id else None
+    if entry is not None and entry.chat_id < 0:
+        return await _answer_in_group(
+            session, messenger, templates, reply, entry, member, coach_id, speaker, now
+        )
     try:
-        await messenger.copy(member.telegram_id, reply.chat_id, reply.message_id)
+        await send_as_coach(
+            messenger, templates, chat_id=member.telegram_id, said=reply, speaker=speaker
+        )
     except NotDelivered as error:
         log.warning("coach reply to member %s failed: %s", member.id, error)
         return Delivery(member, False, "voice_refused" if error.voice_refused else "unreachable")
-    await record_reply(session, reply, coach_id=coach_id, member_id=member.id, now=now)
+    await record_reply(
+        session, reply, coach_id=coach_id, member_id=member.id, entry_id=relay.entry_id, now=now
+    )
+    await promises.keep_promise(session, relay.member_id, now)
     await session.exec(
         update(SafetyAlert)
         .where(col(SafetyAlert.member_id) == member.id)
@@ -173,6 +255,42 @@ async def deliver_reply(
         .values(handled_at=now)
     )
     return Delivery(member, True)
+
+
+async def _answer_in_group(
+    session: AsyncSession,
+    messenger: Messenger,
+    templates: Templates,
+    reply: Said,
+    entry: Entry,
+    member: Member,
+    coach_id: int,
+    speaker: str,
+    now: datetime,
+) -> Delivery:
+    """The coach's answer to a member's post goes to the group, as a reply under that post."""
+    try:
+        await send_as_coach(
+            messenger,
+            templates,
+            chat_id=entry.chat_id,
+            said=reply,
+            speaker=speaker,
+            reply_to=entry.message_id,
+        )
+    except NotDelivered as error:
+        log.warning("coach reply in group %s failed: %s", entry.group_id, error)
+        return Delivery(member, False, "group_refused")
+    await record_reply(
+        session,
+        reply,
+        coach_id=coach_id,
+        member_id=member.id,
+        group_id=entry.group_id,
+        entry_id=entry.id,
+        now=now,
+    )
+    return Delivery(member, True, "in_group")
 
 
 async def record_reply(
@@ -183,6 +301,7 @@ async def record_reply(
     now: datetime,
     member_id: int | None = None,
     group_id: int | None = None,
+    entry_id: int | None = None,
 ) -> None:
     """Keep what the coach said (a reply to a member, or feedback in the group)."""
     spoken = said.kind in (EntryKind.VOICE, EntryKind.VIDEO_NOTE)
@@ -197,6 +316,7 @@ async def record_reply(
             text=said.text,
             file_id=said.file_id if spoken else None,
             duration_seconds=said.duration_seconds if spoken else None,
+            entry_id=entry_id,
             created_at=now,
         )
     )
@@ -237,15 +357,28 @@ async def thread(session: AsyncSession, member: Member, *, limit: int = 12) -> l
 
 
 async def acknowledge(
-    session: AsyncSession, templates: Templates, *, member: Member, group: Group, now: datetime
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    member: Member,
+    group: Group,
+    coach_name: str | None,
+    now: datetime,
 ) -> bool:
-    """At most once a local day: "got it, your coach answers by ..." (nobody waits in silence)."""
-    deadline = answer_by(
-        now,
-        zone=group.timezone,
-        days=parse_days(group.reply_days),
-        by=parse_time(group.reply_by),
-    )
+    """At most once a local day: "got it, your coach answers by ..." (nobody waits in silence).
+
+    The time is the member's reply promise. When that time has passed unanswered, the member
+    is told so instead, honestly and once, with the new time.
+    """
+    promised = await promises.promise_for(session, member=member, group=group, now=now)
+    if promised.late:
+        return await enqueue(
+            session,
+            key=f"promise-late:{promised.promise.id}",
+            chat_id=member.telegram_id,
+            text=promises.render_late(templates, member, group, promised.by, coach_name),
+            now=now,
+        )
     return await enqueue(
         session,
         key=f"ack:{member.id}:{local_date(now, group.timezone).isoformat()}",
@@ -253,8 +386,9 @@ async def acknowledge(
         text=templates.render(
             "ack",
             first_name=member.first_name,
-            by=format_local(deadline, group.timezone),
-            today=local_date(deadline, group.timezone) == local_date(now, group.timezone),
+            coach=coach_name,
+            by=format_local(promised.by, group.timezone),
+            today=local_date(promised.by, group.timezone) == local_date(now, group.timezone),
             days=describe_days(parse_days(group.reply_days)),
         ),
         now=now,
@@ -262,15 +396,23 @@ async def acknowledge(
 
 
 async def remember_relay(
-    session: AsyncSession, *, coach_chat_id: int, message_id: int, member: Member, now: datetime
+    session: AsyncSession,
+    *,
+    coach_chat_id: int,
+    message_id: int,
+    member: Member,
+    now: datetime,
+    entry_id: int | None = None,
 ) -> None:
-    """A message in the coach's chat stands for this member: replying to it answers them."""
+    """A message in the coach's chat stands for this member (or for one of their check-ins):
+    replying to it answers them."""
     assert member.id is not None
     session.add(
         Relay(
             coach_chat_id=coach_chat_id,
             coach_message_id=message_id,
             member_id=member.id,
+            entry_id=entry_id,
             created_at=now,
         )
     )
@@ -302,11 +444,21 @@ async def highlight(
         ).first()
     if entry is None or entry.id is None:
         return None
+    return await mark(session, entry, kind=kind, coach_id=coach_id, now=now)
+
+
+async def mark(
+    session: AsyncSession, entry: Entry, *, kind: str, coach_id: int, now: datetime
+) -> Highlight:
+    """A check-in becomes a win or an insight in the member's weekly summary (once; marking it
+    again changes which)."""
+    assert entry.id is not None
     marked = (
         await session.exec(select(Highlight).where(col(Highlight.entry_id) == entry.id))
     ).first() or Highlight(entry_id=entry.id, kind=kind, coach_id=coach_id, created_at=now)
     marked.kind = kind
     session.add(marked)
+    await session.flush()
     return marked
 
 
@@ -322,16 +474,27 @@ async def _relayed_entry(session: AsyncSession, chat_id: int, message_id: int) -
 
 
 async def broadcast(
-    session: AsyncSession, templates: Templates, *, text: str, key: str, now: datetime
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    text: str,
+    key: str,
+    speaker: str,
+    now: datetime,
+    group_id: int | None = None,
 ) -> int:
-    """The coach's words to every seated member, privately, through the outbox; how many."""
-    seated = await session.exec(
+    """The coach's words to every seated member (of one group, or of all), privately, through
+    the outbox, under the coach's name; how many."""
+    query = (
         select(Member)
         .join(Seat, col(Seat.member_id) == col(Member.id))
         .where(col(Seat.status).in_(SEATED))
         .distinct()
     )
-    body = templates.render("broadcast", text=text)
+    if group_id is not None:
+        query = query.where(col(Seat.group_id) == group_id)
+    seated = await session.exec(query)
+    body = templates.render("broadcast", text=text, speaker=speaker)
     count = 0
     for member in seated.all():
         count += await enqueue(

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.localtime import ScheduleError, format_days, parse_days, parse_time
+from core.localtime import ScheduleError, describe_days, format_days, parse_days, parse_time
 from core.models import Group, OutboxMessage, OutboxState
 
 T = TypeVar("T")
@@ -20,6 +20,12 @@ T = TypeVar("T")
 REQUIRED_RIGHTS = {
     "can_invite_users": "Invite users via link",
     "can_restrict_members": "Ban users",
+}
+# What it works better with: taking the coach's /highlight out of the group, pinning the
+# group agreement and the Q&A reminders.
+WANTED_RIGHTS = {
+    "can_delete_messages": "Delete messages",
+    "can_pin_messages": "Pin messages",
 }
 
 
@@ -32,6 +38,8 @@ class BotRights:
     is_admin: bool
     can_invite_users: bool = False
     can_restrict_members: bool = False
+    can_delete_messages: bool = False
+    can_pin_messages: bool = False
 
 
 def missing_rights(rights: BotRights) -> list[str]:
@@ -39,6 +47,13 @@ def missing_rights(rights: BotRights) -> list[str]:
     if not rights.is_admin:
         return ["Administrator", *REQUIRED_RIGHTS.values()]
     return [label for name, label in REQUIRED_RIGHTS.items() if not getattr(rights, name)]
+
+
+def missing_wanted_rights(rights: BotRights) -> list[str]:
+    """The rights the bot works better with and lacks (none asked of a non-admin yet)."""
+    if not rights.is_admin:
+        return []
+    return [label for name, label in WANTED_RIGHTS.items() if not getattr(rights, name)]
 
 
 def check_timezone(name: str) -> str:
@@ -162,6 +177,13 @@ def _checked(parse: Callable[[str], T], text: str, prefix: str) -> T:
         return parse(text)
     except ScheduleError as error:
         raise GroupError(f"{prefix}{error}") from None
+
+
+def reply_days(group: Group | None) -> str:
+    """The days the coach answers, as a person says them ("Sunday to Thursday"); before any
+    group exists, the default days."""
+    days = group.reply_days if group else str(Group.model_fields["reply_days"].default)
+    return describe_days(parse_days(days))
 
 
 async def find_group(session: AsyncSession, *, chat_id: int) -> Group | None:

@@ -38,6 +38,30 @@ async def remember_member(
     return member
 
 
+async def find_members(session: AsyncSession, handle: str) -> list[Member]:
+    """Everyone a coach's words may name: @username, a numeric Telegram id, or a name as the
+    bot shows it ("Maya", "Maya Katz"; any case). Several people may share a first name."""
+    handle = " ".join(handle.split())
+    found = await find_member(session, handle)
+    if found is not None:
+        return [found]
+    wanted = handle.removeprefix("@").casefold()
+    if not wanted:
+        return []
+    # Names are compared in Python: SQLite's lower() knows only ASCII, and "Élodie" is a name.
+    # A coach's program has hundreds of people at most.
+    everyone = (await session.exec(select(Member).order_by(col(Member.id)))).all()
+    return [
+        member
+        for member in everyone
+        if wanted in {member.first_name.casefold(), full_name(member).casefold()}
+    ]
+
+
+def full_name(member: Member) -> str:
+    return f"{member.first_name} {member.last_name}" if member.last_name else member.first_name
+
+
 async def find_member(session: AsyncSession, handle: str) -> Member | None:
     """The person a coach names: @username (or username) or numeric Telegram id."""
     handle = handle.strip().removeprefix("@")

@@ -54,6 +54,8 @@ class Group(GroupBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     bot_can_invite: bool = False
     bot_can_restrict: bool = False
+    # When the coach's last round (the digest) was queued: the next one covers what came since.
+    last_round_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -71,6 +73,10 @@ class Member(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When they confirmed that Between is not a crisis service (asked at /join).
     crisis_note_accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When they accepted the group agreement (asked at /join, with the crisis note).
+    agreement_accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # False: they asked to come into the group quietly, without a welcome there.
+    welcome_in_group: bool = True
     # Set when Telegram answers 403 (blocked the bot); cleared when they write again.
     unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # /quiet: no gentle check-ins. nudged_at: the last one sent.
@@ -127,13 +133,14 @@ class OutboxMessage(SQLModel, table=True):
     text: str
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     pin: bool = False
+    # Delivered without a sound (disable_notification): the coach's quiet notes.
+    silent: bool = False
     # A file sent with the text as its caption (the .ics of the weekly Q&A).
     attachment_name: str | None = Field(default=None, max_length=255)
     attachment: bytes | None = Field(default=None, sa_type=LargeBinary)
     # A copy of a message (copyMessage) instead of the text: a member's message to the coach.
     copy_from_chat_id: int | None = Field(default=None, sa_type=BigInteger)
     copy_from_message_id: int | None = None
-    silent: bool = False
     # What the message stands for, acted on once Telegram answers: {"relay": {"member_id",
     # "entry_id"}} (a reply to it reaches that member), {"summary_id": N}. Ids only, no words.
     context: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -318,6 +325,8 @@ class CoachReply(SQLModel, table=True):
     text: str | None = None
     file_id: str | None = Field(default=None, max_length=255)
     duration_seconds: int | None = None
+    # The member's check-in it answers, when the coach replied to one (for the summary).
+    entry_id: int | None = Field(default=None, foreign_key="entries.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -396,7 +405,75 @@ class Summary(SQLModel, table=True):
     group_id: int = Field(foreign_key="groups.id")
     week_start: date
     text: str
+    # The coach's personal line, shown at the top (a reply to the draft).
+    coach_note: str | None = None
     figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     state: SummaryState = Field(sa_type=String(16))
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReplyPromise(SQLModel, table=True):
+    """ "You'll hear back by ...": what a member was promised when they wrote in private, and
+    whether it was kept. One open promise per member, closed by the coach's reply."""
+
+    __tablename__ = "reply_promises"
+    __table_args__ = (Index("ix_reply_promises_group_due", "group_id", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    group_id: int = Field(foreign_key="groups.id")
+    # The first unanswered message, and the reply-by time it was given.
+    made_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The honest "running late" note, and the new time it gave.
+    late_told_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    late_by: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CoachProfile(SQLModel, table=True):
+    """Who the coach is, as members see it: a name, two lines about them, a photo."""
+
+    __tablename__ = "coach_profiles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=BigInteger, unique=True)
+    name: str | None = Field(default=None, max_length=64)
+    bio: str | None = Field(default=None, max_length=400)
+    photo_file_id: str | None = Field(default=None, max_length=255)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CoachQuestion(SQLModel, table=True):
+    """Something the bot asked the coach (their name, new words for a summary): replying to
+    that message answers it."""
+
+    __tablename__ = "coach_questions"
+    __table_args__ = (UniqueConstraint("coach_chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coach_chat_id: int = Field(sa_type=BigInteger)
+    message_id: int
+    kind: str = Field(max_length=32)
+    # What the answer is about (a summary's id), when it is about something.
+    ref_id: int | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PendingPost(SQLModel, table=True):
+    """A /post or /broadcast waiting for the coach to choose the group; gone once sent."""
+
+    __tablename__ = "pending_posts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    coach_id: int = Field(sa_type=BigInteger)
+    kind: str = Field(max_length=16)  # "post" or "broadcast"
+    text: str | None = None
+    # The coach's message that carries it (the command, or the voice note /post replied to).
+    from_chat_id: int = Field(sa_type=BigInteger)
+    message_id: int
+    source_kind: str = Field(max_length=16)
+    duration_seconds: int | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -20,8 +20,10 @@ from core.models import (
     Member,
     OutboxMessage,
     OutboxState,
+    PendingPost,
     Question,
     Relay,
+    ReplyPromise,
     SafetyAlert,
     Seat,
     Summary,
@@ -45,7 +47,9 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
             "language_code": member.language_code,
             "started_at": _when(member.started_at),
             "crisis_note_accepted_at": _when(member.crisis_note_accepted_at),
+            "group_agreement_accepted_at": _when(member.agreement_accepted_at),
             "gentle_checkins_paused": member.checkins_paused,
+            "welcome_in_group": member.welcome_in_group,
         },
         "membership": [
             {
@@ -94,8 +98,25 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
                 session, select(CoachReply).where(col(CoachReply.member_id) == member.id)
             )
         ],
+        "reply_promises": [
+            {
+                "wrote": _when(promise.made_at),
+                "promised_by": _when(promise.due_at),
+                "told_late_at": _when(promise.late_told_at),
+                "new_time": _when(promise.late_by),
+                "answered": _when(promise.answered_at),
+            }
+            for promise in await _all(
+                session, select(ReplyPromise).where(col(ReplyPromise.member_id) == member.id)
+            )
+        ],
         "weekly_summaries": [
-            {"week_of": str(summary.week_start), "state": str(summary.state), "text": summary.text}
+            {
+                "week_of": str(summary.week_start),
+                "state": str(summary.state),
+                "coach_note": summary.coach_note,
+                "text": summary.text,
+            }
             for summary in await _all(
                 session, select(Summary).where(col(Summary.member_id) == member.id)
             )
@@ -155,11 +176,18 @@ async def forget_member(session: AsyncSession, member: Member, now: datetime) ->
     ]
     await session.exec(delete(OutboxMessage).where(or_(*about_them)))
     await session.exec(delete(Relay).where(col(Relay.member_id) == member.id))
+    await session.exec(delete(ReplyPromise).where(col(ReplyPromise.member_id) == member.id))
+    # The coach's replies go first: they point at the check-ins they answered.
+    replies = await _delete(
+        session,
+        CoachReply,
+        or_(col(CoachReply.member_id) == member.id, col(CoachReply.entry_id).in_(entry_ids)),
+    )
     counts = Forgotten(
         entries=await _delete(session, Entry, col(Entry.member_id) == member.id),
         summaries=await _delete(session, Summary, col(Summary.member_id) == member.id),
         questions=await _delete(session, Question, col(Question.member_id) == member.id),
-        replies=await _delete(session, CoachReply, col(CoachReply.member_id) == member.id),
+        replies=replies,
         # Messages to them (summaries, notes) and relayed copies in the coach's chat.
         messages=await _delete(
             session, OutboxMessage, col(OutboxMessage.chat_id) == member.telegram_id
@@ -188,6 +216,7 @@ async def forget_member(session: AsyncSession, member: Member, now: datetime) ->
     member.first_name, member.last_name, member.username = FORGOTTEN, None, None
     member.language_code = None
     member.nudged_at = None
+    member.agreement_accepted_at, member.welcome_in_group = None, True
     session.add(member)
     await session.flush()
     return counts
@@ -237,6 +266,8 @@ async def purge_old_words(
     await session.exec(delete(OutboxMessage).where(old_messages))
     await session.exec(delete(Summary).where(old_summaries))
     await session.exec(delete(Question).where(old_questions))
+    # A /post the coach never sent anywhere: their words, kept no longer than members'.
+    await session.exec(delete(PendingPost).where(col(PendingPost.created_at) < before))
     return counts
 
 

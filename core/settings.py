@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     payment_grace_days: int = Field(default=3, ge=0, le=30)
     # After this many days what members wrote is deleted; only the counts stay.
     retention_days: int = Field(default=180, ge=14, le=3650)
+    # The monthly price members are told (it should match STRIPE_PRICE_ID's amount).
+    price_cents: int = Field(default=3100, ge=100, le=1_000_000)
+    price_currency: str = Field(default="usd", pattern=r"^[A-Za-z]{3}$")
 
     @field_validator("database_url")
     @classmethod

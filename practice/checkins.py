@@ -25,6 +25,8 @@ class Said:
     text: str | None = None
     file_id: str | None = None
     duration_seconds: int | None = None
+    # The words with their formatting, as Telegram HTML (kept for the coach's replies only).
+    html: str | None = None
 
 
 async def home_group(

@@ -14,11 +14,22 @@ TOPIC_ENDINGS = (
 )
 
 
+# The wheel's cores whose words tell of a heavy time (a summary draft of a week full of them is
+# flagged for the coach). A coach's own cores that are not here simply don't count.
+PAINFUL_CORES = frozenset({"sad", "scared", "angry", "ashamed", "lonely"})
+
+
 class Vocabulary:
     """The library's feeling words and topics, compiled once, found in a member's words."""
 
     def __init__(self, library: Library) -> None:
         self._feelings, self._feeling_by_group = _feelings_pattern(library)
+        self.painful = frozenset(
+            word
+            for core in library.wheel
+            if core.core in PAINFUL_CORES
+            for word in (core.core, *core.words)
+        )
         self._topics = tuple(
             (topic, _topic_pattern(topic.keywords)) for topic in library.topics if topic.keywords
         )

@@ -42,6 +42,45 @@ class ApproveSummaries(CallbackData, prefix="approve-summaries"):
     week_start: str  # ISO date of the week's Monday
 
 
+class GroupPost(CallbackData, prefix="post"):
+    """Under a member's group post in the round: mark it a win or an insight for their
+    summary, or answer it in the group (`action`: win, insight, reply)."""
+
+    entry_id: int
+    action: str
+
+
+class PickMember(CallbackData, prefix="pick"):
+    """The coach named several people by one name: this is the one (for `command`)."""
+
+    command: str
+    member_id: int
+    chat_id: int = 0  # the group the command named, if any
+
+
+class SendTo(CallbackData, prefix="send-to"):
+    """A /post or /broadcast waiting for its group: this one (0: every group)."""
+
+    pending_id: int
+    group_id: int
+
+
+class EditProfile(CallbackData, prefix="profile"):
+    """The coach changes one part of their profile (name, bio, photo)."""
+
+    part: str
+
+
+class ReplaceSummary(CallbackData, prefix="replace-summary"):
+    """The coach writes a draft's whole text anew instead of adding a line at the top."""
+
+    summary_id: int
+
+
+class QuietArrival(CallbackData, prefix="quiet-arrival"):
+    """A new member asks to come into the group without a welcome there."""
+
+
 class PickFeeling(CallbackData, prefix="feel-core"):
     """A core feeling on the wheel (index), or back to the cores (-1)."""
 
@@ -81,6 +120,7 @@ def keyboard(*rows: list[dict[str, str]]) -> dict[str, Any]:
 UPDATE_CARD = keyboard([button("Update my card", OpenBilling())])
 JOIN_AGAIN = keyboard([button("Join again", Join())])
 TAKE_MY_SEAT = keyboard([button("Take my seat", Join())])
+COME_IN_QUIETLY = keyboard([button("Come in quietly (no welcome in the group)", QuietArrival())])
 
 
 def markup(*rows: list[dict[str, str]]) -> InlineKeyboardMarkup:

@@ -43,6 +43,8 @@ class Tool:
     steps: tuple[str, ...]
     templates: tuple[str, ...]
     examples: tuple[str, ...] = ()
+    # The way back, said at the end (the inner kid ends with /ground).
+    outro: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,16 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """The group's agreement: accepted at /join, pinned in the group."""
+
+    title: str
+    intro: str
+    points: tuple[str, ...]
+    accept: str  # the button that accepts it
+
+
+@dataclass(frozen=True)
 class Library:
     """Everything in `prompts/library/`, checked."""
 
@@ -84,6 +96,7 @@ class Library:
     risk_phrases: dict[str, tuple[str, ...]]  # language code -> phrases
     risk_exclusions: tuple[str, ...]
     resources: dict[str, tuple[Resource, ...]]  # country code or "default" -> crisis lines
+    agreement: Agreement
     _prompts_by_id: dict[str, Prompt] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

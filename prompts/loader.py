@@ -19,6 +19,7 @@ from prompts.catalog import (
     DEFAULT_RESOURCES,
     REQUIRED_TOOLS,
     THEMES,
+    Agreement,
     CoreFeeling,
     Library,
     Prompt,
@@ -36,7 +37,9 @@ TOOLS_FILE = "tools.yaml"
 FEELINGS_FILE = "feelings.yaml"
 RISK_FILE = "risk.yaml"
 TOPICS_FILE = "topics.yaml"
-FILES = (PROMPTS_FILE, TOOLS_FILE, FEELINGS_FILE, RISK_FILE, TOPICS_FILE)
+AGREEMENT_FILE = "agreement.yaml"
+FILES = (PROMPTS_FILE, TOOLS_FILE, FEELINGS_FILE, RISK_FILE, TOPICS_FILE, AGREEMENT_FILE)
+MAX_AGREEMENT_POINTS = 6
 
 MIN_FEELING_WORDS = 100
 MIN_PROMPTS_FOR_A_THEMED_WEEK = 7
@@ -71,17 +74,21 @@ def load_library(directory: Path = LIBRARY_DIR) -> Library:
 
 def _read_library(directory: Path) -> tuple[Library | None, list[Problem]]:
     files = {name: YamlFile(directory, name) for name in FILES}
+    if not (directory / AGREEMENT_FILE).exists():
+        # A coach's copy from before the agreement existed: the built-in one stands in.
+        files[AGREEMENT_FILE] = YamlFile(LIBRARY_DIR, AGREEMENT_FILE)
     tools, tool_ids = _read_tools(files[TOOLS_FILE])
     prompts, themed_weeks = _read_prompts(files[PROMPTS_FILE], tool_ids)
     wheel, synonyms = _read_feelings(files[FEELINGS_FILE])
     risk_phrases, exclusions, resources = _read_risk(files[RISK_FILE])
     topics = _read_topics(files[TOPICS_FILE])
+    agreement = _read_agreement(files[AGREEMENT_FILE])
     problems = [
         problem
         for name in FILES
         for problem in sorted(files[name].problems, key=lambda problem: problem.line)
     ]
-    if problems:
+    if problems or agreement is None:
         return None, problems
     library = Library(
         prompts=prompts,
@@ -93,6 +100,7 @@ def _read_library(directory: Path) -> tuple[Library | None, list[Problem]]:
         risk_phrases=risk_phrases,
         risk_exclusions=exclusions,
         resources=resources,
+        agreement=agreement,
     )
     return library, []
 
@@ -235,7 +243,7 @@ def _read_tools(file: YamlFile) -> tuple[dict[str, Tool], set[str] | None]:
     ids: set[str] = set()
     for node in file.items(top["tools"], "tools"):
         fields = file.fields(
-            node, "a tool", ["id", "title", "intro", "steps"], ["templates", "examples"]
+            node, "a tool", ["id", "title", "intro", "steps"], ["templates", "examples", "outro"]
         )
         if fields is None:
             continue
@@ -263,9 +271,10 @@ def _read_tool(file: YamlFile, fields: Fields, tool_id: str | None) -> Tool | No
     for template, node in templates or []:
         _check_template(file, template, node)
     examples = file.field_texts(fields, "examples") if "examples" in fields else []
+    outro = file.field_text(fields, "outro") if "outro" in fields else None
     if tool_id is None or title is None or intro is None or steps is None:
         return None
-    if templates is None or examples is None:
+    if templates is None or examples is None or ("outro" in fields and outro is None):
         return None
     return Tool(
         id=tool_id,
@@ -274,6 +283,7 @@ def _read_tool(file: YamlFile, fields: Fields, tool_id: str | None) -> Tool | No
         steps=_values(steps),
         templates=_values(templates),
         examples=_values(examples),
+        outro=outro,
     )
 
 
@@ -495,3 +505,31 @@ def _read_topics(file: YamlFile) -> tuple[Topic, ...]:
         if topic_id is not None and title is not None and keywords:
             topics.append(Topic(id=topic_id, title=title, keywords=_values(keywords)))
     return tuple(topics)
+
+
+# agreement.yaml
+
+
+def _read_agreement(file: YamlFile) -> Agreement | None:
+    top = _top_level(file, ["agreement"])
+    if top is None or "agreement" not in top:
+        return None
+    fields = file.fields(top["agreement"], "the agreement", ["title", "intro", "points", "accept"])
+    if fields is None:
+        return None
+    title = file.field_text(fields, "title")
+    intro = file.field_text(fields, "intro")
+    points = file.field_texts(fields, "points")
+    accept = file.field_text(fields, "accept")
+    if points is not None and not 1 <= len(points) <= MAX_AGREEMENT_POINTS:
+        file.problem(
+            fields["points"],
+            f"the agreement has {len(points)} points; keep it to 1 to {MAX_AGREEMENT_POINTS}",
+        )
+        return None
+    if accept is not None and len(accept) > 40:
+        file.problem(fields["accept"], "`accept` is a button: keep it under 40 characters")
+        return None
+    if title is None or intro is None or points is None or accept is None:
+        return None
+    return Agreement(title=title, intro=intro, points=_values(points), accept=accept)

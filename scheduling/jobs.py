@@ -16,7 +16,7 @@ from sqlmodel import col, delete
 from billing import reconcile
 from billing.events import events_to_retry, process_stripe_event
 from billing.membership import Membership
-from coaching import digest
+from coaching import digest, profiles, promises
 from core import privacy
 from core.clock import Clock
 from core.db import SessionFactory
@@ -150,9 +150,23 @@ async def send_gentle_checkins(ctx: dict[str, Any]) -> int:
     """Every minute: one gentle note per quiet spell, at a humane local hour."""
     run = services_of(ctx)
     async with run.sessions() as session:
-        sent = await digest.send_gentle_checkins(session, run.templates, run.clock.now())
+        coach = await profiles.coach_name(session, run.settings.coach_telegram_ids)
+        sent = await digest.send_gentle_checkins(session, run.templates, run.clock.now(), coach)
         await session.commit()
     return sent
+
+
+async def keep_promises(ctx: dict[str, Any]) -> int:
+    """Every minute: the coach's reminder before a reply-by time, the honest note after it."""
+    run = services_of(ctx)
+    coach_ids = run.settings.coach_telegram_ids
+    async with run.sessions() as session:
+        now = run.clock.now()
+        reminded = await promises.remind_coaches(session, run.templates, coach_ids, now)
+        name = await profiles.coach_name(session, coach_ids)
+        told = await promises.tell_late(session, run.templates, name, now)
+        await session.commit()
+    return reminded + told
 
 
 async def schedule_live_qa(ctx: dict[str, Any]) -> int:
@@ -212,6 +226,7 @@ CRON_JOBS: list[CronJob] = [
     cron(send_daily_prompts, second=5, run_at_startup=True),
     cron(send_digests, second=15),
     cron(send_gentle_checkins, second=45),
+    cron(keep_promises, second=40),
     cron(schedule_live_qa, second=20),
     cron(weekly_summaries, second=50),
     cron(reconcile_billing, hour=3, minute=0),

@@ -11,10 +11,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coaching.profiles import coach_name
 from core.db import insert_if_new
 from core.localtime import local_date, monday_of, parse_time
 from core.models import (
     SEATED,
+    CoachReply,
     Entry,
     Group,
     Highlight,
@@ -22,17 +24,19 @@ from core.models import (
     OutboxMessage,
     OutboxState,
     Question,
+    SafetyAlert,
     Seat,
     Summary,
     SummaryState,
 )
 from core.outbox import enqueue
 from practice.words import Vocabulary
-from prompts.buttons import ApproveSummaries, button, keyboard
+from prompts.buttons import ApproveSummaries, ReplaceSummary, button, keyboard
 from prompts.render import Templates
 from scheduling.weekly import (
     DRAFT_AHEAD,
     MESSAGE_KINDS,
+    SAFETY_FLAG,
     WeekFigures,
     summary_moment,
     week_bounds,
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 DRAFT_KEY = "summary-draft:"
 # Outbox keys of the coach's notes about a summary Telegram would not deliver.
 UNDELIVERED_KEY = "summary-undelivered:"
+# The anonymous recap shows numbers only when the group has at least this many members.
+RECAP_MIN_PEOPLE = 5
 
 
 async def figures_for(
@@ -58,7 +64,8 @@ async def figures_for(
 ) -> WeekFigures:
     """A member's week in numbers (up to `until`, for "the week so far")."""
     start, end = week_bounds(week_start, group.timezone)
-    end = min(end, until) if until else end
+    # "So far" includes what was said this very moment (the bounds are half-open).
+    end = min(end, until + timedelta(microseconds=1)) if until else end
     entries = await _entries(session, member, start, end)
     highlights = await session.exec(
         select(Highlight.kind, Entry)
@@ -81,6 +88,21 @@ async def figures_for(
         .where(col(Entry.created_at) < end)
         .where(col(Entry.created_at) >= end - timedelta(days=120))
     )
+    replies = await session.exec(
+        select(CoachReply, Entry)
+        .outerjoin(Entry, col(Entry.id) == col(CoachReply.entry_id))
+        .where(col(CoachReply.member_id) == member.id)
+        .where(col(CoachReply.created_at) >= start)
+        .where(col(CoachReply.created_at) < end)
+        .order_by(col(CoachReply.created_at))
+    )
+    alerts = await session.exec(
+        select(func.count())
+        .select_from(SafetyAlert)
+        .where(col(SafetyAlert.member_id) == member.id)
+        .where(col(SafetyAlert.created_at) >= start)
+        .where(col(SafetyAlert.created_at) < end)
+    )
     return week_figures(
         entries,
         highlights=[(kind, entry) for kind, entry in highlights.all()],
@@ -90,19 +112,43 @@ async def figures_for(
         vocabulary=vocabulary,
         zone=group.timezone,
         end=end,
+        replies=[(reply, entry) for reply, entry in replies.all()],
+        alerts=int(alerts.one()),
     )
 
 
 def render_summary(
-    templates: Templates, member: Member, group: Group, week_start: date, figures: WeekFigures
+    templates: Templates,
+    member: Member,
+    group: Group,
+    week_start: date,
+    figures: WeekFigures,
+    *,
+    so_far: bool = False,
+    coach: str | None = None,
 ) -> str:
-    """The summary in the coach's template: a warm one, or a gentle one for a quiet week."""
+    """The summary in the coach's template: a warm one, or a gentle one for a quiet week;
+    `so_far` for the week still going (/summary)."""
     return templates.render(
         "weekly_summary",
         first_name=member.first_name,
         title=group.title,
         week_start=week_start,
         figures=figures,
+        so_far=so_far,
+        coach=coach,
+    )
+
+
+def final_text(templates: Templates, summary: Summary, coach: str | None) -> str:
+    """What the member gets: the coach's line at the top (if they added one), the summary, and
+    a footer saying honestly whether a person looked at it."""
+    return templates.render(
+        "summary_final",
+        body=summary.text,
+        note=summary.coach_note,
+        coach=coach,
+        reviewed=summary.state == SummaryState.APPROVED,
     )
 
 
@@ -115,6 +161,7 @@ async def draft_due_summaries(
 ) -> int:
     """Some hours before they go out, draft each member's summary and show the coach."""
     drafted = 0
+    coach = await coach_name(session, coach_ids)
     for group, week_start, moment in await _weeks_due(session, now, ahead=DRAFT_AHEAD):
         if moment - now > DRAFT_AHEAD:
             continue
@@ -124,7 +171,7 @@ async def draft_due_summaries(
                 "member_id": member.id,
                 "group_id": group.id,
                 "week_start": week_start,
-                "text": render_summary(templates, member, group, week_start, figures),
+                "text": render_summary(templates, member, group, week_start, figures, coach=coach),
                 "figures": _jsonable(figures),
                 "state": SummaryState.DRAFT,
                 "created_at": now,
@@ -142,6 +189,7 @@ async def send_due_summaries(
     """At the set time: every draft (approved, unless approval isn't required) to its member,
     once; the anonymous recap to the group; the coach hears who can't be reached."""
     sent = 0
+    coach = await coach_name(session, coach_ids)
     for group, week_start, moment in await _weeks_due(session, now, ahead=timedelta(0)):
         if now < moment:
             continue
@@ -162,7 +210,7 @@ async def send_due_summaries(
                 session,
                 key=f"summary:{summary.id}",
                 chat_id=member.telegram_id,
-                text=summary.text,
+                text=final_text(templates, summary, coach),
                 now=now,
                 # If Telegram won't deliver it, the outbox marks it undelivered (not sent).
                 context={"summary_id": summary.id},
@@ -200,10 +248,10 @@ async def approve_all(session: AsyncSession, group_id: int, week_start: date) ->
     return count
 
 
-async def edit_from_reply(
-    session: AsyncSession, *, chat_id: int, preview_message_id: int, text: str
-) -> Member | None:
-    """The coach replied to a draft's preview with new words: they become the summary."""
+async def draft_answered(
+    session: AsyncSession, *, chat_id: int, preview_message_id: int
+) -> Summary | None:
+    """The draft (not sent yet) whose preview the coach replied to, if it is one."""
     preview = (
         await session.exec(
             select(OutboxMessage.key)
@@ -217,10 +265,53 @@ async def edit_from_reply(
     summary = await session.get(Summary, int(preview.split(":")[1]))
     if summary is None or summary.state == SummaryState.SENT:
         return None
+    return summary
+
+
+async def add_note(session: AsyncSession, summary: Summary, text: str) -> Member | None:
+    """The coach's personal line, at the top of the summary (a new reply replaces the line)."""
+    summary.coach_note = " ".join(text.split())
+    summary.state = SummaryState.APPROVED
+    session.add(summary)
+    return await session.get(Member, summary.member_id)
+
+
+async def replace_text(session: AsyncSession, summary_id: int, text: str) -> Member | None:
+    """The coach wrote the whole summary anew: their words are the summary."""
+    summary = await session.get(Summary, summary_id)
+    if summary is None or summary.state == SummaryState.SENT:
+        return None
     # The coach typed plain words; the summary is sent as HTML.
     summary.text, summary.state = html.escape(text, quote=False), SummaryState.APPROVED
     session.add(summary)
     return await session.get(Member, summary.member_id)
+
+
+async def weeks_so_far(
+    session: AsyncSession, vocabulary: Vocabulary, now: datetime
+) -> list[dict[str, object]]:
+    """Every seated member's week so far, in figures (the coach's /summary)."""
+    rows: list[dict[str, object]] = []
+    for group in (await session.exec(select(Group).order_by(col(Group.id)))).all():
+        week_start = monday_of(local_date(now, group.timezone))
+        for member in await _seated(session, group):
+            figures = await figures_for(session, member, group, week_start, vocabulary, until=now)
+            rows.append(
+                {"member": member, "group": group, "figures": figures, "flag": figures.flag}
+            )
+    return rows
+
+
+async def groups_of(session: AsyncSession, member: Member) -> list[Group]:
+    """The groups the member has a seat in."""
+    result = await session.exec(
+        select(Group)
+        .join(Seat, col(Seat.group_id) == col(Group.id))
+        .where(col(Seat.member_id) == member.id)
+        .where(col(Seat.status).in_(SEATED))
+        .order_by(col(Group.id))
+    )
+    return list(result.all())
 
 
 async def _preview_to_coaches(
@@ -232,26 +323,39 @@ async def _preview_to_coaches(
     now: datetime,
 ) -> None:
     """Each draft as a message the coach can reply to with new words, then the list."""
-    drafts = (
-        await session.exec(
-            select(Summary, Member)
-            .join(Member, col(Member.id) == col(Summary.member_id))
-            .where(col(Summary.group_id) == group.id)
-            .where(col(Summary.week_start) == week_start)
-            .order_by(col(Member.first_name))
-        )
-    ).all()
+    drafts = sorted(
+        (
+            await session.exec(
+                select(Summary, Member)
+                .join(Member, col(Member.id) == col(Summary.member_id))
+                .where(col(Summary.group_id) == group.id)
+                .where(col(Summary.week_start) == week_start)
+                .order_by(col(Member.first_name))
+            )
+        ).all(),
+        # Flagged drafts come first (the safety net's before a hard week's): read them first.
+        key=lambda pair: _reading_order(pair[0].figures.get("flag")),
+    )
     assert group.id is not None
     approve = button(
         "Approve all", ApproveSummaries(group_id=group.id, week_start=week_start.isoformat())
     )
     for coach_id in coach_ids:
         for summary, member in drafts:
+            assert summary.id is not None
             await enqueue(
                 session,
                 key=f"{DRAFT_KEY}{summary.id}:{coach_id}",
                 chat_id=coach_id,
-                text=templates.render("summary_draft", member=member, text=summary.text),
+                text=templates.render(
+                    "summary_draft",
+                    member=member,
+                    text=summary.text,
+                    flag=summary.figures.get("flag"),
+                ),
+                reply_markup=keyboard(
+                    [button("Replace the whole text", ReplaceSummary(summary_id=summary.id))]
+                ),
                 now=now,
             )
         await enqueue(
@@ -338,11 +442,13 @@ async def _recap_to_group(
         "wins": sum(len(figures.get("wins", [])) for figures in summaries),
         "people": len({e.member_id for e in entries}),
     }
+    # In a group this small, "3 check-ins from 1 person" would point at someone.
+    counted = len(await _seated(session, group)) >= RECAP_MIN_PEOPLE
     await enqueue(
         session,
         key=f"recap:{group.id}:{week_start}",
         chat_id=group.chat_id,
-        text=templates.render("group_recap", recap=recap),
+        text=templates.render("group_recap", recap=recap, counted=counted),
         now=now,
     )
 
@@ -387,6 +493,12 @@ async def _entries(
         .order_by(col(Entry.created_at))
     )
     return list(result.all())
+
+
+def _reading_order(flag: str | None) -> int:
+    if flag == SAFETY_FLAG:
+        return 0
+    return 1 if flag else 2
 
 
 def _jsonable(figures: WeekFigures) -> dict[str, object]:

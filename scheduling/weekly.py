@@ -3,6 +3,7 @@ and what a member's week adds up to."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from core.localtime import at_local, local_date
 from core.localtime import zone as zone_of
-from core.models import Entry, EntryKind
+from core.models import CoachReply, Entry, EntryKind
 from practice.streaks import count_streak
 from practice.words import Vocabulary
 
@@ -52,6 +53,33 @@ def week_bounds(week_start: date, zone: str) -> tuple[datetime, datetime]:
     )
 
 
+# "a hard week", "rough day", "tough nights": a member saying the week was heavy.
+HARD_TIME = re.compile(
+    r"\b(hard|rough|tough|bad|awful|terrible|heavy|horrible|brutal)\s+(week|day|days|night|nights)\b",
+    re.IGNORECASE,
+)
+EXCERPT = 70
+SAFETY_FLAG = "the safety net fired"
+
+
+@dataclass(frozen=True)
+class VoiceDay:
+    """The voice notes of one day of the week."""
+
+    day: str  # "Tuesday"
+    notes: int
+    minutes: float
+
+
+@dataclass(frozen=True)
+class Experience:
+    """Something the member brought and the coach met: a reply, or an insight marked."""
+
+    day: str  # "Wednesday"
+    what: str  # the member's words (the start of them), or "your voice note (1.5 min)"
+    how: str  # "in words", "by voice", "insight"
+
+
 @dataclass(frozen=True)
 class WeekFigures:
     """A member's week, as their summary tells it."""
@@ -70,10 +98,18 @@ class WeekFigures:
     questions: int = 0
     checkins: int = 0
     previous_checkins: int = 0
+    voice_days: list[VoiceDay] = field(default_factory=list)
+    experiences: list[Experience] = field(default_factory=list)
+    # Why the coach should look at this draft first ("the safety net fired", "a hard week").
+    flag: str | None = None
 
     @property
     def quiet(self) -> bool:
         return self.checkins == 0 and not (self.wins or self.feelings or self.next_steps)
+
+    @property
+    def voice_first(self) -> bool:
+        return self.voice_checkins > 0 and self.voice_checkins >= self.text_checkins
 
     @property
     def change(self) -> int:
@@ -90,11 +126,15 @@ def week_figures(
     vocabulary: Vocabulary,
     zone: str,
     end: datetime,
+    replies: Sequence[tuple[CoachReply, Entry | None]] = (),
+    alerts: int = 0,
 ) -> WeekFigures:
-    """Count a week of entries: check-ins, voice minutes, wins, feelings, topics, next steps.
+    """Count a week of entries: check-ins, voice notes by day, wins, feelings, topics, next
+    steps, and the experiences processed (what the coach answered or marked as an insight).
 
-    `highlights` are (kind, entry) pairs the coach marked; `history` every check-in moment up
-    to `end`, for the streak.
+    `highlights` are (kind, entry) pairs the coach marked; `replies` the coach's replies to
+    the member with the check-in each answered; `history` every check-in moment up to `end`,
+    for the streak; `alerts` how often the safety net fired this week.
     """
     tz = zone_of(zone)
     messages = [e for e in entries if e.message_id is not None and e.kind in MESSAGE_KINDS]
@@ -110,6 +150,7 @@ def week_figures(
         topics.update(topic.title for topic in vocabulary.topics(text))
     wins = [_win_text(e) for e in entries if e.kind == EntryKind.WIN]
     wins += [_said(e, tz) for kind, e in highlights if kind == "win" and e.kind != EntryKind.WIN]
+    checkins = len(messages)
     return WeekFigures(
         days_checked_in=len({e.created_at.astimezone(tz).date() for e in entries}),
         streak=count_streak(history, zone, end - timedelta(seconds=1)),
@@ -123,9 +164,110 @@ def week_figures(
         insights=[_said(e, tz) for kind, e in highlights if kind == "insight"],
         next_steps=[e.text for e in entries if e.kind == EntryKind.NEXT_STEP and e.text],
         questions=questions,
-        checkins=len(messages),
+        checkins=checkins,
         previous_checkins=previous_checkins,
+        voice_days=voice_by_day(voices, tz),
+        experiences=experiences(highlights, replies, tz),
+        flag=week_flag(
+            alerts=alerts,
+            texts=[text for text in words if text],
+            feelings=feelings,
+            painful=vocabulary.painful,
+            checkins=checkins,
+            previous_checkins=previous_checkins,
+        ),
     )
+
+
+def voice_by_day(voices: Sequence[Entry], tz: ZoneInfo) -> list[VoiceDay]:
+    """How many voice notes, and how many minutes, on each day that had any."""
+    days: dict[date, list[Entry]] = {}
+    for entry in sorted(voices, key=lambda e: e.created_at):
+        days.setdefault(entry.created_at.astimezone(tz).date(), []).append(entry)
+    return [
+        VoiceDay(
+            day=f"{day:%A}",
+            notes=len(notes),
+            minutes=round(sum(e.duration_seconds or 0 for e in notes) / 60, 1),
+        )
+        for day, notes in days.items()
+    ]
+
+
+def experiences(
+    highlights: Sequence[tuple[str, Entry]],
+    replies: Sequence[tuple[CoachReply, Entry | None]],
+    tz: ZoneInfo,
+) -> list[Experience]:
+    """What was processed with the coach this week: each check-in the coach answered (once,
+    however many replies) and each one marked as an insight, in the order they happened."""
+    found: dict[object, tuple[datetime, Experience]] = {}
+    for reply, answered in replies:
+        spoken = reply.kind in (EntryKind.VOICE, EntryKind.VIDEO_NOTE)
+        how = "by voice" if spoken else "in words"
+        if answered is not None:
+            found.setdefault(
+                answered.id,
+                (
+                    answered.created_at,
+                    Experience(_day(answered.created_at, tz), _brief(answered, tz), how),
+                ),
+            )
+        else:  # a reply to their thread as a whole
+            moment = reply.created_at
+            found.setdefault(
+                ("reply", moment.astimezone(tz).date()),
+                (moment, Experience(_day(moment, tz), "what you wrote", how)),
+            )
+    for kind, entry in highlights:
+        if kind == "insight":
+            found[entry.id] = (
+                entry.created_at,
+                Experience(_day(entry.created_at, tz), _brief(entry, tz), "insight"),
+            )
+    return [experience for _, experience in sorted(found.values(), key=lambda pair: pair[0])]
+
+
+def week_flag(
+    *,
+    alerts: int,
+    texts: Sequence[str],
+    feelings: Counter[str],
+    painful: frozenset[str],
+    checkins: int,
+    previous_checkins: int,
+) -> str | None:
+    """Why a draft should be read first: the safety net fired, the member said it was a hard
+    week, most feelings they named were heavy ones, or they went much quieter than usual."""
+    if alerts:
+        return SAFETY_FLAG
+    if any(HARD_TIME.search(text) for text in texts):
+        return "a hard week"
+    heavy = sum(count for word, count in feelings.items() if word in painful)
+    if heavy >= 2 and heavy * 3 >= 2 * sum(feelings.values()):
+        return "a hard week"
+    if previous_checkins >= 3 and checkins * 3 <= previous_checkins:
+        return "much quieter than last week"
+    return None
+
+
+def _day(moment: datetime, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%A}"
+
+
+def _brief(entry: Entry, tz: ZoneInfo) -> str:
+    if entry.text:
+        flat = " ".join(entry.text.split())
+        if len(flat) > EXCERPT:
+            flat = flat[:EXCERPT].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+        return f"“{flat}”"
+    return _voice_said(entry)
+
+
+def _voice_said(entry: Entry) -> str:
+    minutes = round((entry.duration_seconds or 0) / 60, 1)
+    kind = "video note" if entry.kind == EntryKind.VIDEO_NOTE else "voice note"
+    return f"your {kind} ({minutes} min)" if minutes else f"your {kind}"
 
 
 def _win_text(entry: Entry) -> str:
@@ -136,4 +278,4 @@ def _win_text(entry: Entry) -> str:
 def _said(entry: Entry, tz: ZoneInfo) -> str:
     if entry.text:
         return entry.text
-    return f"a voice note on {entry.created_at.astimezone(tz):%A}"
+    return f"{_voice_said(entry)} on {entry.created_at.astimezone(tz):%A}"

@@ -1,9 +1,9 @@
 """The coach's seat and prompt tools in private chat: /seats, /capacity, /waitlist, /comp,
-/remove, /prompt."""
+/remove, /prompt; and the coach's own /help, /zoom and /summary."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -13,16 +13,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billing import seats
 from billing.membership import Membership
 from bot.filters import PRIVATE, IsCoach
-from bot.naming import group_named, member_named
+from bot.naming import group_named, member_named, read_names
 from core.groups import GroupError, list_groups, resize_group
 from core.links import BotLinks
-from core.localtime import local_date
+from core.localtime import day_name, format_local, local_date, monday_of
+from core.models import Group, Member
 from practice import daily
+from practice.words import Vocabulary
 from prompts.catalog import Library
 from prompts.render import Templates
+from scheduling import qa, summaries
 
 COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove", "prompt")
-PROMPT_USAGE = "/prompt, /prompt skip, /prompt now, /prompt set 2026-11-24 naming-the-knot"
 
 
 def create_router() -> Router:
@@ -40,7 +42,11 @@ def create_router() -> Router:
     router.message.register(
         prompt_set, Command("prompt", magic=F.args.regexp(r"^set\s+\S+\s+\S+"))
     )
+    router.message.register(prompt_ids, Command("prompt", magic=F.args.regexp(r"^ids\b")))
     router.message.register(prompt_usage, Command("prompt"))
+    router.message.register(coach_help, Command("help"))
+    router.message.register(next_sessions, Command("zoom"))
+    router.message.register(weeks_so_far, Command("summary"))
     return router
 
 
@@ -103,11 +109,27 @@ async def comp(
     templates: Templates,
     membership: Membership,
 ) -> None:
-    """/comp @member [chat id]: a free seat, no Stripe (a scholarship)."""
-    words = (command.args or "").split()
-    member = await member_named(session, words[0] if words else "", message, templates)
-    group = await group_named(session, words[1:], message, templates) if member else None
-    if member is None or group is None:
+    """/comp Maya [chat id]: a free seat, no Stripe (a scholarship)."""
+    named = read_names(command.args)
+    chat_id = int(named.group_words[0]) if named.group_words else 0
+    member = await member_named(
+        session, named.who, message, templates, command="comp", chat_id=chat_id
+    )
+    if member is not None:
+        await comp_member(message, member, named.group_words, session, now, templates, membership)
+
+
+async def comp_member(
+    message: Message,
+    member: Member,
+    group_words: list[str],
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+) -> None:
+    group = await group_named(session, group_words, message, templates)
+    if group is None:
         return
     done = await membership.comp(session, member, group, now)
     await message.answer(
@@ -125,11 +147,21 @@ async def remove(
     templates: Templates,
     membership: Membership,
 ) -> None:
-    """/remove @member: end their seat (and subscription) and take them out of the group."""
-    words = (command.args or "").split()
-    member = await member_named(session, words[0] if words else "", message, templates)
-    if member is None:
-        return
+    """/remove Maya: end their seat (and subscription) and take them out of the group."""
+    named = read_names(command.args)
+    member = await member_named(session, named.who, message, templates, command="remove")
+    if member is not None:
+        await remove_member(message, member, session, now, templates, membership)
+
+
+async def remove_member(
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+) -> None:
     removed = await membership.remove_member(session, member, reason="removed_by_coach", now=now)
     await message.answer(templates.render("coach_remove", member=member, removed=removed))
 
@@ -214,5 +246,92 @@ def _day(text: str) -> date:
         raise daily.PlanError(f"a date like 2026-11-24 ({error})") from None
 
 
-async def prompt_usage(message: Message, templates: Templates) -> None:
-    await message.answer(templates.render("coach_usage", usage=PROMPT_USAGE))
+async def prompt_usage(
+    message: Message, session: AsyncSession, now: datetime, templates: Templates, library: Library
+) -> None:
+    """How /prompt is used, with a real prompt id and a real date to copy."""
+    groups = await list_groups(session)
+    zone = groups[0].timezone if groups else "UTC"
+    await message.answer(
+        templates.render(
+            "coach_prompt_usage",
+            example=library.prompts[0].id,
+            day=local_date(now, zone) + timedelta(days=1),
+            count=len(library.prompts),
+        )
+    )
+
+
+async def prompt_ids(message: Message, templates: Templates, library: Library) -> None:
+    """/prompt ids: every prompt id in the library, by theme, to use with /prompt set."""
+    themes: dict[str, list[str]] = {}
+    for prompt in library.prompts:
+        themes.setdefault(prompt.theme or "no theme", []).append(prompt.id)
+    await message.answer(templates.render("coach_prompt_ids", themes=themes))
+
+
+async def coach_help(message: Message, command: CommandObject, templates: Templates) -> None:
+    """The coach's /help (and /help members: what members see)."""
+    wants_members = (command.args or "").strip().lower() in {"member", "members"}
+    await message.answer(templates.render("help" if wants_members else "coach_help"))
+
+
+async def next_sessions(
+    message: Message, session: AsyncSession, now: datetime, templates: Templates
+) -> None:
+    """The coach's /zoom: the next live Q&A of every group, with its link."""
+    rows = []
+    for group in await list_groups(session):
+        meeting = await qa.next_meeting(session, group, now)
+        rows.append(
+            {
+                "group": group,
+                "meeting": meeting,
+                "when": format_local(meeting.starts_at, group.timezone) if meeting else None,
+                "usual": _usual_session(group),
+            }
+        )
+    await message.answer(templates.render("coach_zoom", rows=rows))
+
+
+def _usual_session(group: Group) -> str:
+    return f"{day_name(group.qa_weekday)} at {group.qa_time} ({group.timezone})"
+
+
+async def weeks_so_far(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    vocabulary: Vocabulary,
+) -> None:
+    """The coach's /summary: every member's week so far in a line; /summary Maya: hers, as
+    Sunday's summary would tell it."""
+    named = read_names(command.args)
+    if named.who:
+        member = await member_named(session, named.who, message, templates, command="summary")
+        if member is not None:
+            await member_week(message, member, session, now, templates, vocabulary)
+        return
+    rows = await summaries.weeks_so_far(session, vocabulary, now)
+    await message.answer(templates.render("coach_weeks_so_far", rows=rows))
+
+
+async def member_week(
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    vocabulary: Vocabulary,
+) -> None:
+    for group in await summaries.groups_of(session, member):
+        week_start = monday_of(local_date(now, group.timezone))
+        figures = await summaries.figures_for(
+            session, member, group, week_start, vocabulary, until=now
+        )
+        text = summaries.render_summary(templates, member, group, week_start, figures, so_far=True)
+        await message.answer(templates.render("coach_member_week", text=text, flag=figures.flag))
+        return
+    await message.answer(templates.render("coach_no_seat", member=member))

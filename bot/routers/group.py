@@ -16,17 +16,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.commands import set_coach_menu
 from bot.filters import IN_A_GROUP, Magic
 from bot.gateway import upgraded_to
+from coaching.agreement import pin_agreement
 from core.groups import (
     BotRights,
     find_group,
     list_groups,
     migrate_group,
     missing_rights,
+    missing_wanted_rights,
     register_group,
 )
 from core.links import is_supergroup
 from core.models import Group
 from core.settings import Settings
+from prompts.catalog import Library
 from prompts.render import Templates
 
 log = logging.getLogger(__name__)
@@ -78,10 +81,12 @@ async def bot_status_changed(
     now: datetime,
     settings: Settings,
     templates: Templates,
+    library: Library,
 ) -> None:
     """The bot was added, promoted, or given other rights. A coach doing it registers the
-    group; anyone else may only change the rights in a group already running (the bot stays,
-    the coaches hear what it lacks); a group never registered, the bot leaves."""
+    group (and the group agreement is pinned there, once per wording); anyone else may only
+    change the rights in a group already running (the bot stays, the coaches hear what it
+    lacks); a group never registered, the bot leaves."""
     group = await find_group(session, chat_id=event.chat.id) or await _upgraded_into(
         bot, session, event
     )
@@ -96,10 +101,12 @@ async def bot_status_changed(
         session, chat_id=event.chat.id, title=title, rights=rights, now=now
     )
     missing = missing_rights(rights)
+    if rights.is_admin:
+        await pin_agreement(session, templates, library.agreement, group, now)
     if by_coach:
         text = templates.render(
             "group_registered", title=title, chat_id=group.chat_id, timezone=group.timezone,
-            missing=missing,
+            missing=missing, wanted=missing_wanted_rights(rights),
         )  # fmt: skip
         await _send_quietly(bot, event.from_user.id, text)
         await set_coach_menu(bot, event.from_user.id)
@@ -137,6 +144,8 @@ def _rights(event: ChatMemberUpdated) -> BotRights:
             is_admin=True,
             can_invite_users=new.can_invite_users,
             can_restrict_members=new.can_restrict_members,
+            can_delete_messages=new.can_delete_messages,
+            can_pin_messages=bool(new.can_pin_messages),
         )
     return BotRights(is_admin=False)
 

@@ -12,10 +12,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billing import seats
 from billing.membership import Membership
 from bot.filters import PRIVATE
-from core.groups import list_groups
+from coaching import profiles
+from core.groups import list_groups, reply_days
 from core.localtime import format_local
 from core.models import SEATED, Group, Member, Seat, SeatStatus
-from prompts.buttons import AcceptNote, Join, OpenBilling, ShowHelp, button, link_button, markup
+from core.settings import Settings
+from prompts.buttons import (
+    AcceptNote,
+    Join,
+    OpenBilling,
+    QuietArrival,
+    ShowHelp,
+    button,
+    link_button,
+    markup,
+)
 from prompts.catalog import Library
 from prompts.render import Templates
 
@@ -27,7 +38,7 @@ def create_router() -> Router:
     router.message.register(start, CommandStart())
     router.message.register(help_command, Command("help"))
     router.message.register(join_command, Command("join"))
-    router.message.register(leave_waitlist, Command("leave"))
+    router.message.register(leave_waitlist, Command("leave", "cancel"))
     router.message.register(status, Command("status"))
     router.message.register(billing_portal, Command("billing"))
     router.message.register(fresh_invite, Command("invite"))
@@ -36,6 +47,7 @@ def create_router() -> Router:
     router.callback_query.register(join_button, Join.filter())
     router.callback_query.register(accept_note, AcceptNote.filter())
     router.callback_query.register(billing_button, OpenBilling.filter())
+    router.callback_query.register(come_in_quietly, QuietArrival.filter())
     return router
 
 
@@ -48,30 +60,46 @@ async def start(
     templates: Templates,
     membership: Membership,
     library: Library,
+    settings: Settings,
 ) -> None:
-    """Welcome: what Between is, the price, the seats left, the not-for-crisis note."""
+    """Welcome: what Between is, who the coach is, the price, the seats left, the
+    not-for-crisis note."""
     tool = library.tools.get((command.args or "").removeprefix("tool-"))
     if command.args == "paid":
         await message.answer(templates.render("join_paid_thanks", first_name=member.first_name))
     elif command.args == "join":
-        await _join(message, member, session, now, templates, membership)
+        await _join(message, member, session, now, templates, membership, library, settings)
     elif tool is not None:
         await message.answer(templates.render("tool", tool=tool))
     else:
-        await _welcome(message, member, session, now, templates)
+        await _welcome(message, member, session, now, templates, settings.coach_telegram_ids)
 
 
 async def _welcome(
-    message: Message, member: Member, session: AsyncSession, now: datetime, templates: Templates
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    coach_ids: tuple[int, ...],
 ) -> None:
     groups = await list_groups(session)
     free = [(await seats.count_seats(session, group, now)).free for group in groups]
+    named = await profiles.profiles(session, coach_ids)
+    coach = named[0] if named else None
+    if coach is not None and coach.photo_file_id:
+        caption = templates.render("coach_photo_caption", name=coach.name)
+        await message.answer_photo(coach.photo_file_id, caption=caption)
     await message.answer(
         templates.render(
-            "start", first_name=member.first_name, seats_left=sum(free) if groups else None
+            "start",
+            first_name=member.first_name,
+            seats_left=sum(free) if groups else None,
+            coach=coach,
         ),
         reply_markup=markup(
-            [button("Join: $31 a month", Join())], [button("How it works", ShowHelp())]
+            [button(f"Join: {templates.price.monthly}", Join())],
+            [button("How it works", ShowHelp())],
         ),
     )
 
@@ -94,9 +122,11 @@ async def join_command(
     now: datetime,
     templates: Templates,
     membership: Membership,
+    library: Library,
+    settings: Settings,
 ) -> None:
     """Hold a seat and send the Checkout button, or a waitlist place."""
-    await _join(message, member, session, now, templates, membership)
+    await _join(message, member, session, now, templates, membership, library, settings)
 
 
 async def join_button(
@@ -106,10 +136,12 @@ async def join_button(
     now: datetime,
     templates: Templates,
     membership: Membership,
+    library: Library,
+    settings: Settings,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        await _join(query.message, member, session, now, templates, membership)
+        await _join(query.message, member, session, now, templates, membership, library, settings)
 
 
 async def accept_note(
@@ -119,13 +151,17 @@ async def accept_note(
     now: datetime,
     templates: Templates,
     membership: Membership,
+    library: Library,
+    settings: Settings,
 ) -> None:
-    """The person confirmed Between is not a crisis service; go on with joining."""
+    """The person confirmed Between is not a crisis service and agreed to the group
+    agreement; go on with joining."""
     await query.answer()
     member.crisis_note_accepted_at = member.crisis_note_accepted_at or now
+    member.agreement_accepted_at = member.agreement_accepted_at or now
     session.add(member)
     if isinstance(query.message, Message):
-        await _join(query.message, member, session, now, templates, membership)
+        await _join(query.message, member, session, now, templates, membership, library, settings)
 
 
 async def _join(
@@ -135,11 +171,20 @@ async def _join(
     now: datetime,
     templates: Templates,
     membership: Membership,
+    library: Library,
+    settings: Settings,
 ) -> None:
-    if member.crisis_note_accepted_at is None:
+    if member.crisis_note_accepted_at is None or member.agreement_accepted_at is None:
+        groups = await list_groups(session)
         await message.answer(
-            templates.render("join_note", first_name=member.first_name),
-            reply_markup=markup([button("I understand, continue", AcceptNote())]),
+            templates.render(
+                "join_note",
+                first_name=member.first_name,
+                agreement=library.agreement,
+                coach=await profiles.coach_name(session, settings.coach_telegram_ids),
+                days=reply_days(groups[0] if groups else None),
+            ),
+            reply_markup=markup([button(library.agreement.accept, AcceptNote())]),
         )
         return
     outcome = await membership.join(session, member, now)
@@ -154,7 +199,7 @@ async def _join(
                     seats_left=outcome.seats_left,
                     until=_local(outcome.hold_until, outcome.group),
                 ),
-                reply_markup=markup([link_button("Pay $31 a month", outcome.url)]),
+                reply_markup=markup([link_button(f"Pay {templates.price.monthly}", outcome.url)]),
             )
         case "waitlisted":
             await message.answer(
@@ -169,13 +214,33 @@ async def _join(
 async def leave_waitlist(
     message: Message, member: Member, session: AsyncSession, now: datetime, templates: Templates
 ) -> None:
-    """Leave the waitlist (an offered seat goes to the next person)."""
+    """/leave or /cancel: leave the waitlist (an offered seat goes to the next person); from a
+    member with a seat, how cancelling works and what happens then."""
+    assert member.id is not None
     entry = await seats.open_entry(session, member_id=member.id)
-    if entry is None:
+    if entry is not None:
+        await seats.leave_waitlist(session, entry, now)
+        await message.answer(templates.render("waitlist_left"))
+        return
+    seated = [s for s in await seats.seats_of(session, member.id) if s.status in SEATED]
+    if not seated:
         await message.answer(templates.render("waitlist_not_on"))
         return
-    await seats.leave_waitlist(session, entry, now)
-    await message.answer(templates.render("waitlist_left"))
+    group = await session.get(Group, seated[0].group_id)
+    assert group is not None
+    await message.answer(
+        templates.render(
+            "how_to_cancel",
+            first_name=member.first_name,
+            title=group.title,
+            comped=seated[0].status == SeatStatus.COMPED,
+            cancelling=seated[0].cancel_at_period_end,
+            until=_local(seated[0].current_period_end, group),
+        ),
+        reply_markup=None
+        if seated[0].status == SeatStatus.COMPED
+        else markup([button("Open billing", OpenBilling())]),
+    )
 
 
 async def status(
@@ -265,6 +330,17 @@ async def fresh_invite(
         assert group is not None
         link = await membership.grant_invite(session, seat, group, member, now)
         await message.answer(templates.render("invite_fresh", title=group.title, invite_link=link))
+
+
+async def come_in_quietly(
+    query: CallbackQuery, member: Member, session: AsyncSession, templates: Templates
+) -> None:
+    """The new member would rather arrive without a welcome in the group."""
+    await query.answer()
+    member.welcome_in_group = False
+    session.add(member)
+    if isinstance(query.message, Message):
+        await query.message.answer(templates.render("quiet_arrival", quiet=True))
 
 
 async def pause_checkins(

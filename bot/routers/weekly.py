@@ -80,5 +80,5 @@ async def week_so_far(
     figures = await summaries.figures_for(
         session, member, group, week_start, vocabulary, until=now
     )
-    text = summaries.render_summary(templates, member, group, week_start, figures)
+    text = summaries.render_summary(templates, member, group, week_start, figures, so_far=True)
     await answer_in_parts(message, text)

@@ -170,6 +170,8 @@ class ChatsMixin(DeliveryMixin):
         as_admin: bool = True,
         can_invite_users: bool = True,
         can_restrict_members: bool = True,
+        can_delete_messages: bool = True,
+        can_pin_messages: bool = True,
     ) -> JSON:
         """An admin adds the bot to the group (my_chat_member), as administrator or member;
         with the bot already in, this changes its rights (no "joined" message then)."""
@@ -180,7 +182,10 @@ class ChatsMixin(DeliveryMixin):
         if as_admin:
             rights = dict.fromkeys(ADMIN_RIGHTS, True)
             rights.update(
-                can_invite_users=can_invite_users, can_restrict_members=can_restrict_members
+                can_invite_users=can_invite_users,
+                can_restrict_members=can_restrict_members,
+                can_delete_messages=can_delete_messages,
+                can_pin_messages=can_pin_messages,
             )
             group.statuses[self.bot_id] = "administrator"
             group.rights[self.bot_id] = rights

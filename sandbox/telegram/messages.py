@@ -103,6 +103,9 @@ class ChatMessage:
     reply_markup: dict[str, Any] | None = None
     file_name: str | None = None
     pinned: bool = False
+    # Sent with disable_notification: the Bot API doc's "users will receive a notification
+    # with no sound".
+    silent: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -407,7 +410,7 @@ class MessagesMixin(ChatsMixin):
         retry_after = self._flood.take(chat_id)
         if retry_after is not None:
             raise too_many_requests(retry_after)
-        return self._store_message(
+        message = self._store_message(
             chat_id,
             self.bot_id,
             kind,
@@ -417,6 +420,8 @@ class MessagesMixin(ChatsMixin):
             reply_markup=markup,
             reply_to=reply_to,
         )
+        message.silent = flag(params, "disable_notification")
+        return message
 
     def _input_file(self, params: JSON, field_name: str) -> StoredFile:
         """The file a send* call names: an upload, a known file_id, or a URL."""

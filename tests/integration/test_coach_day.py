@@ -43,7 +43,9 @@ async def test_a_private_message_reaches_the_coach_and_a_voice_reply_reaches_tha
         COACH_ID, voice_seconds=35, reply_to_message_id=maya_copy.message_id
     )
 
-    assert world.telegram.sent_by_bot(MAYA)[-1].kind == "voice"
+    voice = world.telegram.sent_by_bot(MAYA)[-1]
+    # The coach's voice reaches Maya labelled as the coach's, not as the bot's.
+    assert (voice.kind, voice.text) == ("voice", "Coach · voice note")
     assert all(m.kind != "voice" for m in world.telegram.sent_by_bot(NOA))
     assert "Sent to Maya ✓" in coach_sees(world)[-1]
     async with world.sessions() as session:
@@ -56,7 +58,7 @@ async def test_a_private_message_reaches_the_coach_and_a_voice_reply_reaches_tha
     await world.telegram.user_sends(
         COACH_ID, text="That's huge, Noa.", reply_to_message_id=noa_copy.message_id
     )
-    assert world.telegram.sent_by_bot(NOA)[-1].text == "That's huge, Noa."
+    assert world.telegram.sent_by_bot(NOA)[-1].text == "Coach\nThat's huge, Noa."
     assert "That's huge, Noa." not in world.texts(MAYA)
 
 
@@ -93,11 +95,15 @@ async def test_a_member_is_acknowledged_at_most_once_a_day_with_the_next_window(
     assert len(acks) == 1  # Monday 16 November, a reply day, before 20:00
     assert "by Monday 16 November, 20:00 (UTC)" in acks[0]
 
+    # Answered by Monday evening, they write again on Friday: a new day, a new promise.
+    copy = next(m for m in world.telegram.sent_by_bot(COACH_ID) if m.text == "three")
+    await world.telegram.user_sends(COACH_ID, text="Heard.", reply_to_message_id=copy.message_id)
     world.clock.set(datetime(2026, 11, 20, 21, 0, tzinfo=UTC))  # Friday evening
     await world.telegram.user_sends(MAYA, text="four")
     await world.deliver()
     acks = [t for t in world.texts(MAYA) if t.startswith("Got it, Maya")]
     assert len(acks) == 2 and "by Sunday 22 November, 20:00 (UTC)" in acks[1]
+    assert all(text.endswith("Sent automatically by Between.") for text in acks)
 
 
 async def test_the_digest_puts_urgent_first_then_who_waits_longest(world: World) -> None:
@@ -195,9 +201,8 @@ async def test_coach_tools_and_refusals(world: World) -> None:
     await world.telegram.user_sends(
         COACH_ID, text="/post Tonight: one minute of /breathe before bed."
     )
-    assert (
-        world.telegram.sent_by_bot(GROUP)[-1].text == "Tonight: one minute of /breathe before bed."
-    )
+    posted = world.telegram.sent_by_bot(GROUP)[-1]  # under the coach's name, not the bot's
+    assert posted.text == "Coach\nTonight: one minute of /breathe before bed."
     await world.telegram.user_sends(COACH_ID, text="/broadcast Zoom moves to Thursday this week.")
     await world.deliver()
     for member in (MAYA, NOA):

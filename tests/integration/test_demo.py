@@ -48,7 +48,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "stored once, ignored" in printed
     assert "wrong secret → 401" in printed
     assert '/healthz → 200 {"status": "ok", "database": "ok", "redis": "ok"}' in printed
-    assert printed.count("I'm really glad you're here") == 4  # Maya, Sam, Jon, later Leah
+    assert printed.count("We're really glad you're here") == 4  # Maya, Sam, Jon, later Leah
     assert "you are number 1" in printed
     assert "I couldn't let you in through that link" in printed
     assert "(Kim is no longer in the group)" in printed
@@ -61,12 +61,36 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "You named it: afraid." in printed
     assert "#win I said no to the extra shift" in printed
     assert 'matched "better off without me"' in printed  # the coach's alert
-    assert "I read what you wrote" in printed  # Sam's crisis lines, in private
+    assert "so this comes to you right away" in printed  # Sam's crisis lines, in private
+    assert "I read what you wrote" not in printed  # no automatic message claims a reader
     writing = printed[printed.index("Members write") : printed.index("The coach's ten minutes")]
     assert writing.count("Got it, ") == 2  # Maya and Sam; Jon wrote in the group
-    assert "Your coach answers once a day, Sunday to Thursday" in printed
+    assert "Rivka answers once a day, Sunday to Thursday" in printed
     assert printed.index("🚨 Urgent") < printed.index("⏳ Waiting for you")
     assert "Sent to Sam <3 ✓" in printed and "Sent to Maya ✓" in printed
+    # Who is speaking: the coach's profile at /start, her name on what she sends.
+    assert "Your coach: Rivka\nTherapist and coach for twelve years." in printed
+    assert "Rivka, your coach" in printed  # the photo's caption at /start
+    assert "Between (bot): Rivka · voice note" in printed  # to Sam, and in the group
+    # The promise: the reminder before 20:00, the honest note after it, the figures.
+    assert "1 person is still waiting for your reply" in printed
+    assert "2 people are still waiting for your reply" in printed
+    assert "Rivka hasn't answered you yet and is running late" in printed
+    assert "Your reply promise: 0 of 2 answered on time this week" in printed
+    # The group in the round, and a win kept from it.
+    ten_minutes = printed[printed.index("The coach's ten minutes") : printed.index("A quiet")]
+    assert "In the group this past week" in ten_minutes
+    assert "3. Jon: “Told my brother I can't host this year. He was fine?!”" in ten_minutes
+    assert "Kept as a win for Jon's weekly summary" in ten_minutes
+    assert "Posted in the group for Maya ✓" in ten_minutes
+    assert "Rivka (coach): Jon, that's a boundary said kindly" in ten_minutes
+    # Arrivals: a quiet note to the coach; a welcome in the group; the agreement pinned.
+    assert "🌱 Maya joined Between · November circle (1 of 3 seats taken)." in printed
+    assert "🕰 Leah is on the waitlist for Between · November circle, number 1." in printed
+    assert "🌱 Welcome, Maya." in printed and "Our group agreement" in printed
+    assert "👋 Jon is out of Between · November circle: the payment still didn't" in printed
+    assert "⚠️ Draft for Sam <3 · a hard week" in printed
+    assert "💬 Rivka: Sam, I'm glad you're still here with us." in printed
     assert "just checking in" in printed
     assert "📅 Live Q&A: Wednesday 25 November, 18:00 (Europe/London)" in printed
     assert "Live Q&A tomorrow" in printed and "Live Q&A in one hour" in printed

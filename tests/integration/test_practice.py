@@ -51,7 +51,12 @@ async def entries(world: World) -> list[Entry]:
 
 
 def group_posts(world: World) -> list[str]:
-    return [m.text or "" for m in world.telegram.sent_by_bot(GROUP)]
+    """What the bot posted in the group, the pinned agreement and the welcomes aside."""
+    return [
+        m.text or ""
+        for m in world.telegram.sent_by_bot(GROUP)
+        if not (m.text or "").startswith(("Our group agreement", "🌱 Welcome"))
+    ]
 
 
 async def test_the_daily_prompt_goes_once_per_local_day_at_its_hour(world: World) -> None:
@@ -157,18 +162,32 @@ async def test_the_tools_answer_in_private(world: World) -> None:
         assert words in (world.last(NOA).text or "")
 
 
+async def test_the_boundary_builder_shows_blanks_and_the_inner_kid_a_way_back(
+    world: World,
+) -> None:
+    world.person(NOA, "Noa")
+    await world.telegram.user_sends(NOA, text="/boundary")
+    builder = world.last(NOA).text or ""
+    assert "{" not in builder and "}" not in builder  # no raw placeholders
+    assert "When [what happened], I feel [the feeling]. I need [what you need]." in builder
+    await world.telegram.user_sends(NOA, text="/innerkid")
+    assert (world.last(NOA).text or "").endswith(
+        "/ground takes you back to the room you're in, one sense at a time."
+    )
+
+
 async def test_the_safety_net_answers_privately_and_alerts_the_coach(world: World) -> None:
     await in_the_group(world, MAYA, "Maya")
     telegram = world.telegram
     posts_before = group_posts(world)
     ordinary = await telegram.user_sends(MAYA, GROUP, text="This traffic is killing me, lol")
     await world.deliver()
-    assert world.told(MAYA, "I read what you wrote") == 0
+    assert world.told(MAYA, "so this comes to you right away") == 0
 
     risky = await telegram.user_sends(MAYA, GROUP, text="Honestly I want to end it all")
     await world.deliver()
 
-    [resources] = [t for t in world.texts(MAYA) if "I read what you wrote" in t]
+    [resources] = [t for t in world.texts(MAYA) if "so this comes to you right away" in t]
     assert "Samaritans" in resources and "988" in resources and "findahelpline.com" in resources
     alert = world.texts(COACH_ID)[-1]
     assert "Urgent: the safety net fired" in alert and "Maya" in alert

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from redis.asyncio import Redis
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.doctor import run_checks
 from app.serve import Part, running
@@ -108,7 +108,7 @@ async def test_a_relay_that_fails_for_a_moment_still_reaches_the_coach(world: Wo
         COACH_ID, text="Glad you wrote.", reply_to_message_id=copy.message_id
     )
 
-    assert world.texts(MAYA)[-1] == "Glad you wrote."
+    assert world.texts(MAYA)[-1] == "Coach\nGlad you wrote."  # under the coach's name
     headers = [t for t in world.texts(COACH_ID) if t.startswith("💬 Maya")]
     assert len(headers) == 1  # the header once, though the copy had to be tried again
 
@@ -125,7 +125,7 @@ async def test_a_reply_to_the_relay_header_finds_the_member_too(world: World) ->
         COACH_ID, text="Tell me more!", reply_to_message_id=header.message_id
     )
 
-    assert world.texts(MAYA)[-1] == "Tell me more!"
+    assert world.texts(MAYA)[-1] == "Coach\nTell me more!"
 
 
 # 8. A failed pin never changes a delivered message's outcome
@@ -146,9 +146,14 @@ async def test_a_pin_that_fails_never_sends_the_message_again(world: World) -> N
 
     await world.deliver()
 
-    assert [m.text for m in world.telegram.sent_by_bot(GROUP)] == ["In an hour: the live Q&A"]
+    reminders = [m for m in world.telegram.sent_by_bot(GROUP) if "live Q&A" in (m.text or "")]
+    assert [m.text for m in reminders] == ["In an hour: the live Q&A"]
     async with world.sessions() as session:
-        row = (await session.exec(select(OutboxMessage))).one()
+        row = (
+            await session.exec(
+                select(OutboxMessage).where(col(OutboxMessage.key) == "qa-reminder")
+            )
+        ).one()
     assert row.state == OutboxState.SENT
 
 

@@ -215,16 +215,20 @@ async def test_the_coach_edits_one_and_approves_the_rest(world: World) -> None:
         for m in world.telegram.sent_by_bot(COACH_ID)
         if (m.text or "").startswith("Draft for Maya")
     ]
+    # Replying to a draft puts the coach's own line at the top of it.
     await world.telegram.user_sends(
         COACH_ID,
         text="Maya, a quiet week and still you came back. Proud of you.",
         reply_to_message_id=drafts[0].message_id,
     )
-    assert "Updated Maya's summary" in world.texts(COACH_ID)[-1]
+    assert "Your line is at the top of Maya's summary" in world.texts(COACH_ID)[-1]
 
     world.clock.set(at(6, 18))
     assert await run(world, "weekly_summaries") == 1  # only the approved one
-    assert world.texts(MAYA)[-1] == "Maya, a quiet week and still you came back. Proud of you."
+    maya_got = world.texts(MAYA)[-1]
+    line = "💬 Your coach: Maya, a quiet week and still you came back. Proud of you."
+    assert maya_got.startswith(f"{line}\n\nYour week, Maya")
+    assert maya_got.endswith("read by your coach before it came to you.")
     preview = next(
         m for m in world.telegram.sent_by_bot(COACH_ID) if "Weekly summaries for" in (m.text or "")
     )

@@ -5,7 +5,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from coaching.rules import answer_by, gone_quiet, nudge_due, quiet_since, waited
+from coaching.rules import (
+    PromiseRecord,
+    answer_by,
+    gone_quiet,
+    nudge_due,
+    promise_figures,
+    quiet_since,
+    reminder_due,
+    running_late,
+    waited,
+)
 from core.localtime import describe_days, parse_days, parse_time
 
 LONDON = "Europe/London"
@@ -108,3 +118,86 @@ def test_how_long_someone_waited(minutes: int, said: str) -> None:
 )
 def test_reply_days_said_as_a_person_would(days: str, said: str) -> None:
     assert describe_days(parse_days(days)) == said
+
+
+# The reply promise: one reminder to the coach before the reply-by time, one honest note to
+# the member after it, and the share kept.
+
+
+@pytest.mark.parametrize(
+    ("now", "due", "reminded", "expected"),
+    [
+        ("2026-11-16 17:59", "2026-11-16 20:00", False, False),  # too early
+        ("2026-11-16 18:00", "2026-11-16 20:00", False, True),  # two hours before
+        ("2026-11-16 19:59", "2026-11-16 20:00", False, True),
+        ("2026-11-16 19:00", "2026-11-16 20:00", True, False),  # once
+        ("2026-11-16 20:00", "2026-11-16 20:00", False, False),  # past: the late note's turn
+        # Clocks go forward at 01:00 on 28 March 2027: 18:00 BST is still two hours before.
+        ("2027-03-28 17:59", "2027-03-28 20:00", False, False),
+        ("2027-03-28 18:00", "2027-03-28 20:00", False, True),
+        # Clocks go back at 02:00 on 25 October 2026.
+        ("2026-10-25 18:00", "2026-10-25 20:00", False, True),
+        ("2026-10-25 17:30", "2026-10-25 20:00", False, False),
+    ],
+)
+def test_the_coach_is_reminded_once_two_hours_before(
+    now: str, due: str, reminded: bool, expected: bool
+) -> None:
+    assert reminder_due(london(due), london(now), reminded=reminded) is expected
+
+
+def test_a_dst_reminder_is_two_real_hours_before_local_eight() -> None:
+    # A member writes on the Saturday before each change; the promise is Sunday 20:00 local.
+    for saturday, utc_hour in (("2027-03-27 12:00", 17), ("2026-10-24 12:00", 18)):
+        due = answer_by(london(saturday), zone=LONDON, days=SUN_TO_THU, by=BY_EIGHT)
+        start = next(
+            london(saturday) + timedelta(minutes=15 * step)
+            for step in range(400)
+            if reminder_due(due, london(saturday) + timedelta(minutes=15 * step), reminded=False)
+        )
+        assert start.astimezone(UTC).hour == utc_hour
+        assert due - start == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("now", "answered", "told", "late"),
+    [
+        ("2026-11-16 19:59", None, False, False),
+        ("2026-11-16 20:00", None, False, True),
+        ("2026-11-17 09:00", None, False, True),
+        ("2026-11-17 09:00", None, True, False),  # told once
+        ("2026-11-17 09:00", "2026-11-16 19:00", False, False),  # answered in time
+        ("2026-11-17 09:00", "2026-11-17 08:00", False, False),  # answered late: no note now
+    ],
+)
+def test_the_member_hears_once_that_the_coach_is_late(
+    now: str, answered: str | None, told: bool, late: bool
+) -> None:
+    due = london("2026-11-16 20:00")
+    answered_at = london(answered) if answered else None
+    assert running_late(due, answered_at, london(now), told=told) is late
+
+
+def test_the_share_kept_and_the_median_time_to_answer() -> None:
+    now = london("2026-11-19 12:00")
+
+    def record(made: str, due: str, answered: str | None) -> PromiseRecord:
+        return PromiseRecord(london(made), london(due), london(answered) if answered else None)
+
+    records = [
+        record("2026-11-16 09:00", "2026-11-16 20:00", "2026-11-16 12:00"),  # kept, 3 h
+        record("2026-11-17 07:00", "2026-11-17 20:00", "2026-11-18 08:00"),  # late, 25 h
+        record("2026-11-18 10:00", "2026-11-18 20:00", None),  # broken, still open
+        record("2026-11-19 09:00", "2026-11-19 20:00", None),  # not due yet
+        record("2026-11-01 09:00", "2026-11-01 20:00", "2026-11-01 10:00"),  # weeks ago
+    ]
+    figures = promise_figures(records, now=now)
+    assert (figures.kept, figures.due) == (1, 3)
+    assert figures.share == pytest.approx(1 / 3)
+    assert figures.median_answer == timedelta(hours=(3 + 25) / 2)
+    assert figures.late_now == 1
+
+
+def test_no_promises_yet_is_not_zero_percent() -> None:
+    figures = promise_figures([], now=london("2026-11-19 12:00"))
+    assert figures.share is None and figures.median_answer is None

@@ -447,3 +447,37 @@ def test_find_feelings(vocabulary: Vocabulary, message: str, feelings: list[str]
 )
 def test_find_topics(vocabulary: Vocabulary, message: str, topics: list[str]) -> None:
     assert [topic.id for topic in vocabulary.topics(message)] == topics
+
+
+# --- the group agreement and the way back from a tool ------------------------------------------
+
+
+def test_the_group_agreement_is_short_and_covers_the_container(library: Library) -> None:
+    agreement = library.agreement
+    assert 3 <= len(agreement.points) <= 6
+    text = " ".join(agreement.points).lower()
+    for idea in ("stays here", "kind", "crisis"):
+        assert idea in text, idea
+    assert agreement.accept
+
+
+def test_a_broken_agreement_points_at_its_line(tmp_path: Path) -> None:
+    directory = broken_copy(tmp_path, "agreement.yaml", "  accept:", "  acept:")
+    problems = problems_in(directory)
+    assert any(
+        (p.file, p.line) == ("agreement.yaml", line_of(directory, "agreement.yaml", "acept:"))
+        and "unknown field `acept`" in p.message
+        for p in problems
+    ), problems
+
+
+def test_an_older_copy_without_an_agreement_uses_the_built_in_one(tmp_path: Path) -> None:
+    directory = tmp_path / "library"
+    shutil.copytree(LIBRARY_DIR, directory)
+    (directory / "agreement.yaml").unlink()
+    assert check_library(directory) == []
+    assert load_library(directory).agreement == load_library().agreement
+
+
+def test_the_inner_kid_ends_with_a_way_back(library: Library) -> None:
+    assert "/ground" in (library.tools["inner-kid"].outro or "")
