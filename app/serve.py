@@ -13,7 +13,7 @@ from aiohttp import web
 
 from app.runtime import Runtime
 from app.web import TELEGRAM_WEBHOOK_PATH, create_app
-from app.worker import create_worker
+from app.worker import create_worker, stop_gracefully
 from bot.dispatcher import ALLOWED_UPDATES
 from core.clock import Clock
 from core.redis import redis_url_for
@@ -63,11 +63,11 @@ async def running(
                 log.info("receiving Telegram updates by long polling")
             yield runtime
         finally:
+            if worker is not None:  # its running jobs finish before its loop is stopped
+                await stop_gracefully(worker)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if worker is not None:
-                await worker.close()
             if runner is not None:
                 await runner.cleanup()
             await runtime.close()
