@@ -69,10 +69,16 @@ STRIPE_HANDLERS: dict[str, StripeHandler] = {
 }
 
 
-def job_id(event_id: str, attempts: int) -> str:
-    """The arq job id for applying an event after `attempts` tries: one job per try, so a
-    retry is never mistaken by arq for the finished job of an earlier one."""
-    return f"stripe:{event_id}:{attempts}"
+def job_id(event_id: str, attempts: int, *, again: bool = False) -> str:
+    """The arq job id for applying an event after `attempts` tries.
+
+    One job per try, so a retry is never mistaken by arq for the finished job of an earlier
+    one; and the sweep's own id (`again`), so an event whose first job was picked up by a
+    worker that was then killed (arq keeps that job for itself until its in-progress key
+    expires, minutes later) gets a job that can run now. At most two jobs per try, and the
+    claim lets one of them apply it.
+    """
+    return f"stripe:{event_id}:{attempts}" + (":again" if again else "")
 
 
 def retry_delay(attempts: int) -> timedelta | None:

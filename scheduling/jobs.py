@@ -99,7 +99,7 @@ async def retry_stripe_events(ctx: dict[str, Any]) -> int:
     for event_id, attempts in due:
         # One job id per try: a backlog enqueued again each minute stays one job.
         await run.redis.enqueue_job(
-            "process_stripe_event", event_id, _job_id=job_id(event_id, attempts)
+            "process_stripe_event", event_id, _job_id=job_id(event_id, attempts, again=True)
         )
     if due:
         log.info("enqueued %d stripe event(s) again", len(due))
