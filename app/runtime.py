@@ -133,6 +133,7 @@ def _zoom(settings: Settings) -> ZoomGateway | None:
         client_secret=settings.zoom_client_secret.get_secret_value(),
         api_base=settings.zoom_api_base,
         oauth_url=settings.zoom_oauth_url,
+        host_user=settings.zoom_host_user,
     )
 
 

@@ -192,18 +192,27 @@ async def send_gentle_checkins(ctx: dict[str, Any]) -> int:
 
 
 async def schedule_live_qa(ctx: dict[str, Any]) -> int:
-    """Every minute: create each group's next Q&A a few days ahead (once per week)."""
+    """Every minute: create each group's next Q&A a few days ahead (once per week), give the
+    coach the host link an hour before, the questions two hours before."""
     run = services_of(ctx)
     coach_ids = run.settings.coach_telegram_ids
+    # Zoom is asked outside any transaction; these manage their own.
+    created = await qa.ensure_meetings(
+        run.sessions,
+        zoom=run.zoom,
+        standing_url=run.settings.zoom_standing_url,
+        templates=run.templates,
+        coach_ids=coach_ids,
+        now=run.clock.now(),
+    )
+    await qa.send_host_links(
+        run.sessions,
+        zoom=run.zoom,
+        templates=run.templates,
+        coach_ids=coach_ids,
+        now=run.clock.now(),
+    )
     async with run.sessions() as session:
-        created = await qa.ensure_meetings(
-            session,
-            zoom=run.zoom,
-            standing_url=run.settings.zoom_standing_url,
-            templates=run.templates,
-            coach_ids=coach_ids,
-            now=run.clock.now(),
-        )
         await qa.send_questions(session, run.templates, coach_ids, run.clock.now())
         await session.commit()
     return len(created)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -30,7 +30,7 @@ from core.settings import Settings
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
 from scheduling import jobs
-from tests.integration.world import COACH_ID, GROUP, World, open_world
+from tests.integration.world import COACH_ID, GROUP, World, world_with_settings
 
 MAYA, NOA = 4001, 4002
 WELCOME = "Welcome to Between circle"
@@ -49,14 +49,9 @@ def world_with(
     stripe_sandbox: StripeSandbox,
 ) -> WorldWith:
     """A world whose settings differ from the default ones (a coach's .env)."""
-
-    @contextlib.asynccontextmanager
-    async def make(**changes: Any) -> AsyncIterator[World]:
-        changed = settings.model_copy(update=changes)
-        async for world in open_world(changed, sessions, redis, clock, telegram, stripe_sandbox):
-            yield world
-
-    return make
+    return functools.partial(
+        world_with_settings, settings, sessions, redis, clock, telegram, stripe_sandbox
+    )
 
 
 async def stored_events(world: World) -> list[ExternalEvent]:
