@@ -111,7 +111,7 @@ class Runtime:
             safety=safety,
             stripe=stripe,
             membership=membership,
-            zoom=_zoom(settings),
+            zoom=zoom_gateway(settings),
         )
 
     async def close(self) -> None:
@@ -123,7 +123,7 @@ class Runtime:
         await self.engine.dispose()
 
 
-def _zoom(settings: Settings) -> ZoomGateway | None:
+def zoom_gateway(settings: Settings) -> ZoomGateway | None:
     """The Zoom gateway when a Server-to-Server app is configured (else the standing link)."""
     if not (settings.zoom_account_id and settings.zoom_client_id and settings.zoom_client_secret):
         return None
