@@ -56,6 +56,7 @@ class WorkerSettings:
     cron_jobs = CRON_JOBS
     on_startup = startup
     on_shutdown = shutdown
+    timezone = UTC
 
 
 def create_worker(
