@@ -127,7 +127,10 @@ def run(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """Web, worker and bot in one process (long polling when PUBLIC_URL is unset)."""
-    settings = _server_settings(*SERVER_NEEDS)
+    # Without PUBLIC_URL no webhook can arrive: payments are read from Stripe's events API.
+    settings = _server_settings(*(n for n in SERVER_NEEDS if n != "STRIPE_WEBHOOK_SECRET"))
+    if settings.webhook_mode:
+        settings.require("STRIPE_WEBHOOK_SECRET")
     # Checked before the heavy imports, so a missing setting is told at once.
     from app.serve import Part, serve_until_stopped
 
@@ -342,13 +345,17 @@ def stripe_setup() -> None:
         ("Created" if created else "Found") + f" the $31/month price: {price_id}", markup=False
     )
     console.print(f"Set STRIPE_PRICE_ID={price_id}", markup=False)
-    webhook = (
-        f"{settings.public_url}/stripe/webhook"
-        if settings.public_url
-        else "<PUBLIC_URL>/stripe/webhook"
-    )
-    console.print(f"Stripe webhook endpoint: {webhook}", markup=False)
-    console.print("Events: " + ", ".join(sorted(STRIPE_HANDLERS)), markup=False)
+    if settings.public_url:
+        webhook = f"{settings.public_url}/stripe/webhook"
+        console.print(f"Stripe webhook endpoint: {webhook}", markup=False)
+        console.print("Events: " + ", ".join(sorted(STRIPE_HANDLERS)), markup=False)
+    else:
+        console.print(
+            "No PUBLIC_URL: `between run` reads new payments from Stripe's events API every "
+            "10 seconds, so no webhook is needed. On a server with a public https address, "
+            "set PUBLIC_URL and run this again to see the webhook to add.",
+            markup=False,
+        )
 
 
 @billing_app.command("reconcile")

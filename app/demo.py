@@ -572,7 +572,9 @@ async def the_weekly_rhythm(demo: Demo) -> None:
     demo.system("worker", "two hours before: the questions go to the coach")
     await demo.quiet()
     demo.clock.set(week.replace(day=25, hour=17))
-    await demo.quiet()  # the one-hour reminder
+    await jobs.schedule_live_qa(ctx)
+    demo.system("worker", "an hour before: the coach's host link (Zoom's start_url), in private")
+    await demo.quiet()  # and the one-hour reminder
     demo.clock.set(week.replace(day=26, hour=9, minute=40))
     await demo.act(
         telegram.user_sends(
@@ -610,6 +612,12 @@ async def a_card_fails(demo: Demo) -> None:
     await demo.stripe.fail_renewal(seat.stripe_subscription_id)
     await demo.quiet()
     demo.scene("Three days later", WEEK_START + timedelta(days=33, minutes=5))
+    # Stripe's own dunning ended it first, and that webhook was lost: cancelling it again is
+    # answered 404 (as the real API does), which counts as done.
+    demo.stripe.lose_webhooks()
+    await demo.stripe.end_subscription(seat.stripe_subscription_id)
+    demo.stripe.lose_webhooks(False)
+    demo.system("Stripe", "ends Jon's subscription itself; that webhook never arrives")
     await demo.minute_passes()
     offer = demo.telegram.sent_by_bot(LEAH)[-1]
     await demo.act(demo.telegram.user_presses(LEAH, offer, "join"))

@@ -5,24 +5,28 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import stripe
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ChatMemberAdministrator
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from app.runtime import zoom_gateway as runtime_zoom
 from app.web import TELEGRAM_WEBHOOK_PATH
+from billing.events import STRIPE_HANDLERS
+from billing.stripe_gateway import PRICE_CENTS, PRICE_CURRENCY, StripeGateway
 from bot.gateway import create_bot
 from core.db import SchemaError, check_schema_current, create_engine, create_session_factory
 from core.groups import BotRights, list_groups, missing_rights
 from core.redis import redis_url_for
 from core.settings import ConfigError, Settings
+from scheduling.zoom import ZoomError
 
 REQUIRED = (
     "TELEGRAM_BOT_TOKEN",
     "COACH_TELEGRAM_IDS",
     "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
 )
 TIMEOUT = 10.0
 
@@ -41,6 +45,8 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.append(await _redis(settings))
     if settings.telegram_bot_token is not None:
         checks.extend(await _telegram(settings))
+    checks.extend(await _stripe(settings))
+    checks.append(await _zoom(settings))
     return checks
 
 
@@ -143,3 +149,126 @@ async def _group_rights(bot: Bot, chat_id: int, title: str, bot_id: int) -> Chec
         not missing,
         "missing: " + ", ".join(missing) if missing else "admin rights ok",
     )
+
+
+# --- Stripe and Zoom ---------------------------------------------------------------------
+
+
+async def _stripe(settings: Settings) -> list[Check]:
+    """The key (the cheapest authenticated call), the price /join sells, and how payments
+    reach us: the webhook endpoint with PUBLIC_URL, Stripe's events API without."""
+    if settings.stripe_secret_key is None:
+        return []
+    key = settings.stripe_secret_key.get_secret_value()
+    gateway = StripeGateway(key, settings.stripe_api_base)
+    try:
+        try:
+            await gateway.check_key()
+        except stripe.StripeError as error:
+            return [Check("stripe key", False, _stripe_says(error))]
+        mode = "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
+        checks = [Check("stripe key", True, f"accepted ({mode} mode)")]
+        checks.append(await _stripe_price(gateway, settings.stripe_price_id))
+        checks.append(await _stripe_webhook(gateway, settings))
+        return checks
+    finally:
+        await gateway.close()
+
+
+async def _stripe_price(gateway: StripeGateway, price_id: str | None) -> Check:
+    if price_id is None:
+        return Check("STRIPE_PRICE_ID", False, "not set: run `between stripe setup`")
+    try:
+        price = await gateway.price(price_id)
+    except stripe.StripeError as error:
+        return Check("STRIPE_PRICE_ID", False, _stripe_says(error))
+    recurring = price.get("recurring") or {}
+    amount = price.get("unit_amount")
+    shown = f"{amount / 100:.2f}" if isinstance(amount, int) else "?"
+    what = f"{shown} {str(price.get('currency', '')).upper()}"
+    if recurring:
+        every = recurring.get("interval_count", 1)
+        what += f" every {every} {recurring.get('interval')}" + ("s" if every != 1 else "")
+    else:
+        what += " once"
+    right = (
+        price.get("active") is True
+        and price.get("type") == "recurring"
+        and recurring.get("interval") == "month"
+        and recurring.get("interval_count") == 1
+        and amount == PRICE_CENTS
+        and price.get("currency") == PRICE_CURRENCY
+    )
+    if right:
+        return Check("STRIPE_PRICE_ID", True, f"{price_id}: $31.00 a month")
+    inactive = "" if price.get("active") else ", archived"
+    return Check(
+        "STRIPE_PRICE_ID",
+        False,
+        f"{price_id} is {what}{inactive}, not an active $31.00 a month: "
+        "run `between stripe setup` for the right one",
+    )
+
+
+async def _stripe_webhook(gateway: StripeGateway, settings: Settings) -> Check:
+    if not settings.webhook_mode:
+        return Check(
+            "stripe webhook",
+            True,
+            "not needed: no PUBLIC_URL, so `between run` reads payments from Stripe's events API",
+        )
+    if settings.stripe_webhook_secret is None:
+        return Check("stripe webhook", False, "STRIPE_WEBHOOK_SECRET is not set: " + _WEBHOOK_HINT)
+    url = f"{settings.public_url}/stripe/webhook"
+    try:
+        endpoints = await gateway.webhook_urls()
+    except stripe.StripeError as error:
+        return Check("stripe webhook", False, _stripe_says(error))
+    if url not in endpoints:
+        return Check("stripe webhook", False, f"no enabled endpoint for {url}: " + _WEBHOOK_HINT)
+    enabled = endpoints[url]
+    missing = [
+        name for name in sorted(STRIPE_HANDLERS) if "*" not in enabled and name not in enabled
+    ]
+    if missing:
+        return Check("stripe webhook", False, f"{url} does not get: " + ", ".join(missing))
+    return Check("stripe webhook", True, f"{url} gets every event it needs")
+
+
+_WEBHOOK_HINT = (
+    "add it in Stripe (Developers → Webhooks) with the events `between stripe setup` lists, "
+    "and copy its signing secret to STRIPE_WEBHOOK_SECRET"
+)
+
+
+def _stripe_says(error: stripe.StripeError) -> str:
+    if isinstance(error, stripe.APIConnectionError):
+        return "cannot reach Stripe"
+    # Stripe's own sentence; an invalid key comes back masked (sk_test_****abcd).
+    return " ".join(str(error.user_message or type(error).__name__).split())
+
+
+async def _zoom(settings: Settings) -> Check:
+    """The Server-to-Server app's credentials and the host user, checked with Zoom itself."""
+    names = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+    given = [name for name in names if getattr(settings, name.lower())]
+    if not given:
+        if settings.zoom_standing_url:
+            return Check("zoom", True, "no app: the standing link is announced every week")
+        return Check(
+            "zoom",
+            False,
+            "no Zoom app and no ZOOM_STANDING_URL: the weekly Q&A has no link to announce",
+        )
+    if len(given) < len(names):
+        missing = ", ".join(name for name in names if name not in given)
+        return Check("zoom", False, f"{missing} not set (the app needs all three)")
+    zoom = runtime_zoom(settings)
+    assert zoom is not None
+    try:
+        host = await zoom.host()
+    except ZoomError as error:
+        return Check("zoom", False, str(error))
+    finally:
+        await zoom.close()
+    return Check("zoom", True, f"meetings are made for {host}")

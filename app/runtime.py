@@ -113,7 +113,7 @@ class Runtime:
             safety=safety,
             stripe=stripe,
             membership=membership,
-            zoom=_zoom(settings),
+            zoom=zoom_gateway(settings),
         )
 
     async def close(self) -> None:
@@ -125,7 +125,7 @@ class Runtime:
         await self.engine.dispose()
 
 
-def _zoom(settings: Settings) -> ZoomGateway | None:
+def zoom_gateway(settings: Settings) -> ZoomGateway | None:
     """The Zoom gateway when a Server-to-Server app is configured (else the standing link)."""
     if not (settings.zoom_account_id and settings.zoom_client_id and settings.zoom_client_secret):
         return None
@@ -135,6 +135,7 @@ def _zoom(settings: Settings) -> ZoomGateway | None:
         client_secret=settings.zoom_client_secret.get_secret_value(),
         api_base=settings.zoom_api_base,
         oauth_url=settings.zoom_oauth_url,
+        host_user=settings.zoom_host_user,
     )
 
 

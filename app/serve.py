@@ -14,7 +14,7 @@ from aiohttp import web
 
 from app.runtime import Runtime
 from app.web import TELEGRAM_WEBHOOK_PATH, create_app
-from app.worker import create_worker
+from app.worker import create_worker, stop_gracefully
 from bot.commands import set_command_menus
 from bot.dispatcher import ALLOWED_UPDATES
 from bot.polling import UpdatePoller
@@ -73,19 +73,19 @@ async def running(
                 await _set_command_menus(runtime)
             yield runtime
         finally:
-            # Updates stop coming in first; then the worker lets the messages in flight
-            # finish; only then is the bot's session closed (in runtime.close()), so nothing
-            # Telegram already took is sent again after a restart.
+            # Updates stop coming in first; then the worker lets its running jobs and the
+            # messages in flight finish; only then is the bot's session closed (in
+            # runtime.close()), so nothing Telegram already took is sent again after a restart.
             if poller is not None and poller_task is not None:
                 poller.stop()
                 await asyncio.gather(poller_task, return_exceptions=True)
             if runner is not None:
                 await runner.cleanup()
+            if worker is not None:
+                await stop_gracefully(worker)
             if worker_task is not None:
                 worker_task.cancel()
                 await asyncio.gather(worker_task, return_exceptions=True)
-            if worker is not None:
-                await worker.close()
             await runtime.close()
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from app.runtime import RUNTIME, Runtime
+from billing.events import job_id as stripe_job_id
 from billing.webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def create_app(runtime: Runtime) -> web.Application:
         clock=runtime.clock,
         secret=stripe_secret.get_secret_value() if stripe_secret else None,
         enqueue=lambda event_id: runtime.redis.enqueue_job(
-            "process_stripe_event", event_id, _job_id=f"stripe:{event_id}"
+            "process_stripe_event", event_id, _job_id=stripe_job_id(event_id, 0)
         ),
     )
     app.router.add_post(STRIPE_WEBHOOK_PATH, stripe_webhook.receive)

@@ -1,25 +1,59 @@
-"""Stripe events: stored once by id when they arrive, processed later by type in the worker."""
+"""Stripe events: stored once by id when they arrive, processed later by type in the worker.
+
+An event goes received → processing (claimed by one worker) → processed or ignored, or back
+to failed and tried again later. Nothing may strand it on the way:
+
+- a job cut short (arq cancels running jobs on `Worker.close()` and on its job timeout, and
+  CancelledError is no Exception) gives its claim back at once;
+- a worker killed outright leaves its claim, which the sweep takes back after `CLAIM_LEASE`,
+  longer than any job may run;
+- a failure is tried again after a delay that grows from a minute to a day, beyond the three
+  days Stripe itself keeps resending a webhook; after the last try the coach is told, with what
+  to do.
+
+Applying an event and marking it processed are one transaction, and a worker that lost its
+claim meanwhile (its lease ran out) throws its work away, so an event is applied exactly once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.membership import Membership
 from core.db import SessionFactory, insert_if_new
-from core.models import EventStatus, ExternalEvent
+from core.models import EventStatus, ExternalEvent, Member
+from core.outbox import enqueue
+from prompts.render import Templates
 
 log = logging.getLogger(__name__)
 
 STRIPE = "stripe"
-MAX_ATTEMPTS = 5
 # A stored event not processed after this long missed its job (Redis was down): enqueue again.
 RETRY_AFTER = timedelta(minutes=1)
+# How long one attempt may hold its claim: well beyond the job's own timeout (scheduling.jobs).
+CLAIM_LEASE = timedelta(minutes=5)
+# The wait after each failed attempt, counted from that attempt: about four days in all, more
+# than the three days Stripe resends a webhook it could not deliver.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+    timedelta(hours=12),
+    timedelta(hours=24),
+    timedelta(hours=24),
+    timedelta(hours=24),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 
 StripeHandler = Callable[[Membership, AsyncSession, dict[str, Any], datetime], Awaitable[None]]
 
@@ -33,6 +67,25 @@ STRIPE_HANDLERS: dict[str, StripeHandler] = {
     "invoice.paid": Membership.subscription_changed,
     "invoice.payment_failed": Membership.subscription_changed,
 }
+
+
+def job_id(event_id: str, attempts: int, *, again: bool = False) -> str:
+    """The arq job id for applying an event after `attempts` tries.
+
+    One job per try, so a retry is never mistaken by arq for the finished job of an earlier
+    one; and the sweep's own id (`again`), so an event whose first job was picked up by a
+    worker that was then killed (arq keeps that job for itself until its in-progress key
+    expires, minutes later) gets a job that can run now. At most two jobs per try, and the
+    claim lets one of them apply it.
+    """
+    return f"stripe:{event_id}:{attempts}" + (":again" if again else "")
+
+
+def retry_delay(attempts: int) -> timedelta | None:
+    """How long to wait after the `attempts`-th failed attempt; None: that was the last."""
+    if attempts < 1 or attempts > len(RETRY_DELAYS):
+        return None
+    return RETRY_DELAYS[attempts - 1]
 
 
 async def record_stripe_event(session: AsyncSession, event: dict[str, Any], now: datetime) -> bool:
@@ -59,73 +112,228 @@ async def find_stripe_event(session: AsyncSession, event_id: str) -> ExternalEve
     return result.first()
 
 
+GiveUp = Callable[[AsyncSession, ExternalEvent, datetime], Awaitable[None]]
+
+
 async def process_stripe_event(
     sessions: SessionFactory,
     membership: Membership,
     event_id: str,
     now: datetime,
     handlers: dict[str, StripeHandler] = STRIPE_HANDLERS,
+    on_give_up: GiveUp | None = None,
 ) -> EventStatus | None:
-    """Apply one stored event with its handler, exactly once; return its final status."""
+    """Apply one stored event with its handler, exactly once; return its final status (None
+    when another worker has it, or had it)."""
     async with sessions() as session:
-        if not await _claim(session, event_id):
-            return None
-        event = await find_stripe_event(session, event_id)
-        assert event is not None and event.payload is not None
-        event_type, payload = event.type, event.payload
-        handler = handlers.get(event_type)
         try:
-            if handler is not None:
-                await handler(membership, session, payload, now)
-        except Exception as error:
-            await session.rollback()
-            await _finish(session, event_id, EventStatus.FAILED, now, f"{type(error).__name__}")
-            log.exception("stripe event %s (%s) failed", event_id, event_type)
+            return await _apply(session, membership, event_id, now, handlers, on_give_up)
+        except BaseException as stopped:
+            if not isinstance(stopped, Exception):
+                # Cancelled (a stop, a timeout) before the end: nothing was applied, and a
+                # claim made at `now` may be ours: give it back for the next worker.
+                await asyncio.shield(_give_back(session, event_id, now))
             raise
-        status = EventStatus.PROCESSED if handler is not None else EventStatus.IGNORED
-        await _finish(session, event_id, status, now, None)
-        log.info("stripe event %s (%s) %s", event_id, event_type, status.value)
-        return status
 
 
-async def events_to_retry(session: AsyncSession, now: datetime) -> list[str]:
-    """Events stored but never processed (their job was lost) or failed, due for another try."""
+async def _apply(
+    session: AsyncSession,
+    membership: Membership,
+    event_id: str,
+    now: datetime,
+    handlers: dict[str, StripeHandler],
+    on_give_up: GiveUp | None,
+) -> EventStatus | None:
+    attempt = await _claim(session, event_id, now)
+    if attempt is None:
+        return None
+    event = await find_stripe_event(session, event_id)
+    assert event is not None and event.payload is not None
+    event_type, payload = event.type, event.payload
+    handler = handlers.get(event_type)
+    try:
+        if handler is not None:
+            await handler(membership, session, payload, now)
+    except Exception as error:
+        await session.rollback()
+        delay = retry_delay(attempt)
+        log.exception(
+            "stripe event %s (%s) failed, attempt %d of %d",
+            event_id,
+            event_type,
+            attempt,
+            MAX_ATTEMPTS,
+        )
+        await _finish(
+            session,
+            event_id,
+            attempt,
+            EventStatus.FAILED,
+            now,
+            type(error).__name__,
+            next_attempt_at=now + delay if delay else None,
+        )
+        if delay is None and on_give_up is not None:
+            given_up = await find_stripe_event(session, event_id)  # reloaded after rollback
+            assert given_up is not None
+            await on_give_up(session, given_up, now)
+        await session.commit()
+        return EventStatus.FAILED
+    status = EventStatus.PROCESSED if handler is not None else EventStatus.IGNORED
+    if not await _finish(session, event_id, attempt, status, now, None):
+        # Our lease ran out and another worker took the event up: its attempt counts.
+        await session.rollback()
+        log.warning("stripe event %s: claim lost to another worker", event_id)
+        return None
+    await session.commit()
+    log.info("stripe event %s (%s) %s", event_id, event_type, status.value)
+    return status
+
+
+async def events_to_retry(session: AsyncSession, now: datetime) -> list[tuple[str, int]]:
+    """Events due for a try: stored but never processed (their job was lost), failed and
+    due again, or claimed by a worker that died; as (event id, attempts so far)."""
+    await reclaim_stale_claims(session, now)
     result = await session.exec(
-        select(ExternalEvent.event_id)
+        select(ExternalEvent.event_id, ExternalEvent.attempts)
         .where(col(ExternalEvent.source) == STRIPE)
         .where(
             or_(
-                col(ExternalEvent.status) == EventStatus.RECEIVED,
-                col(ExternalEvent.status) == EventStatus.FAILED,
+                and_(
+                    col(ExternalEvent.status) == EventStatus.RECEIVED,
+                    col(ExternalEvent.received_at) <= now - RETRY_AFTER,
+                    or_(
+                        col(ExternalEvent.next_attempt_at).is_(None),
+                        col(ExternalEvent.next_attempt_at) <= now,
+                    ),
+                ),
+                and_(
+                    col(ExternalEvent.status) == EventStatus.FAILED,
+                    col(ExternalEvent.next_attempt_at) <= now,
+                ),
             )
         )
-        .where(col(ExternalEvent.attempts) < MAX_ATTEMPTS)
-        .where(col(ExternalEvent.received_at) <= now - RETRY_AFTER)
         .order_by(col(ExternalEvent.id))
     )
-    return list(result.all())
+    return [(event_id, attempts) for event_id, attempts in result.all()]
 
 
-async def _claim(session: AsyncSession, event_id: str) -> bool:
-    # Only one worker may apply an event: the one whose update finds it still waiting.
+async def reclaim_stale_claims(session: AsyncSession, now: datetime) -> int:
+    """Claims older than the lease belonged to a worker that died: make them due again."""
+    result = await session.exec(
+        update(ExternalEvent)
+        .where(col(ExternalEvent.source) == STRIPE)
+        .where(col(ExternalEvent.status) == EventStatus.PROCESSING)
+        .where(col(ExternalEvent.claimed_at) < now - CLAIM_LEASE)
+        .values(status=EventStatus.RECEIVED, next_attempt_at=None, claimed_at=None)
+    )
+    await session.commit()
+    reclaimed = int(result.rowcount)
+    if reclaimed:
+        log.warning("stripe: %d event(s) were being applied by a worker that stopped", reclaimed)
+    return reclaimed
+
+
+async def report_given_up(
+    session: AsyncSession,
+    templates: Templates,
+    coach_ids: tuple[int, ...],
+    event: ExternalEvent,
+    now: datetime,
+) -> None:
+    """Tell each coach, once, that an event could not be applied, and what to do about it."""
+    member = await _member_in(session, event.payload or {})
+    text = templates.render(
+        "stripe_event_failed",
+        event_type=event.type,
+        event_id=event.event_id,
+        attempts=event.attempts,
+        since=event.received_at,
+        error=event.error or "unknown",
+        member=member,
+    )
+    # One payment makes several events, which fail together: one message per member a day.
+    about = f"member-{member.id}:{now:%Y-%m-%d}" if member else event.event_id
+    for coach_id in coach_ids:
+        await enqueue(
+            session,
+            key=f"stripe-event-failed:{about}:{coach_id}",
+            chat_id=coach_id,
+            text=text,
+            now=now,
+        )
+
+
+async def _member_in(session: AsyncSession, payload: dict[str, Any]) -> Member | None:
+    """The member an event is about, when its object's metadata names them."""
+    found = (payload.get("data") or {}).get("object") or {}
+    parent = (found.get("parent") or {}).get("subscription_details") or {}
+    metadata = found.get("metadata") or parent.get("metadata") or {}
+    member_id = str(metadata.get("member_id", ""))
+    return await session.get(Member, int(member_id)) if member_id.isdigit() else None
+
+
+async def _claim(session: AsyncSession, event_id: str, now: datetime) -> int | None:
+    # Only one worker may apply an event: the one whose update finds it still waiting. Returns
+    # which attempt this is (the claim's token), or None when someone else has it.
     result = await session.exec(
         update(ExternalEvent)
         .where(col(ExternalEvent.source) == STRIPE)
         .where(col(ExternalEvent.event_id) == event_id)
         .where(col(ExternalEvent.status).in_([EventStatus.RECEIVED, EventStatus.FAILED]))
-        .values(status=EventStatus.PROCESSING, attempts=ExternalEvent.attempts + 1)
+        .values(
+            status=EventStatus.PROCESSING,
+            attempts=ExternalEvent.attempts + 1,
+            claimed_at=now,
+            next_attempt_at=None,
+        )
+        .returning(col(ExternalEvent.attempts))
     )
+    attempt = result.scalar_one_or_none()
     await session.commit()
-    return bool(result.rowcount)
+    return int(attempt) if attempt is not None else None
 
 
 async def _finish(
-    session: AsyncSession, event_id: str, status: EventStatus, now: datetime, error: str | None
-) -> None:
-    await session.exec(
+    session: AsyncSession,
+    event_id: str,
+    attempt: int,
+    status: EventStatus,
+    now: datetime,
+    error: str | None,
+    *,
+    next_attempt_at: datetime | None = None,
+) -> bool:
+    result = await session.exec(
         update(ExternalEvent)
         .where(col(ExternalEvent.source) == STRIPE)
         .where(col(ExternalEvent.event_id) == event_id)
-        .values(status=status, processed_at=now, error=error)
+        .where(col(ExternalEvent.status) == EventStatus.PROCESSING)
+        .where(col(ExternalEvent.attempts) == attempt)
+        .values(
+            status=status,
+            processed_at=now,
+            error=error,
+            claimed_at=None,
+            next_attempt_at=next_attempt_at,
+        )
     )
-    await session.commit()
+    return bool(result.rowcount)
+
+
+async def _give_back(session: AsyncSession, event_id: str, claimed_at: datetime) -> None:
+    # Our claim is the one made at our `now` (a later claim, after our lease, has its own).
+    try:
+        await session.rollback()
+        await session.exec(
+            update(ExternalEvent)
+            .where(col(ExternalEvent.source) == STRIPE)
+            .where(col(ExternalEvent.event_id) == event_id)
+            .where(col(ExternalEvent.status) == EventStatus.PROCESSING)
+            .where(col(ExternalEvent.claimed_at) == claimed_at)
+            .values(status=EventStatus.RECEIVED, claimed_at=None, next_attempt_at=None)
+        )
+        await session.commit()
+        log.info("stripe event %s interrupted; given back to be applied again", event_id)
+    except Exception as error:  # the lease will bring it back
+        log.warning("stripe event %s interrupted; left to its lease (%s)", event_id, error)

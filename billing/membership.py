@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 INVITE_LIFETIME = timedelta(days=7)
 # The changes a coach hears about quietly, as they happen (besides arrivals and removals).
 _COACH_HEARS = {Notice.CANCEL_SCHEDULED: "cancelled", Notice.GOODBYE: "ended"}
-# Stripe lets a Checkout Session live at most this long.
+# Stripe lets a Checkout Session live from 30 minutes to 24 hours, measured from its creation
+# on Stripe's clock, which is seconds (once measured: 86 s) off ours and later than our `now`:
+# five minutes of margin at both ends.
+CHECKOUT_MIN = timedelta(minutes=35)
 CHECKOUT_MAX = timedelta(hours=23, minutes=55)
 
 
@@ -139,14 +142,14 @@ class Membership:
             if self.rules.price_id is None:
                 raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
             assert seat.id is not None and member.id is not None and group.id is not None
-            expires = min(
-                hold_until(
-                    now,
-                    checkout_minutes=self.rules.checkout_minutes,
-                    offered_until=seat.hold_expires_at,
-                ),
-                now + CHECKOUT_MAX,
+            wanted = hold_until(
+                now,
+                checkout_minutes=self.rules.checkout_minutes,
+                offered_until=seat.hold_expires_at,
             )
+            # A hold (or what is left of an offer) shorter than Stripe allows is lengthened
+            # to match the Checkout Session, below.
+            expires = min(max(wanted, now + CHECKOUT_MIN), now + CHECKOUT_MAX)
             checkout = await self.payments.create_checkout(
                 price_id=self.rules.price_id,
                 seat_id=seat.id,
@@ -481,9 +484,17 @@ class Membership:
             select(Seat).where(col(Seat.status) == SeatStatus.PAST_DUE).with_for_update()
         )
         for seat in past_due.all():
-            if grace_is_over(seat.past_due_since, self.rules.grace, now):
-                await self.remove(session, seat, reason="unpaid", now=now)
-                removed += 1
+            if not grace_is_over(seat.past_due_since, self.rules.grace, now):
+                continue
+            # One removal that fails (Stripe or Telegram down) must not undo the rest of the
+            # sweep: it is tried again next minute, the others stand.
+            try:
+                async with session.begin_nested():
+                    await self.remove(session, seat, reason="unpaid", now=now)
+            except Exception:
+                log.exception("could not end unpaid seat %s; trying again later", seat.id)
+                continue
+            removed += 1
         offered = 0
         for group in (await session.exec(select(Group))).all():
             offered += await self.offer_seats(session, group, now)
@@ -538,7 +549,16 @@ async def _seat_from_metadata(session: AsyncSession, metadata: dict[str, str]) -
     if not seat_id or not seat_id.isdigit():
         return None
     # Locked: two events about one seat (checkout and subscription) may be applied at once.
-    return await session.get(Seat, int(seat_id), with_for_update=True)
+    seat = await session.get(Seat, int(seat_id), with_for_update=True)
+    if seat is None:
+        return None
+    # Seat ids start again after a database reset: the seat must be the same person's.
+    telegram_id = metadata.get("telegram_id")
+    member = await session.get(Member, seat.member_id)
+    if telegram_id and (member is None or str(member.telegram_id) != telegram_id):
+        log.warning("seat %s in Stripe's metadata belongs to someone else now", seat_id)
+        return None
+    return seat
 
 
 async def _member(session: AsyncSession, member_id: int) -> Member:

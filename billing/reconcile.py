@@ -1,4 +1,9 @@
-"""The nightly reconcile: Stripe's subscriptions against our seats, drift fixed and reported."""
+"""The nightly reconcile: Stripe's subscriptions against our seats, drift fixed and reported.
+
+It is the net under everything else: a webhook never delivered, an event stranded by a crash
+or given up after its retries all show here as a subscription Stripe charges for and a seat
+that disagrees. What it can fix it fixes (and says so); the rest it hands to the coach.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing.lifecycle import SeatView, follow_subscription
+from billing import seats
+from billing.lifecycle import SeatView, SubscriptionState, follow_subscription
 from billing.membership import Membership, seat_for_subscription
-from core.models import Member, Seat, SeatStatus
+from core.models import Group, Member, Seat, SeatStatus
 from core.outbox import enqueue
 from prompts.render import Templates
 
 PAYING = ("active", "trialing", "past_due", "unpaid")
+# Seats that ended because nobody paid in time: a payment found later wins over the clock.
+LAPSED = ("hold_expired", "checkout_expired", "offer_declined")
 
 
 @dataclass(frozen=True)
@@ -26,11 +34,13 @@ class Drift:
     ours: str
     stripes: str
     fixed: bool
+    advice: str | None = None
 
     def __str__(self) -> str:
         action = "fixed" if self.fixed else "needs a look"
         where = f"{self.subscription_id}, {action}"
-        return f"{self.who}: seat {self.ours}, Stripe {self.stripes} ({where})"
+        line = f"{self.who}: seat {self.ours}, Stripe {self.stripes} ({where})"
+        return f"{line}: {self.advice}" if self.advice else line
 
 
 async def reconcile(
@@ -45,6 +55,11 @@ async def reconcile(
             if subscription.status in PAYING:
                 who = subscription.metadata.get("telegram_id", "unknown member")
                 drifts.append(Drift(subscription.id, who, "none", subscription.status, False))
+            continue
+        if seat.status == SeatStatus.ENDED and subscription.status in PAYING:
+            drifts.append(
+                await _paid_but_ended(session, membership, seat, subscription, now, apply)
+            )
             continue
         view = SeatView(seat.status, seat.cancel_at_period_end, seat.past_due_since)
         change = follow_subscription(view, subscription, now)
@@ -91,6 +106,43 @@ async def report_to_coaches(
             text=text,
             now=now,
         )
+
+
+async def _paid_but_ended(
+    session: AsyncSession,
+    membership: Membership,
+    seat: Seat,
+    subscription: SubscriptionState,
+    now: datetime,
+    apply: bool,
+) -> Drift:
+    """Stripe charges for a seat we ended: let the member in when we can, else say why not."""
+    who = await _who(session, seat)
+    ours = f"ended ({seat.end_reason})"
+    if seat.end_reason not in LAPSED:
+        # We ended it on purpose (removed, unpaid); Stripe should not be charging any more.
+        if apply:
+            await membership.payments.cancel(subscription.id)
+        advice = "cancelled it in Stripe" if apply else "it should be cancelled in Stripe"
+        return Drift(subscription.id, who, ours, subscription.status, apply, advice)
+    group = await session.get(Group, seat.group_id)
+    assert group is not None
+    other = await seats.live_seat(session, member_id=seat.member_id, group_id=seat.group_id)
+    if other is not None:
+        advice = f"they have another seat ({other.status}): refund one payment in Stripe"
+        return Drift(subscription.id, who, ours, subscription.status, False, advice)
+    if (await seats.count_seats(session, group, now)).free == 0:
+        advice = f"{group.title} is full: raise /capacity to let them in, or refund in Stripe"
+        return Drift(subscription.id, who, ours, subscription.status, False, advice)
+    if apply:
+        # They paid after the hold ran out (or the event that said so was lost): the
+        # payment wins over the clock, as when the event comes late (Membership).
+        seat.status = SeatStatus.HELD
+        seat.end_reason = seat.ended_at = None
+        seat.stripe_subscription_id = subscription.id
+        await membership.follow(session, seat, subscription, now)
+    advice = "let them in" if apply else "they paid: they can be let in"
+    return Drift(subscription.id, who, ours, subscription.status, apply, advice)
 
 
 def _describe(status: str, cancelling: bool) -> str:

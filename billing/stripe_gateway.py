@@ -1,24 +1,47 @@
-"""The few Stripe calls the program makes, over stripe-python's native async client."""
+"""The few Stripe calls the program makes, over stripe-python's native async client.
+
+stripe-python 16 pins API version 2026-10-28.endive, so every answer has that shape: a
+subscription's period is on its items, an invoice names its subscription under `parent`.
+Webhook events follow the *account's* version instead, which billing.membership allows for.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 import stripe
+from stripe.params import PriceCreateParams, ProductCreateParams
+from stripe.params.checkout import SessionCreateParams
 
 from billing.lifecycle import SubscriptionState
 from billing.ports import CheckoutSession
 
 PRICE_LOOKUP_KEY = "between_monthly_31"
 PRICE_CENTS = 3100
+PRICE_CURRENCY = "usd"
+# Each call waits this long at most (stripe-python's default is 80 s, three times over with its
+# retries), so a hung Stripe costs a /join seconds, not minutes.
+TIMEOUT_SECONDS = 20
+ENDED = ("canceled", "incomplete_expired")
+
+
+def idempotency_key(kind: str, params: dict[str, Any]) -> str:
+    """A key made from the request itself: the same request (a retry after a lost answer)
+    replays Stripe's first answer, and any other request gets a key of its own, so Stripe can
+    never answer idempotency_error (a key reused with other parameters)."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    return f"between-{kind}-{digest[:48]}"
 
 
 class StripeGateway:
     """Checkout, the customer portal, subscriptions and the price (the `Payments` port)."""
 
     def __init__(self, api_key: str, api_base: str) -> None:
-        self._http = stripe.AIOHTTPClient()
+        self._http = stripe.AIOHTTPClient(timeout=TIMEOUT_SECONDS)
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base},
@@ -41,26 +64,37 @@ class StripeGateway:
         cancel_url: str,
         expires_at: datetime,
     ) -> CheckoutSession:
-        """A subscription Checkout Session for one held seat (the same seat, the same session)."""
+        """A subscription Checkout Session for one held seat.
+
+        The key is made from the parameters (seat, member, expiry...): sent again after a lost
+        answer it brings back the same session, while a new attempt for the same seat (a
+        waitlist offer outliving its first session, a seat id seen before a database reset)
+        is a new request, as it must be.
+        """
         metadata = {
             "seat_id": str(seat_id),
             "member_id": str(member_id),
             "group_id": str(group_id),
             "telegram_id": str(telegram_id),
         }
+        params: SessionCreateParams = {
+            "mode": "subscription",
+            "line_items": [{"price": price_id, "quantity": 1}],
+            "client_reference_id": f"seat-{seat_id}",
+            "metadata": metadata,
+            "subscription_data": {"metadata": metadata},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "expires_at": int(expires_at.timestamp()),
+        }
+        key = idempotency_key("checkout", dict(params))
         session = await self._client.v1.checkout.sessions.create_async(
-            params={
-                "mode": "subscription",
-                "line_items": [{"price": price_id, "quantity": 1}],
-                "client_reference_id": f"seat-{seat_id}",
-                "metadata": metadata,
-                "subscription_data": {"metadata": metadata},
-                "success_url": success_url,
-                "cancel_url": cancel_url,
-                "expires_at": int(expires_at.timestamp()),
-            },
-            options={"idempotency_key": f"between-checkout-seat-{seat_id}"},
+            params=params, options={"idempotency_key": key}
         )
+        if session.status != "open":  # a replay of one that has been paid or expired since
+            session = await self._client.v1.checkout.sessions.create_async(
+                params=params, options={"idempotency_key": f"{key}-{secrets.token_hex(4)}"}
+            )
         assert session.url is not None
         return CheckoutSession(
             id=session.id,
@@ -88,13 +122,52 @@ class StripeGateway:
         return [_state(found) async for found in page.auto_paging_iter()]
 
     async def cancel(self, subscription_id: str) -> None:
-        """End a subscription now (a member removed by the coach or after the grace period)."""
+        """End a subscription now (a member removed by the coach or after the grace period).
+
+        One that has ended already is what we wanted: Stripe answers it with 404
+        resource_missing (also when stripe-python retries a DELETE whose answer was lost), so
+        a 404 is checked against the subscription's state before it counts as done.
+        """
         try:
             await self._client.v1.subscriptions.cancel_async(subscription_id)
         except stripe.InvalidRequestError as error:
-            # Cancelling one that has ended already is what we wanted anyway.
-            if "canceled" not in str(error).lower():
+            if error.code != "resource_missing":
                 raise
+            try:
+                found = await self._client.v1.subscriptions.retrieve_async(subscription_id)
+            except stripe.InvalidRequestError as missing:
+                if missing.code == "resource_missing":
+                    return  # Stripe knows no such subscription: nothing to cancel
+                raise
+            if found.status not in ENDED:
+                raise
+
+    async def check_key(self) -> None:
+        """The cheapest authenticated call (the balance), to check the key; raises StripeError."""
+        await self._client.v1.balance.retrieve_async()
+
+    async def price(self, price_id: str) -> dict[str, Any]:
+        """A price, as Stripe describes it; raises StripeError (404 for an unknown id)."""
+        found = await self._client.v1.prices.retrieve_async(price_id)
+        return found.to_dict(for_json=True)
+
+    async def webhook_urls(self) -> dict[str, list[str]]:
+        """The account's enabled webhook endpoints: url → the event types it gets."""
+        page = await self._client.v1.webhook_endpoints.list_async(params={"limit": 100})
+        return {
+            endpoint.url: list(endpoint.enabled_events)
+            async for endpoint in page.auto_paging_iter()
+            if endpoint.status == "enabled"
+        }
+
+    async def events_since(self, created: datetime, types: list[str]) -> list[dict[str, Any]]:
+        """The account's events of `types` made at or after `created`, oldest first, as the
+        webhook would have delivered them (GET /v1/events keeps 30 days)."""
+        page = await self._client.v1.events.list_async(
+            params={"created": {"gte": int(created.timestamp())}, "types": types, "limit": 100}
+        )
+        newest_first = [event.to_dict(for_json=True) async for event in page.auto_paging_iter()]
+        return newest_first[::-1]
 
     async def ensure_price(self) -> tuple[str, bool]:
         """The $31/month price, created once under its lookup key; (price id, created now)."""
@@ -103,32 +176,33 @@ class StripeGateway:
         )
         if found.data:
             return found.data[0].id, False
+        product_params: ProductCreateParams = {"name": "Between: the $1/day coaching group"}
         product = await self._client.v1.products.create_async(
-            params={"name": "Between: the $1/day coaching group"},
-            options={"idempotency_key": "between-product"},
+            params=product_params,
+            options={"idempotency_key": idempotency_key("product", dict(product_params))},
         )
+        price_params: PriceCreateParams = {
+            "product": product.id,
+            "currency": PRICE_CURRENCY,
+            "unit_amount": PRICE_CENTS,
+            "recurring": {"interval": "month"},
+            "lookup_key": PRICE_LOOKUP_KEY,
+            "nickname": "$31 a month",
+        }
         price = await self._client.v1.prices.create_async(
-            params={
-                "product": product.id,
-                "currency": "usd",
-                "unit_amount": PRICE_CENTS,
-                "recurring": {"interval": "month"},
-                "lookup_key": PRICE_LOOKUP_KEY,
-                "nickname": "$31 a month",
-            },
-            options={"idempotency_key": "between-price-monthly-31"},
+            params=price_params,
+            options={"idempotency_key": idempotency_key("price", dict(price_params))},
         )
         return price.id, True
 
 
 def _state(resource: Any) -> SubscriptionState:
     found = resource.to_dict()
-    # Newer API versions keep the period on the subscription's items, older ones on itself.
+    # Endive (our pinned version) keeps the billing period on the subscription's items only.
     period_end = None
     items = found.get("items")
     if items and items.get("data"):
         period_end = items["data"][0].get("current_period_end")
-    period_end = period_end or found.get("current_period_end")
     return SubscriptionState(
         id=found["id"],
         status=found["status"],

@@ -41,11 +41,15 @@ class StripeWebhook:
             return web.json_response({"error": "Stripe webhooks are not configured"}, status=503)
         payload = await request.read()
         try:
+            # A non-ASCII signature makes stripe-python's hmac.compare_digest raise TypeError,
+            # and a signed body that is no JSON object an AttributeError: 400s, not 500s.
             stripe.Webhook.construct_event(
                 payload, request.headers.get("Stripe-Signature", ""), self._secret
             )
             event = json.loads(payload)
-        except (ValueError, stripe.SignatureVerificationError) as error:
+            if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+                raise ValueError("not an event")
+        except (ValueError, TypeError, AttributeError, stripe.SignatureVerificationError) as error:
             log.warning("stripe webhook refused: %s", type(error).__name__)
             return web.json_response({"error": "invalid signature or payload"}, status=400)
         async with self._sessions() as session:

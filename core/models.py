@@ -111,6 +111,10 @@ class ExternalEvent(SQLModel, table=True):
     attempts: int = 0
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, max_length=1000)
+    # When a worker took it up (a claim older than the lease is a crashed worker's), and when
+    # a failed one may be tried again.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OutboxState(StrEnum):
@@ -372,7 +376,23 @@ class Meeting(SQLModel, table=True):
     # The standing link was used (no Zoom app, or Zoom failed).
     fallback: bool = False
     questions_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The coach's private host link (Zoom's start_url lives two hours, so it is sent late).
+    host_link_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MeetingAttempt(SQLModel, table=True):
+    """Creating a group's Zoom meeting for one week: tries so far, and when to try again."""
+
+    __tablename__ = "meeting_attempts"
+    __table_args__ = (UniqueConstraint("group_id", "week_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    week_start: date
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
 
 
 class Question(SQLModel, table=True):

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     zoom_api_base: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
     zoom_standing_url: str | None = None
+    # Who hosts the meetings: a user id or email of the Zoom account ("me": the account owner).
+    zoom_host_user: str = Field(default="me", min_length=1)
 
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
     # The coach's own copy of prompts/library (prompts, tools, lexicons), if not the built-in one.

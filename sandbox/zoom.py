@@ -3,17 +3,37 @@
 The real zoomus client works against it unchanged: it fetches an account_credentials token
 from `<base>/oauth/token` and calls `<base>/v2/...` with it. Tests can make tokens expire or
 the whole service go down, to see how the app copes.
+
+It answers as Zoom does (developers.zoom.us: the meetings API reference, its rate limits page
+and its error codes; what clients report where the docs say nothing):
+
+- the token endpoint answers a wrong client id or secret with 400 invalid_client, an unknown
+  account with "Account does not exist", and tokens that live 3599 seconds;
+- `me` is the account owner (a Server-to-Server app acts as the owner), other users are named
+  by id or email, and an unknown one is 404 code 1001;
+- creating a meeting is rate limited per account (the "Medium" label: `qps` per second, by the
+  sandbox's clock) and per host (100 creates and updates a day, until 00:00 GMT), both 429
+  with `X-RateLimit-Type` and, for the daily one, `Retry-After`;
+- listing meetings filters by `type` (scheduled, live, upcoming, upcoming_meetings,
+  previous_meetings), `from` and `to`, pages with `next_page_token`, and shows the agenda;
+- a create can be carried out but answered too late for the client (`answer_late`), as when a
+  request times out on our side after Zoom made the meeting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
 import json
 import secrets
 import time
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,13 +43,29 @@ from aiohttp.typedefs import Handler
 
 JSON = dict[str, Any]
 
-# Zoom's meeting types: instant, scheduled, recurring without and with a fixed time.
-MEETING_TYPES = frozenset({1, 2, 3, 8})
+# Zoom's meeting types: instant, scheduled, recurring without and with a fixed time, and
+# screen share only.
+MEETING_TYPES = frozenset({1, 2, 3, 8, 10})
 MAX_TOPIC_LENGTH = 200
+MAX_AGENDA_LENGTH = 2000
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 300
+LIST_TYPES = frozenset({"scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings"})
 HOST_USER_ID = "sandbox-host"
 HOST_EMAIL = "host@sandbox.zoom.invalid"
+# "Meeting create/update API requests are limited to 100 requests/day/user" (GMT days).
+DAILY_CREATES_PER_USER = 100
+# The "Medium" label of a Pro account: 20 requests a second, shared by the account's apps.
+MEDIUM_QPS = 20
+TOKEN_TTL = 3599
+
+
+@dataclass(frozen=True)
+class ZoomUser:
+    id: str
+    email: str
+    first_name: str
+    last_name: str
 
 
 class RecordedCall(NamedTuple):
@@ -44,13 +80,14 @@ class RecordedCall(NamedTuple):
 class ZoomError(Exception):
     """A failure answered as Zoom's JSON error body."""
 
-    def __init__(self, status: int, body: JSON) -> None:
+    def __init__(self, status: int, body: JSON, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(body.get("message") or body.get("reason"))
         self.status = status
         self.body = body
+        self.headers = headers or {}
 
     def response(self) -> web.Response:
-        return web.json_response(self.body, status=self.status)
+        return web.json_response(self.body, status=self.status, headers=self.headers)
 
 
 def invalid_field(field: str, message: str) -> ZoomError:
@@ -92,13 +129,22 @@ class ZoomSandbox:
         account_id: str = "acc_sandbox",
         client_id: str = "zoom-client",
         client_secret: str = "zoom-secret",
-        token_ttl: int = 3600,
+        token_ttl: int = TOKEN_TTL,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        qps: int = MEDIUM_QPS,
+        daily_creates: int = DAILY_CREATES_PER_USER,
     ) -> None:
         self.account_id = account_id
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_ttl = token_ttl
+        self.qps = qps
+        self.daily_creates = daily_creates
+        self._now = now
         self.base_url = ""
+        owner = ZoomUser(HOST_USER_ID, HOST_EMAIL, "Sandbox", "Owner")
+        self.users: dict[str, ZoomUser] = {owner.id: owner}
+        self.owner = owner
 
         self.meetings: list[JSON] = []
         self.tokens_issued = 0
@@ -107,6 +153,10 @@ class ZoomSandbox:
         self._token_expiry: dict[str, float] = {}
         self._outage_status: int | None = None
         self._runner: web.AppRunner | None = None
+        # Requests per sandbox second (the account's QPS), creates per host and GMT day.
+        self._per_second: Counter[int] = Counter()
+        self._creates: Counter[tuple[str, date]] = Counter()
+        self._late_answers: list[float] = []
 
     # -----------------------------------------------------------------------------------
     # Lifecycle and fault injection
@@ -115,6 +165,7 @@ class ZoomSandbox:
         """Serve the API; returns the base url (API at <base>/v2, token at <base>/oauth/token)."""
         app = web.Application(middlewares=[self._record_and_fail])
         app.router.add_post("/oauth/token", self._issue_token)
+        app.router.add_get("/v2/users/{user_id}", self._get_user)
         app.router.add_post("/v2/users/{user_id}/meetings", self._create_meeting)
         app.router.add_get("/v2/users/{user_id}/meetings", self._list_meetings)
         app.router.add_get("/v2/meetings/{meeting_id}", self._get_meeting)
@@ -145,6 +196,17 @@ class ZoomSandbox:
         """End the outage started by `go_down`."""
         self._outage_status = None
 
+    def answer_late(self, seconds: float) -> None:
+        """The next meeting creation is carried out, but answered only after `seconds`: a
+        client that gives up sooner never learns the meeting exists."""
+        self._late_answers.append(seconds)
+
+    def add_user(self, user_id: str, email: str, first_name: str = "Zoom") -> ZoomUser:
+        """Another user of the account, who can host meetings."""
+        user = ZoomUser(user_id, email, first_name, "User")
+        self.users[user_id] = user
+        return user
+
     # -----------------------------------------------------------------------------------
     # HTTP plumbing
 
@@ -163,6 +225,7 @@ class ZoomSandbox:
                 )
             if request.path.startswith("/v2/"):
                 self._authenticate(request.headers.get("Authorization", ""))
+                self._count_second()
             response: web.StreamResponse = await handler(request)
         except ZoomError as error:
             response = error.response()
@@ -207,17 +270,16 @@ class ZoomSandbox:
     async def _issue_token(self, request: web.Request) -> web.Response:
         params = await self._read_params(request)
         if not self._client_credentials_match(request.headers.get("Authorization", "")):
+            # Reported by many clients as a 400 (one report says 401).
             raise ZoomError(
-                401, {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+                400, {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
             )
         if params.get("grant_type") != "account_credentials":
             raise ZoomError(
                 400, {"reason": "unsupported grant type", "error": "unsupported_grant_type"}
             )
         if params.get("account_id") != self.account_id:
-            raise ZoomError(
-                400, {"reason": "Invalid request : Invalid account_id", "error": "invalid_request"}
-            )
+            raise ZoomError(400, {"reason": "Account does not exist", "error": "invalid_request"})
         token = secrets.token_urlsafe(32)
         self._token_expiry[token] = time.monotonic() + self.token_ttl
         self.tokens_issued += 1
@@ -243,8 +305,24 @@ class ZoomSandbox:
             client_secret, self.client_secret
         )
 
+    async def _get_user(self, request: web.Request) -> web.Response:
+        user = self._check_user(request.match_info["user_id"])
+        return web.json_response(
+            {
+                "id": user.id,
+                "email": user.email,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "type": 2,
+                "status": "active",
+                "account_id": self.account_id,
+                "timezone": "UTC",
+            }
+        )
+
     async def _create_meeting(self, request: web.Request) -> web.Response:
-        self._check_user(request.match_info["user_id"])
+        user = self._check_user(request.match_info["user_id"])
+        self._count_create(user)
         params = await self._read_params(request)
         meeting_type = params.get("type", 2)
         if meeting_type not in MEETING_TYPES:
@@ -252,8 +330,11 @@ class ZoomSandbox:
         topic = str(params.get("topic") or "Zoom Meeting")
         if len(topic) > MAX_TOPIC_LENGTH:
             raise invalid_field("topic", "Topic is longer than 200 characters.")
+        agenda = str(params.get("agenda") or "")
+        if len(agenda) > MAX_AGENDA_LENGTH:
+            raise invalid_field("agenda", "Agenda is longer than 2000 characters.")
         timezone = str(params.get("timezone") or "UTC")
-        now = datetime.now(UTC)
+        now = self._now()
         raw_start = params.get("start_time")
         start = parse_start_time(str(raw_start), timezone) if raw_start else now
         duration = params.get("duration", 60)
@@ -267,15 +348,15 @@ class ZoomSandbox:
         meeting: JSON = {
             "uuid": base64.b64encode(secrets.token_bytes(16)).decode(),
             "id": meeting_id,
-            "host_id": HOST_USER_ID,
-            "host_email": HOST_EMAIL,
+            "host_id": user.id,
+            "host_email": user.email,
             "topic": topic,
             "type": meeting_type,
             "status": "waiting",
             "start_time": zoom_time(start),
             "duration": duration,
             "timezone": timezone,
-            "agenda": str(params.get("agenda") or ""),
+            "agenda": agenda,
             "created_at": zoom_time(now),
             "start_url": f"https://zoom.us/s/{meeting_id}?zak={secrets.token_urlsafe(32)}",
             "join_url": f"https://zoom.us/j/{meeting_id}?pwd={encrypted_password}",
@@ -287,15 +368,31 @@ class ZoomSandbox:
             "pre_schedule": False,
         }
         self.meetings.append(meeting)
+        if self._late_answers:
+            await asyncio.sleep(self._late_answers.pop(0))
         return web.json_response(meeting, status=201)
 
     async def _list_meetings(self, request: web.Request) -> web.Response:
-        self._check_user(request.match_info["user_id"])
+        user = self._check_user(request.match_info["user_id"])
+        query = request.query
         try:
-            page_size = min(int(request.query.get("page_size", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
-            offset = int(request.query.get("next_page_token") or 0)
+            page_size = min(int(query.get("page_size", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
+            offset = int(query.get("next_page_token") or 0)
         except ValueError:
             raise invalid_field("page_size", "Invalid paging parameter.") from None
+        kind = query.get("type", "scheduled")
+        if kind not in LIST_TYPES:
+            raise invalid_field("type", f"Invalid field: type {kind}")
+        first_day, last_day = _day(query.get("from"), "from"), _day(query.get("to"), "to")
+        now = self._now()
+        chosen = [
+            meeting
+            for meeting in self.meetings
+            if meeting["host_id"] == user.id
+            and _listed(meeting, kind, now)
+            and (first_day is None or _starts(meeting).date() >= first_day)
+            and (last_day is None or _starts(meeting).date() <= last_day)
+        ]
         listed_fields = (
             "uuid",
             "id",
@@ -305,15 +402,16 @@ class ZoomSandbox:
             "start_time",
             "duration",
             "timezone",
+            "agenda",
             "created_at",
             "join_url",
         )
-        page = self.meetings[offset : offset + page_size]
-        has_more = offset + page_size < len(self.meetings)
+        page = chosen[offset : offset + page_size]
+        has_more = offset + page_size < len(chosen)
         return web.json_response(
             {
                 "page_size": page_size,
-                "total_records": len(self.meetings),
+                "total_records": len(chosen),
                 "next_page_token": str(offset + page_size) if has_more else "",
                 "meetings": [
                     {field: meeting[field] for field in listed_fields} for meeting in page
@@ -335,6 +433,8 @@ class ZoomSandbox:
         for field in ("topic", "duration", "agenda"):
             if field in params:
                 meeting[field] = params[field]
+        host = self.users.get(meeting["host_id"], self.owner)
+        self._count_create(host)
         meeting["timezone"] = timezone
         return web.Response(status=204)
 
@@ -349,7 +449,81 @@ class ZoomSandbox:
                 return meeting
         raise ZoomError(404, {"code": 3001, "message": f"Meeting does not exist: {raw_id}."})
 
-    @staticmethod
-    def _check_user(user_id: str) -> None:
-        if user_id not in ("me", HOST_USER_ID, HOST_EMAIL):
-            raise ZoomError(404, {"code": 1001, "message": f"User does not exist: {user_id}."})
+    def _check_user(self, user_id: str) -> ZoomUser:
+        if user_id == "me":  # a Server-to-Server app's token is the account owner's
+            return self.owner
+        for user in self.users.values():
+            if user_id in (user.id, user.email):
+                return user
+        raise ZoomError(404, {"code": 1001, "message": f"User does not exist: {user_id}."})
+
+    # -----------------------------------------------------------------------------------
+    # Rate limits
+
+    def _count_second(self) -> None:
+        second = int(self._now().timestamp())
+        self._per_second[second] += 1
+        for old in [s for s in self._per_second if s < second]:
+            del self._per_second[old]
+        if self._per_second[second] > self.qps:
+            raise _rate_limited(
+                "QPS",
+                self.qps,
+                "You have reached the maximum per-second rate limit for this API. "
+                "Try again later.",
+            )
+
+    def _count_create(self, user: ZoomUser) -> None:
+        today = self._now().astimezone(UTC).date()
+        if self._creates[(user.id, today)] >= self.daily_creates:
+            tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
+            raise _rate_limited(
+                "Daily-limit",
+                self.daily_creates,
+                f"You have exceeded the daily rate limit ({self.daily_creates}) of Meeting "
+                "Create/Update API requests permitted for this particular user. You may "
+                "resume these requests at GMT 00:00:00.",
+                retry_after=format_datetime(tomorrow, usegmt=True),
+            )
+        self._creates[(user.id, today)] += 1
+
+
+def _rate_limited(
+    kind: str, limit: int, message: str, *, retry_after: str | None = None
+) -> ZoomError:
+    headers = {
+        "X-RateLimit-Category": "Medium",
+        "X-RateLimit-Type": kind,
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": "0",
+    }
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
+    return ZoomError(429, {"code": 429, "message": message}, headers=headers)
+
+
+def _starts(meeting: JSON) -> datetime:
+    return datetime.fromisoformat(str(meeting["start_time"]).replace("Z", "+00:00"))
+
+
+def _listed(meeting: JSON, kind: str, now: datetime) -> bool:
+    """Whether `GET /users/{id}/meetings?type=kind` shows the meeting at `now`."""
+    start = _starts(meeting)
+    end = start + timedelta(minutes=int(meeting["duration"]))
+    live = start <= now < end
+    return {
+        "scheduled": meeting["type"] in (2, 8),
+        "live": live,
+        "upcoming": now < end,  # upcoming and live ones
+        "upcoming_meetings": now < start,
+        "previous_meetings": end <= now,
+    }[kind]
+
+
+def _day(raw: str | None, field: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise invalid_field(field, f"Invalid field: {field}") from None

@@ -4,7 +4,7 @@ report. They find what they need in arq's `ctx["services"]`, built once by the a
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from arq import cron, func
@@ -12,10 +12,18 @@ from arq.connections import ArqRedis
 from arq.cron import CronJob
 from arq.worker import Function
 from sqlmodel import col, delete
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import reconcile
-from billing.events import events_to_retry, process_stripe_event
+from billing.events import (
+    events_to_retry,
+    job_id,
+    process_stripe_event,
+    report_given_up,
+)
 from billing.membership import Membership
+from billing.polling import poll_stripe_events
+from billing.stripe_gateway import StripeGateway
 from coaching import digest, profiles, promises
 from core import privacy
 from core.clock import Clock
@@ -56,6 +64,8 @@ class Services(Protocol):
     @property
     def membership(self) -> Membership: ...
     @property
+    def stripe(self) -> StripeGateway: ...
+    @property
     def links(self) -> BotLinks: ...
     @property
     def zoom(self) -> ZoomGateway | None: ...
@@ -67,22 +77,48 @@ def services_of(ctx: dict[str, Any]) -> Services:
 
 
 async def apply_stripe_event(ctx: dict[str, Any], event_id: str) -> str | None:
-    """Apply one stored Stripe event (enqueued by the webhook)."""
+    """Apply one stored Stripe event (enqueued by the webhook, the poll or the sweep)."""
     run = services_of(ctx)
-    status = await process_stripe_event(run.sessions, run.membership, event_id, run.clock.now())
+
+    async def tell_the_coach(session: AsyncSession, event: ExternalEvent, now: datetime) -> None:
+        coach_ids = run.settings.coach_telegram_ids
+        await report_given_up(session, run.templates, coach_ids, event, now)
+
+    status = await process_stripe_event(
+        run.sessions, run.membership, event_id, run.clock.now(), on_give_up=tell_the_coach
+    )
     return status.value if status else None
 
 
 async def retry_stripe_events(ctx: dict[str, Any]) -> int:
-    """Every minute: enqueue stored events whose job was lost or failed."""
+    """Every minute: enqueue stored events whose job was lost, whose worker died, or whose
+    last failure has waited long enough."""
     run = services_of(ctx)
     async with run.sessions() as session:
-        event_ids = await events_to_retry(session, run.clock.now())
-    for event_id in event_ids:
-        await run.redis.enqueue_job("process_stripe_event", event_id)
-    if event_ids:
-        log.info("re-enqueued %d stripe event(s)", len(event_ids))
-    return len(event_ids)
+        due = await events_to_retry(session, run.clock.now())
+    for event_id, attempts in due:
+        # One job id per try: a backlog enqueued again each minute stays one job.
+        await run.redis.enqueue_job(
+            "process_stripe_event", event_id, _job_id=job_id(event_id, attempts, again=True)
+        )
+    if due:
+        log.info("enqueued %d stripe event(s) again", len(due))
+    return len(due)
+
+
+async def read_stripe_events(ctx: dict[str, Any]) -> int:
+    """Every few seconds without a PUBLIC_URL (no webhook can reach us): Stripe's new events,
+    read from its events API, stored once and queued like the webhook's."""
+    run = services_of(ctx)
+    if run.settings.webhook_mode:
+        return 0
+
+    async def enqueue(event_id: str) -> object:
+        return await run.redis.enqueue_job(
+            "process_stripe_event", event_id, _job_id=job_id(event_id, 0)
+        )
+
+    return await poll_stripe_events(run.sessions, run.stripe, enqueue, run.clock.now())
 
 
 async def forget_old_update_ids(ctx: dict[str, Any]) -> int:
@@ -170,18 +206,27 @@ async def keep_promises(ctx: dict[str, Any]) -> int:
 
 
 async def schedule_live_qa(ctx: dict[str, Any]) -> int:
-    """Every minute: create each group's next Q&A a few days ahead (once per week)."""
+    """Every minute: create each group's next Q&A a few days ahead (once per week), give the
+    coach the host link an hour before, the questions two hours before."""
     run = services_of(ctx)
     coach_ids = run.settings.coach_telegram_ids
+    # Zoom is asked outside any transaction; these manage their own.
+    created = await qa.ensure_meetings(
+        run.sessions,
+        zoom=run.zoom,
+        standing_url=run.settings.zoom_standing_url,
+        templates=run.templates,
+        coach_ids=coach_ids,
+        now=run.clock.now(),
+    )
+    await qa.send_host_links(
+        run.sessions,
+        zoom=run.zoom,
+        templates=run.templates,
+        coach_ids=coach_ids,
+        now=run.clock.now(),
+    )
     async with run.sessions() as session:
-        created = await qa.ensure_meetings(
-            session,
-            zoom=run.zoom,
-            standing_url=run.settings.zoom_standing_url,
-            templates=run.templates,
-            coach_ids=coach_ids,
-            now=run.clock.now(),
-        )
         await qa.send_questions(session, run.templates, coach_ids, run.clock.now())
         await session.commit()
     return len(created)
@@ -214,14 +259,25 @@ async def purge_old_words(ctx: dict[str, Any]) -> int:
     return counts.entries
 
 
-# The jobs queued by name (the Stripe webhook enqueues "process_stripe_event").
+# How long applying one Stripe event may take (a few Stripe and Telegram calls, each with its
+# own time limit); billing.events.CLAIM_LEASE is longer.
+STRIPE_EVENT_TIMEOUT = timedelta(minutes=2)
+
+# The jobs queued by name (the Stripe webhook enqueues "process_stripe_event"). A job cut short
+# by a stop is run again by arq (max_tries); a failure is retried by our own sweep, with backoff.
 FUNCTIONS: list[Function] = [
-    func(apply_stripe_event, name="process_stripe_event", max_tries=1),
+    func(
+        apply_stripe_event,
+        name="process_stripe_event",
+        max_tries=3,
+        timeout=STRIPE_EVENT_TIMEOUT.total_seconds(),
+    ),
 ]
 # The clock-driven jobs: most look every minute (each at its own second) and act once per
 # local day or week; the nightly ones run in the small hours (UTC).
 CRON_JOBS: list[CronJob] = [
     cron(retry_stripe_events, second=0, run_at_startup=True),
+    cron(read_stripe_events, second=set(range(0, 60, 10)), run_at_startup=True),
     cron(sweep_seats, second=30, run_at_startup=True),
     cron(send_daily_prompts, second=5, run_at_startup=True),
     cron(send_digests, second=15),

@@ -20,6 +20,19 @@ from practice.words import Vocabulary
 CREATE_AHEAD = timedelta(days=3)
 REMINDERS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
 QUESTIONS_BEFORE = timedelta(hours=2)
+# Zoom's start_url lives two hours: sent an hour before, the host link works until an hour in.
+HOST_LINK_BEFORE = timedelta(hours=1)
+# A meeting Zoom would not create is tried again after these waits, then every four hours
+# (each try is a create request, and Zoom allows a host 100 a day, shared by every app).
+ZOOM_RETRY_DELAYS = (
+    timedelta(minutes=2),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+)
 # Drafts are made this long before summaries go out, for the coach to look at.
 DRAFT_AHEAD = timedelta(hours=3)
 # Check-ins are messages; a #win in the group is one too. Tool answers (/feel, /win) are not.
@@ -279,3 +292,10 @@ def _said(entry: Entry, tz: ZoneInfo) -> str:
     if entry.text:
         return entry.text
     return f"{_voice_said(entry)} on {entry.created_at.astimezone(tz):%A}"
+
+
+def next_zoom_try(attempts: int, now: datetime, retry_at: datetime | None) -> datetime:
+    """When to ask Zoom again after `attempts` refused tries: when Zoom said (a 429's
+    Retry-After, the daily limit's midnight), and never sooner than the backoff."""
+    delay = ZOOM_RETRY_DELAYS[min(max(attempts, 1), len(ZOOM_RETRY_DELAYS)) - 1]
+    return max(now + delay, retry_at) if retry_at else now + delay

@@ -1,10 +1,16 @@
-"""The Zoom gateway: creates the weekly Q&A meeting through zoomus, off the event loop.
+"""The Zoom gateway: the weekly Q&A meeting through zoomus, off the event loop.
 
 zoomus is synchronous (requests) and its `ZoomClient` fetches a Server-to-Server OAuth token
 while it is being constructed, with no timeout, keeping neither the token's lifetime nor any
 error (a refused token becomes `None`). So the gateway fetches and remembers the token itself
-and uses zoomus only for the meeting call, through its `MeetingComponentV2`, which takes the
-token in a plain config dict and does no network work when made.
+and uses zoomus only for the API calls, through its components (`MeetingComponentV2`,
+`UserComponentV2`), which take the token in a plain config dict and do no network work when
+made.
+
+Meetings are made for the host user (`ZOOM_HOST_USER`: an id or email; `me` is the account
+owner under Server-to-Server OAuth). Zoom has no idempotency key, so the caller looks for a
+meeting (by a marker in its agenda) before creating one again; and a 429 says when to try
+again (`ZoomError.retry_at`): the per-second limit soon, the daily one at 00:00 GMT.
 """
 
 from __future__ import annotations
@@ -15,15 +21,19 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
+from zoomus.components.base import BaseComponent
 from zoomus.components.meeting import MeetingComponentV2
+from zoomus.components.user import UserComponentV2
 from zoomus.util import API_VERSION_2
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+C = TypeVar("C", bound=BaseComponent)
 
 # Refresh this long before the token runs out, so that no call is made with a dying token.
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -31,6 +41,10 @@ REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_TOKEN_TTL = 3600
 SCHEDULED_MEETING = 2
 MAX_REASON_LENGTH = 200
+# Zoom lists at most 300 meetings a page.
+LIST_PAGE_SIZE = 300
+# After a per-second 429 without a Retry-After, this long.
+QPS_PAUSE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,14 @@ class Meeting:
 
 
 class ZoomError(Exception):
-    """Zoom could not be reached or refused; the message says why, in one line, without secrets."""
+    """Zoom could not be reached or refused; the message says why, in one line, without secrets.
+
+    `retry_at`: when Zoom said it will take the request again (a 429), if it said.
+    """
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 @dataclass(frozen=True)
@@ -74,9 +95,11 @@ class ZoomGateway:
         oauth_url: str,
         timeout: float = 15.0,
         clock: Callable[[], datetime] = _utc_now,
+        host_user: str = "me",
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        self.host_user = host_user
         self._account_id = account_id
         self._client_id = client_id
         self._client_secret = client_secret
@@ -89,7 +112,13 @@ class ZoomGateway:
         self._token_lock = asyncio.Lock()
 
     async def create_meeting(
-        self, *, topic: str, start: datetime, duration_minutes: int, timezone: str
+        self,
+        *,
+        topic: str,
+        start: datetime,
+        duration_minutes: int,
+        timezone: str,
+        agenda: str = "",
     ) -> Meeting:
         """Schedule a meeting at `start` (aware) shown in `timezone`; raises ZoomError."""
         if start.tzinfo is None:
@@ -98,48 +127,120 @@ class ZoomGateway:
         start_utc = start.astimezone(UTC)
 
         def post(token: str) -> requests.Response:
-            meetings = MeetingComponentV2(
-                base_uri=self._api_base,
-                config={"version": API_VERSION_2, "token": token},
-                # zoomus insists on whole seconds; asyncio.timeout below is the real bound,
-                # this only keeps the worker thread from waiting forever once we gave up.
-                timeout=max(1, math.ceil(self._timeout)),
-            )
-            response: requests.Response = meetings.create(
-                user_id="me",
+            response: requests.Response = self._meetings(token).create(
+                user_id=self.host_user,
                 topic=topic,
                 type=SCHEDULED_MEETING,
                 start_time=start_utc,
                 duration=duration_minutes,
                 timezone=timezone,
+                agenda=agenda,
             )
             return response
 
-        try:
-            async with asyncio.timeout(self._timeout):
-                token = await self._valid_token()
-                response = await self._in_thread(lambda: post(token))
-                if response.status_code == 401:
-                    # Revoked or expired early (code 124): one new token, one more try.
-                    log.info("Zoom refused its access token; fetching a new one")
-                    self._forget_token(token)
-                    token = await self._valid_token()
-                    response = await self._in_thread(lambda: post(token))
-        except TimeoutError:
-            raise ZoomError(self._timed_out()) from None
-
+        response = await self._call(post)
         if response.status_code not in (200, 201):
-            raise ZoomError(self._refusal("Zoom answered", response))
-        meeting = self._meeting_from(response, start_utc, duration_minutes)
+            raise self._refused("Zoom answered", response)
+        meeting = self._meeting_from(_json_object(response), start_utc, duration_minutes)
         log.info("created Zoom meeting %s at %s", meeting.id, meeting.start.isoformat())
         return meeting
+
+    async def find_meeting(self, *, marker: str, topic: str, start: datetime) -> Meeting | None:
+        """The host's coming meeting carrying `marker` in its agenda (or, where Zoom's list
+        leaves the agenda out, with this topic at this time); raises ZoomError."""
+        start_utc = start.astimezone(UTC)
+        page_token = ""
+        while True:
+
+            def get(token: str, page: str = page_token) -> requests.Response:
+                response: requests.Response = self._meetings(token).list(
+                    user_id=self.host_user,
+                    type="upcoming",
+                    page_size=LIST_PAGE_SIZE,
+                    next_page_token=page,
+                )
+                return response
+
+            response = await self._call(get)
+            if response.status_code != 200:
+                raise self._refused("Zoom answered the meeting list with", response)
+            answer = _json_object(response)
+            for listed in answer.get("meetings") or []:
+                if not isinstance(listed, dict):
+                    continue
+                found = self._meeting_from(listed, start_utc, 0)
+                if "agenda" in listed:
+                    if marker in str(listed.get("agenda") or ""):
+                        return found
+                elif listed.get("topic") == topic and found.start == start_utc:
+                    return found
+            page_token = str(answer.get("next_page_token") or "")
+            if not page_token:
+                return None
+
+    async def host_link(self, meeting_id: str) -> str:
+        """The meeting's start_url, fresh: it lets the host start it, and lives two hours."""
+
+        def get(token: str) -> requests.Response:
+            response: requests.Response = self._meetings(token).get(id=meeting_id)
+            return response
+
+        response = await self._call(get)
+        if response.status_code != 200:
+            raise self._refused("Zoom answered", response)
+        start_url = _json_object(response).get("start_url")
+        if not isinstance(start_url, str) or not start_url:
+            raise ZoomError("Zoom's meeting answer has no start_url")
+        return start_url
+
+    async def host(self) -> str:
+        """Who meetings are made for (the host user's email): checks the app and the host."""
+
+        def get(token: str) -> requests.Response:
+            users = self._component(UserComponentV2, token)
+            response: requests.Response = users.get(id=self.host_user)
+            return response
+
+        response = await self._call(get)
+        if response.status_code != 200:
+            raise self._refused("Zoom answered the host user request with", response)
+        return str(_json_object(response).get("email") or self.host_user)
 
     async def close(self) -> None:
         """Forget the token; each request opens and closes its own connection, so nothing else."""
         self._token = None
 
     # -----------------------------------------------------------------------------------
-    # The access token
+    # Calls and the access token
+
+    def _meetings(self, token: str) -> MeetingComponentV2:
+        return self._component(MeetingComponentV2, token)
+
+    def _component(self, kind: type[C], token: str) -> C:
+        component: C = kind(
+            base_uri=self._api_base,
+            config={"version": API_VERSION_2, "token": token},
+            # zoomus insists on whole seconds; asyncio.timeout in _call is the real bound,
+            # this only keeps the worker thread from waiting forever once we gave up.
+            timeout=max(1, math.ceil(self._timeout)),
+        )
+        return component
+
+    async def _call(self, send: Callable[[str], requests.Response]) -> requests.Response:
+        """One API request with a valid token, the whole bounded by the timeout."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                token = await self._valid_token()
+                response = await self._in_thread(lambda: send(token))
+                if response.status_code == 401:
+                    # Revoked or expired early (code 124): one new token, one more try.
+                    log.info("Zoom refused its access token; fetching a new one")
+                    self._forget_token(token)
+                    token = await self._valid_token()
+                    response = await self._in_thread(lambda: send(token))
+        except TimeoutError:
+            raise ZoomError(self._timed_out()) from None
+        return response
 
     async def _valid_token(self) -> str:
         async with self._token_lock:
@@ -164,7 +265,7 @@ class ZoomGateway:
             )
         )
         if response.status_code != 200:
-            raise ZoomError(self._refusal("Zoom answered the token request with", response))
+            raise self._refused("Zoom answered the token request with", response)
         answer = _json_object(response)
         value = answer.get("access_token")
         if not isinstance(value, str) or not value:
@@ -191,19 +292,37 @@ class ZoomGateway:
     def _timed_out(self) -> str:
         return f"Zoom did not answer within {self._timeout:g} s"
 
-    def _refusal(self, prefix: str, response: requests.Response) -> str:
+    def _refused(self, prefix: str, response: requests.Response) -> ZoomError:
         reason = _reason(response)
         # Zoom has no business echoing credentials back, but a message must never carry them.
         for secret in (self._client_secret, self._token.value if self._token else ""):
             if secret:
                 reason = reason.replace(secret, "***")
-        return f"{prefix} {response.status_code}: {reason}"
+        return ZoomError(
+            f"{prefix} {response.status_code}: {reason}", retry_at=self._retry_at(response)
+        )
+
+    def _retry_at(self, response: requests.Response) -> datetime | None:
+        """When a 429 may be sent again: Retry-After (a date or seconds), else the next GMT
+        midnight for the daily limit and a minute for the per-second one."""
+        if response.status_code != 429:
+            return None
+        now = self._clock()
+        after = response.headers.get("Retry-After", "")
+        if after.isdigit():
+            return now + timedelta(seconds=int(after))
+        try:
+            return parsedate_to_datetime(after).astimezone(UTC)
+        except (TypeError, ValueError):
+            pass
+        if response.headers.get("X-RateLimit-Type", "").lower().startswith("daily"):
+            return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        return now + QPS_PAUSE
 
     @staticmethod
     def _meeting_from(
-        response: requests.Response, start_utc: datetime, duration_minutes: int
+        answer: dict[str, Any], start_utc: datetime, duration_minutes: int
     ) -> Meeting:
-        answer = _json_object(response)
         meeting_id = answer.get("id")
         join_url = answer.get("join_url")
         if meeting_id is None or not isinstance(join_url, str) or not join_url:

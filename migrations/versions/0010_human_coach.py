@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel.sql.sq
 from alembic import op
 
 revision: str = "0010_human_coach"
-down_revision: str | None = "0006_real_telegram"
+down_revision: str | None = "0007_real_stripe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

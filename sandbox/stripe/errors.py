@@ -22,9 +22,11 @@ class StripeError(Exception):
         type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
         self.body: JSON = {"type": type, "message": message}
         if code is not None:
             self.body["code"] = code
@@ -32,7 +34,7 @@ class StripeError(Exception):
             self.body["param"] = param
 
     def response(self) -> web.Response:
-        return web.json_response({"error": self.body}, status=self.status)
+        return web.json_response({"error": self.body}, status=self.status, headers=self.headers)
 
 
 def missing(kind: str, object_id: str, param: str = "id") -> StripeError:

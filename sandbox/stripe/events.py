@@ -4,8 +4,9 @@ Every change makes an Event (evt_...) with a snapshot of the object, and for an 
 values of what changed. Stripe POSTs it to each endpoint as pretty-printed JSON with a
 Stripe-Signature header, t=<timestamp>,v1=<HMAC-SHA256 of "<timestamp>.<body>" keyed with the
 endpoint's secret>. Deliveries go out one at a time, in the order the events were made, and
-those an API call causes go out after the call is answered. A test may resend an event, forge
-or age its signature, or have webhooks lost.
+those an API call causes go out after the call is answered. An endpoint gets only the event
+types it enabled ("*" for all). A test may resend an event, forge or age its signature, or have
+webhooks lost. Every event can be read back through the events API (sandbox.stripe.account).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 import aiohttp
 
 from sandbox.stripe.objects import JSON, new_id, unix_time
+from sandbox.stripe.versions import render
 
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -39,6 +42,12 @@ class Delivery(NamedTuple):
 class WebhookEndpoint:
     url: str
     secret: str
+    enabled_events: tuple[str, ...] = ("*",)
+    id: str = ""
+    created: int = 0
+
+    def wants(self, event_type: str) -> bool:
+        return any(fnmatchcase(event_type, pattern) for pattern in self.enabled_events)
 
 
 class EventsMixin:
@@ -54,10 +63,17 @@ class EventsMixin:
     _http: aiohttp.ClientSession | None
     _delivery_lock: asyncio.Lock
     _background_deliveries: set[asyncio.Task[None]]
+    _delivered: set[str]
 
-    def add_webhook_endpoint(self, url: str, secret: str) -> None:
-        """Send every event from now on to `url`, signed with `secret`."""
-        self._webhook_endpoints.append(WebhookEndpoint(url, secret))
+    def add_webhook_endpoint(
+        self, url: str, secret: str, enabled_events: Iterable[str] = ("*",)
+    ) -> WebhookEndpoint:
+        """Send every event (of the enabled types) from now on to `url`, signed with `secret`."""
+        endpoint = WebhookEndpoint(
+            url, secret, tuple(enabled_events), new_id("we"), unix_time(self._now())
+        )
+        self._webhook_endpoints.append(endpoint)
+        return endpoint
 
     async def settle(self) -> None:
         """Wait until webhooks caused by API calls (cancel, expire) have been delivered."""
@@ -68,8 +84,9 @@ class EventsMixin:
     # Events and their delivery
 
     def make_event(self, type: str, obj: JSON, *, previous_attributes: JSON | None = None) -> JSON:
-        """A new Event with a fresh evt_ id, created=now, carrying a snapshot of `obj`."""
-        data: JSON = {"object": copy.deepcopy(obj)}
+        """A new Event with a fresh evt_ id, created=now, carrying a snapshot of `obj` in the
+        account's API version."""
+        data: JSON = {"object": render(copy.deepcopy(obj), self.api_version)}
         if previous_attributes is not None:
             data["previous_attributes"] = copy.deepcopy(previous_attributes)
         event: JSON = {
@@ -79,7 +96,7 @@ class EventsMixin:
             "created": unix_time(self._now()),
             "data": data,
             "livemode": False,
-            "pending_webhooks": len(self._webhook_endpoints),
+            "pending_webhooks": sum(e.wants(type) for e in self._webhook_endpoints),
             "request": {"id": None, "idempotency_key": None},
             "type": type,
         }
@@ -145,6 +162,8 @@ class EventsMixin:
         body = json.dumps(event, indent=2).encode()
         statuses: list[int] = []
         for endpoint in self._webhook_endpoints:
+            if not endpoint.wants(str(event.get("type", ""))):
+                continue
             header = signature or self.sign(body, secret or endpoint.secret, signed_at)
             headers = {
                 "Content-Type": "application/json; charset=utf-8",
@@ -160,4 +179,6 @@ class EventsMixin:
             self.deliveries.append(Delivery(str(event.get("id", "")), status))
             statuses.append(status)
         failures = [status for status in statuses if not 200 <= status < 300]
-        return failures[0] if failures else statuses[-1]
+        if not failures:
+            self._delivered.add(str(event.get("id", "")))
+        return failures[0] if failures else (statuses[-1] if statuses else 200)

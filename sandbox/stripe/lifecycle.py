@@ -100,8 +100,6 @@ class LifecycleMixin(EventsMixin):
             "collection_method": "charge_automatically",
             "created": unix_time(start),
             "currency": items[0]["price"]["currency"],
-            "current_period_start": None,
-            "current_period_end": None,
             "customer": customer_id,
             "ended_at": None,
             "items": {
@@ -126,19 +124,25 @@ class LifecycleMixin(EventsMixin):
         return subscription
 
     def _set_period(self, subscription: JSON, start: datetime, end: datetime) -> None:
-        # Newer API versions keep the period on each item; older ones on the subscription.
+        # Since 2025-03-31.basil the period lives on each item only (sandbox.stripe.versions
+        # puts it back on the subscription for older versions).
         period = {"current_period_start": unix_time(start), "current_period_end": unix_time(end)}
-        subscription.update(period)
         for item in subscription["items"]["data"]:
             item.update(period)
 
+    @staticmethod
+    def _period(subscription: JSON) -> tuple[int, int]:
+        """The current billing period (start, end), as the subscription's items carry it."""
+        item = subscription["items"]["data"][0]
+        return item["current_period_start"], item["current_period_end"]
+
     def _advance_period(self, subscription: JSON) -> tuple[int, int]:
         """Move into the next billing period; returns the period just ended."""
-        previous = (subscription["current_period_start"], subscription["current_period_end"])
+        previous = self._period(subscription)
         # Periods are counted from the anchor so a 31st keeps renewing on month ends.
         anchor = from_unix_time(subscription["billing_cycle_anchor"])
         recurring = subscription["items"]["data"][0]["price"]["recurring"]
-        start = from_unix_time(subscription["current_period_end"])
+        start = from_unix_time(previous[1])
         periods = 1
         while (
             end := add_interval(
@@ -167,8 +171,8 @@ class LifecycleMixin(EventsMixin):
                 "currency": item["price"]["currency"],
                 "description": None,
                 "period": {
-                    "start": subscription["current_period_start"],
-                    "end": subscription["current_period_end"],
+                    "start": item["current_period_start"],
+                    "end": item["current_period_end"],
                 },
                 "pricing": {
                     "type": "price_details",
@@ -223,8 +227,6 @@ class LifecycleMixin(EventsMixin):
             "period_end": looks_back[1],
             "status": "open",
             "status_transitions": {"finalized_at": now, "paid_at": None},
-            # Older API versions name the subscription here instead of under parent.
-            "subscription": subscription["id"],
             "total": total,
         }
         if paid:
@@ -245,7 +247,7 @@ class LifecycleMixin(EventsMixin):
 
     def _set_cancel_at_period_end(self, subscription: JSON, cancel: bool) -> None:
         subscription["cancel_at_period_end"] = cancel
-        subscription["cancel_at"] = subscription["current_period_end"] if cancel else None
+        subscription["cancel_at"] = self._period(subscription)[1] if cancel else None
         subscription["canceled_at"] = unix_time(self._now()) if cancel else None
         subscription["cancellation_details"]["reason"] = (
             "cancellation_requested" if cancel else None

@@ -63,7 +63,7 @@ class PagesMixin(SimulationsMixin):
         for subscription in self.subscriptions.values():
             if subscription["customer"] != portal["customer"]:
                 continue
-            period_end = from_unix_time(subscription["current_period_end"]).date().isoformat()
+            period_end = from_unix_time(self._period(subscription)[1]).date().isoformat()
             state = subscription["status"]
             action = ""
             if subscription["cancel_at_period_end"]:

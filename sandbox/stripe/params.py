@@ -43,12 +43,16 @@ CUSTOMER_CREATE_PARAMS = param_names(
     invoice_settings tax_id_data test_clock
     """
 )
+# stripe/params/checkout/_session_create_params.py; payment_method_types went in
+# 2026-09-30.endive (allowed_/excluded_payment_method_types replace it).
 CHECKOUT_CREATE_PARAMS = param_names(
     """
     mode line_items client_reference_id metadata subscription_data success_url cancel_url
     return_url customer customer_email expires_at allow_promotion_codes automatic_tax
     billing_address_collection consent_collection currency custom_fields custom_text
-    customer_update discounts locale payment_method_collection payment_method_types
+    customer_creation customer_update discounts locale payment_method_collection
+    allowed_payment_method_types excluded_payment_method_types after_expiration
+    invoice_creation payment_intent_data optional_items adaptive_pricing
     phone_number_collection submit_type tax_id_collection ui_mode
     """
 )

@@ -42,6 +42,9 @@ from sandbox.stripe.params import (
 CHECKOUT_DEFAULT_LIFETIME = timedelta(hours=24)
 CHECKOUT_MIN_LIFETIME = timedelta(minutes=30)
 CHECKOUT_MAX_LIFETIME = timedelta(hours=24)
+# checkout/_session.py: Literal["elements", "embedded_page", "form", "hosted_page"], default
+# hosted_page; the names before 2026-03-25.dahlia (hosted, embedded, custom) now fail.
+UI_MODES = ("elements", "embedded_page", "form", "hosted_page")
 
 
 class RoutesMixin(LifecycleMixin):
@@ -50,7 +53,11 @@ class RoutesMixin(LifecycleMixin):
     @staticmethod
     def _list(items: Iterable[JSON], params: JSON, url: str) -> JSON:
         """One page of a Stripe list, newest first, with cursor pagination."""
-        newest_first = sorted(items, key=lambda item: item["created"], reverse=True)
+        # Within one second, the one made later comes first (items arrive in making order).
+        numbered = sorted(
+            enumerate(items), key=lambda pair: (pair[1]["created"], pair[0]), reverse=True
+        )
+        newest_first = [item for _, item in numbered]
         limit = int_param(params, "limit") or 10
         if not 1 <= limit <= 100:
             raise StripeError(400, "This value must be between 1 and 100.", param="limit")
@@ -252,6 +259,20 @@ class RoutesMixin(LifecycleMixin):
         if customer_id is not None and customer_id not in self.customers:
             raise missing("customer", customer_id, "customer")
 
+        ui_mode = str_param(params, "ui_mode") or "hosted_page"
+        if ui_mode not in UI_MODES:
+            raise StripeError(
+                400,
+                "Invalid ui_mode: must be one of elements, embedded_page, form, or hosted_page",
+                param="ui_mode",
+            )
+        if str_param(params, "customer_creation") is not None and mode != "payment":
+            raise StripeError(
+                400,
+                "`customer_creation` can only be used in `payment` mode.",
+                param="customer_creation",
+            )
+
         line_items = self._checkout_line_items_param(params, mode)
         subscription_data = dict_param(params, "subscription_data")
         reject_unknown(subscription_data, {"metadata", "description"}, "subscription_data")
@@ -307,8 +328,9 @@ class RoutesMixin(LifecycleMixin):
             "status": "open",
             "subscription": None,
             "success_url": str_param(params, "success_url"),
-            "ui_mode": str_param(params, "ui_mode") or "hosted",
-            "url": f"{self.base_url}/pay/{session_id}",
+            "ui_mode": ui_mode,
+            # Only a hosted page has a URL to send the customer to.
+            "url": f"{self.base_url}/pay/{session_id}" if ui_mode == "hosted_page" else None,
         }
         self.checkout_sessions[session_id] = session
         self._checkout_line_items[session_id] = line_items
@@ -445,11 +467,10 @@ class RoutesMixin(LifecycleMixin):
     def _cancel_subscription(self, call: ApiCall) -> JSON:
         reject_unknown(call.params, {"cancellation_details", "invoice_now", "prorate"})
         subscription = self._retrieve_subscription(call)
-        if subscription["status"] == "canceled":
-            raise StripeError(
-                400,
-                f"The subscription {subscription['id']} has already been canceled.",
-            )
+        if subscription["status"] in ("canceled", "incomplete_expired"):
+            # Stripe treats an ended subscription as gone: 404 resource_missing, although GET
+            # still finds it (a Stripe engineer on stripe/stripe-go#1887; dj-stripe #502).
+            raise missing("subscription", subscription["id"])
         event = self._end(subscription)
         self._note_request(event, call)
         self._deliver_in_background([event])
@@ -465,7 +486,7 @@ class RoutesMixin(LifecycleMixin):
             invoice
             for invoice in self.invoices.values()
             if (customer is None or invoice["customer"] == customer)
-            and (subscription is None or invoice["subscription"] == subscription)
+            and (subscription is None or _invoice_subscription(invoice) == subscription)
             and (status is None or invoice["status"] == status)
         ]
         return self._list(invoices, params, "/v1/invoices")
@@ -480,3 +501,9 @@ class RoutesMixin(LifecycleMixin):
     def _note_request(event: JSON, call: ApiCall) -> None:
         # Events caused by an API call name it, as Stripe's do.
         event["request"] = {"id": call.request_id, "idempotency_key": call.idempotency_key}
+
+
+def _invoice_subscription(invoice: JSON) -> str | None:
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    found = details.get("subscription")
+    return str(found) if found else None

@@ -3,10 +3,12 @@
 Each mixin it inherits models one part and builds on the ones beneath it:
 
     ApiMixin          api.py          the HTTP side: keys, idempotency, routing, expand
+                      versions.py     objects as each API version shows them
     EventsMixin       events.py       events, signed and sent to the webhook endpoints
     LifecycleMixin    lifecycle.py    customers, subscriptions, invoices and how they change
     SimulationsMixin  simulations.py  what customers and Stripe do: pay, renew, fail, cancel
-    RoutesMixin       routes.py       the API's endpoints, one handler each
+    RoutesMixin       routes.py       the API's endpoints for billing, one handler each
+    AccountMixin      account.py      the account's endpoints: balance, webhook endpoints, events
     PagesMixin        pages.py        the hosted Checkout and billing portal pages
 
 Here are the rest: all the state, made in __init__ with the table of routes, and starting and
@@ -18,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from aiohttp import web
 
+from sandbox.stripe.account import AccountMixin
 from sandbox.stripe.api import ApiMixin
 from sandbox.stripe.events import WEBHOOK_TIMEOUT
 from sandbox.stripe.pages import PagesMixin
@@ -32,8 +35,13 @@ from sandbox.stripe.routes import RoutesMixin
 DEFAULT_API_VERSION = "2026-10-28.endive"
 
 
-class StripeSandbox(PagesMixin, RoutesMixin, ApiMixin):
-    """An in-memory Stripe account served over HTTP, with simulated customers and billing."""
+class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
+    """An in-memory Stripe account served over HTTP, with simulated customers and billing.
+
+    Stripe keeps its own time: `clock_skew` puts it ahead of (or behind) the `now` it is given,
+    which is the app's clock, so what Stripe measures from "its" now (a Checkout Session's
+    30-minute minimum, a key's 24 hours) can be tested at the edges.
+    """
 
     def __init__(
         self,
@@ -41,10 +49,13 @@ class StripeSandbox(PagesMixin, RoutesMixin, ApiMixin):
         api_key: str = "sk_test_sandbox",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         api_version: str = DEFAULT_API_VERSION,
+        clock_skew: timedelta = timedelta(0),
     ) -> None:
         self.api_key = api_key
         self.api_version = api_version
-        self._now = now
+        self.clock_skew = clock_skew
+        self._app_now = now
+        self._now = self._stripe_now
         self.base_url = ""
 
         self.products = {}
@@ -64,9 +75,16 @@ class StripeSandbox(PagesMixin, RoutesMixin, ApiMixin):
         self.requests = []
         self._webhook_endpoints = []
         self._losing_webhooks = False
-        # Idempotency key -> (method, path, params, status, body) of its first answer.
+        # Idempotency key -> its first answer; keys whose first request still runs.
         self._idempotent_answers = {}
+        self._idempotency_in_progress = set()
         self._outage_status = None
+        self._fail_after_execution = []
+        self._stalls = []
+        self._stalled_changed = asyncio.Condition()
+        self.stalled = 0
+        # Events delivered with a 2xx to every endpoint that wanted them.
+        self._delivered = set()
 
         self._runner: web.AppRunner | None = None
         self._http = None
@@ -93,7 +111,15 @@ class StripeSandbox(PagesMixin, RoutesMixin, ApiMixin):
             ("DELETE", re.compile(r"/v1/subscriptions/([^/]+)"), self._cancel_subscription),
             ("GET", re.compile(r"/v1/invoices"), self._list_invoices),
             ("GET", re.compile(r"/v1/invoices/([^/]+)"), self._retrieve_invoice),
+            ("GET", re.compile(r"/v1/balance"), self._retrieve_balance),
+            ("GET", re.compile(r"/v1/account"), self._retrieve_account),
+            ("GET", re.compile(r"/v1/webhook_endpoints"), self._list_webhook_endpoints),
+            ("GET", re.compile(r"/v1/events"), self._list_events),
+            ("GET", re.compile(r"/v1/events/([^/]+)"), self._retrieve_event),
         ]
+
+    def _stripe_now(self) -> datetime:
+        return self._app_now() + self.clock_skew
 
     # -----------------------------------------------------------------------------------
     # Lifecycle

@@ -115,8 +115,8 @@ async def stripe_sandbox(clock: SimulatedClock) -> AsyncIterator[StripeSandbox]:
 
 
 @pytest.fixture
-async def zoom_sandbox() -> AsyncIterator[ZoomSandbox]:
-    sandbox = ZoomSandbox()
+async def zoom_sandbox(clock: SimulatedClock) -> AsyncIterator[ZoomSandbox]:
+    sandbox = ZoomSandbox(now=clock.now)
     await sandbox.start()
     yield sandbox
     await sandbox.stop()

@@ -94,6 +94,10 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "just checking in" in printed
     assert "📅 Live Q&A: Wednesday 25 November, 18:00 (Europe/London)" in printed
     assert "Live Q&A tomorrow" in printed and "Live Q&A in one hour" in printed
+    assert "Your host link for today's live Q&A" in printed  # the coach's, in private
+    assert " Start the meeting as host " in printed
+    assert "ends Jon's subscription itself; that webhook never arrives" in printed
+    assert "'removed_unpaid': 1" in printed  # the sweep went on all the same
     assert "1. Maya: How do I stop replaying conversations at night?" in printed
     assert "Draft for Maya" in printed and "This was a quiet week" in printed  # Jon's
     assert "Our week together" in printed

@@ -80,16 +80,14 @@ async def test_a_zoom_outage_uses_the_standing_link_and_tells_the_coach(
     world: World, zoom_sandbox: ZoomSandbox
 ) -> None:
     zoom_sandbox.go_down(503)
-    async with world.sessions() as session:
-        [meeting] = await qa.ensure_meetings(
-            session,
-            zoom=world.runtime.zoom,
-            standing_url="https://zoom.us/j/555000111",
-            templates=world.runtime.templates,
-            coach_ids=(COACH_ID,),
-            now=world.clock.now(),
-        )
-        await session.commit()
+    [meeting] = await qa.ensure_meetings(
+        world.sessions,
+        zoom=world.runtime.zoom,
+        standing_url="https://zoom.us/j/555000111",
+        templates=world.runtime.templates,
+        coach_ids=(COACH_ID,),
+        now=world.clock.now(),
+    )
     await world.deliver()
     assert meeting.fallback and meeting.join_url == "https://zoom.us/j/555000111"
     assert "https://zoom.us/j/555000111" in (world.telegram.sent_by_bot(GROUP)[-1].text or "")

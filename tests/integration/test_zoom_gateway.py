@@ -168,7 +168,7 @@ async def test_wrong_credentials_are_a_zoom_error_without_the_secret(
     caplog.set_level("DEBUG")
     wrong_secret = make_gateway(client_secret="not-the-secret-42")
     message = await refusal(wrong_secret)
-    assert "401" in message and "Invalid client_id or client_secret" in message
+    assert "400" in message and "Invalid client_id or client_secret" in message
     assert "not-the-secret-42" not in message
 
     wrong_account = make_gateway(account_id="acc_someone_else")

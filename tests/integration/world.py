@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from sandbox.stripe import StripeSandbox
 from sandbox.telegram import ChatMessage, TelegramSandbox
 from scheduling import jobs
 
-__all__ = ["COACH_ID", "GROUP", "World", "open_world"]
+__all__ = ["COACH_ID", "GROUP", "World", "open_world", "world_with_settings"]
 
 GROUP = -1001009000000  # a supergroup (basic groups are -1 … -999999999999)
 
@@ -149,3 +150,19 @@ async def open_world(
         yield World(runtime, telegram, stripe_sandbox, sessions, clock, settings, group_chat_id)
         await stripe_sandbox.settle()
     await runtime.close()
+
+
+@contextlib.asynccontextmanager
+async def world_with_settings(
+    settings: Settings,
+    sessions: SessionFactory,
+    redis: Any,
+    clock: SimulatedClock,
+    telegram: TelegramSandbox,
+    stripe_sandbox: StripeSandbox,
+    **changes: Any,
+) -> AsyncIterator[World]:
+    """The world with some settings changed (a coach's own .env)."""
+    changed = settings.model_copy(update=changes)
+    async for world in open_world(changed, sessions, redis, clock, telegram, stripe_sandbox):
+        yield world
