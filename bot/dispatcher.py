@@ -11,6 +11,7 @@ from bot.routers import (
     checkins,
     coach,
     coach_day,
+    dashboard,
     gate,
     group,
     member,
@@ -75,6 +76,8 @@ def create_routers() -> list[Router]:
         # Coach commands before member commands, so a coach's /seats is never a member's.
         coach.create_router(),
         coach_day.create_router(),
+        # The coach's dashboard: /dashboard (its own router, merged in cleanly).
+        dashboard.create_router(),
         # A person's private chat with the bot: joining, membership, the tools.
         member.create_router(),
         tools.create_router(),

@@ -195,7 +195,12 @@ async def approve_all(session: AsyncSession, group_id: int, week_start: date) ->
 
 
 async def edit_from_reply(
-    session: AsyncSession, *, chat_id: int, preview_message_id: int, text: str
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    preview_message_id: int,
+    text: str,
+    now: datetime | None = None,
 ) -> Member | None:
     """The coach replied to a draft's preview with new words: they become the summary."""
     preview = (
@@ -213,6 +218,7 @@ async def edit_from_reply(
         return None
     # The coach typed plain words; the summary is sent as HTML.
     summary.text, summary.state = html.escape(text, quote=False), SummaryState.APPROVED
+    summary.edited_at = now
     session.add(summary)
     return await session.get(Member, summary.member_id)
 

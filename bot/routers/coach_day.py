@@ -59,7 +59,11 @@ async def answer_member(
     answers = message.reply_to_message.message_id
     if message.text:
         edited = await summaries.edit_from_reply(
-            session, chat_id=message.chat.id, preview_message_id=answers, text=message.text
+            session,
+            chat_id=message.chat.id,
+            preview_message_id=answers,
+            text=message.text,
+            now=now,
         )
         if edited is not None:
             await message.reply(templates.render("coach_summary_edited", member=edited))

@@ -17,7 +17,8 @@ getFile, and group privacy mode (the bot sees every message in the groups it is 
 One module per thing it models: shapes (the Bot API's JSON objects), formatting (the HTML and
 Markdown parse modes), errors (how refusals are worded), flood (sending limits), api (calls and
 their parameters), delivery (webhook and getUpdates), chats (people, groups, members), messages,
-links (invite links and join requests), profile (getMe and commands), and sandbox, where
+links (invite links and join requests), profile (getMe and commands), mini_app (the menu
+button and Mini App launches, signed as Telegram signs them), and sandbox, where
 TelegramSandbox puts them together.
 """
 

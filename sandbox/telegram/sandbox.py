@@ -9,6 +9,7 @@ the ones beneath it:
     MessagesMixin  messages.py  sending, editing, deleting and pinning; buttons; files
     LinksMixin     links.py     invite links and join requests
     ProfileMixin   profile.py   getMe and the bot's commands
+    MiniAppMixin   mini_app.py  the menu button, and a person opening the Mini App
 
 Here are the rest: starting and stopping the HTTP server, and the method table, which says
 what area answers each Bot API method.
@@ -28,6 +29,7 @@ from sandbox.telegram.api import MAX_UPLOAD_BYTES, Handler
 from sandbox.telegram.flood import FloodControl
 from sandbox.telegram.links import LinksMixin
 from sandbox.telegram.messages import MessagesMixin
+from sandbox.telegram.mini_app import MiniAppMixin
 from sandbox.telegram.profile import ProfileMixin
 
 SANDBOX_BOT_TOKEN = "123456789:SANDBOX-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -38,7 +40,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin):
+class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin, MiniAppMixin):
     """A fake Telegram: the Bot API over HTTP, plus people who act and a record of it all."""
 
     def __init__(
@@ -77,6 +79,7 @@ class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin):
         self._query_ids = itertools.count(4_000_000_000_001)
         self._open_callback_queries = set()
         self._commands = {}
+        self._menu_buttons = {}
         self._injected = {}
         self._rate_limited = 0
         self._update_ids = itertools.count(700_000_001)
@@ -172,6 +175,8 @@ class TelegramSandbox(MessagesMixin, LinksMixin, ProfileMixin):
             "leaveChat": self._leave_chat,
             "setMyCommands": self._set_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "setChatMenuButton": self._set_chat_menu_button,
+            "getChatMenuButton": self._get_chat_menu_button,
         }
         # Telegram matches method names case-insensitively.
         return {name.lower(): (name, handler) for name, handler in handlers.items()}
