@@ -189,7 +189,7 @@ async def overview(
     # Seven columns: more than sqlmodel's select() types, so SQLAlchemy's own.
     entries = list(
         (
-            await session.execute(
+            await session.exec(  # type: ignore[call-overload]
                 sa_select(
                     col(Entry.member_id), col(Entry.kind), col(Entry.created_at),
                     col(Entry.prompt_id), col(Entry.text), col(Entry.chat_id),

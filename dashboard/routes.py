@@ -176,7 +176,7 @@ class Dashboard:
         return response
 
     def _signed_in(self, coach_id: int, now: datetime, *, in_telegram: bool) -> web.StreamResponse:
-        response = web.HTTPSeeOther(PREFIX)
+        response = web.Response(status=303, headers={"Location": PREFIX})
         self._set_cookie(response, coach_id, now, in_telegram=in_telegram)
         return response
 
@@ -409,7 +409,6 @@ class Dashboard:
                 text=self._templates.get_template("signed_out.html").render(),
                 content_type="text/html",
             )
-        request["coach"] = coach
         return coach
 
     def _require_csrf(self, request: web.Request, form: Any) -> None:
