@@ -151,3 +151,51 @@ def _parse_menu_button(value: object) -> JSON:
     if "." not in (parts.hostname or ""):
         raise bad_request(f"menu button Web App URL '{url}' is invalid: Wrong HTTP URL")
     return {"type": "web_app", "text": str(value["text"]), "web_app": {"url": url}}
+
+
+# What https://telegram.org/js/telegram-web-app.js does for a page, as far as the dashboard
+# uses it: read the launch parameters from the URL's fragment (keeping them for the pages that
+# follow, in sessionStorage, as the real script does), expose Telegram.WebApp.initData and the
+# theme, and set the theme's CSS variables on the document. A browser test serves this in the
+# real script's place, so the page runs as in Telegram without reaching telegram.org.
+TELEGRAM_WEB_APP_JS = r"""
+(function () {
+  var params = {};
+  var hash = window.location.hash.replace(/^#/, "");
+  hash.split("&").forEach(function (pair) {
+    var at = pair.indexOf("=");
+    if (at > 0) {
+      params[decodeURIComponent(pair.slice(0, at))] = decodeURIComponent(pair.slice(at + 1));
+    }
+  });
+  try {
+    var kept = "__telegram__initParams";
+    if (params.tgWebAppData) sessionStorage.setItem(kept, JSON.stringify(params));
+    else params = JSON.parse(sessionStorage.getItem(kept) || "{}");
+  } catch (e) {}
+  var theme = {};
+  try { theme = JSON.parse(params.tgWebAppThemeParams || "{}"); } catch (e) {}
+  var root = document.documentElement;
+  Object.keys(theme).forEach(function (key) {
+    root.style.setProperty("--tg-theme-" + key.replace(/_/g, "-"), theme[key]);
+  });
+  var unsafe = {};
+  (params.tgWebAppData || "").split("&").forEach(function (pair) {
+    var at = pair.indexOf("=");
+    if (at > 0) unsafe[pair.slice(0, at)] = decodeURIComponent(pair.slice(at + 1));
+  });
+  window.Telegram = { WebApp: {
+    initData: params.tgWebAppData || "",
+    initDataUnsafe: unsafe,
+    version: params.tgWebAppVersion || "6.0",
+    platform: params.tgWebAppPlatform || "unknown",
+    themeParams: theme,
+    colorScheme: "light",
+    isExpanded: false,
+    readyCalled: false,
+    ready: function () { this.readyCalled = true; },
+    expand: function () { this.isExpanded = true; },
+    close: function () {}
+  } };
+})();
+"""
