@@ -85,7 +85,7 @@ def line_chart(
 
 def check_in_strip(days: Sequence[bool], *, name: str) -> Markup:
     """The last four weeks as a row of small squares, filled on days with a check-in."""
-    size, gap = 7, 2
+    size, gap = 5, 1
     width = len(days) * (size + gap)
     count = sum(days)
     label = f"{name}: checked in on {count} of the last {len(days)} days"
