@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import shutil
 import socket
 import time
@@ -581,9 +582,10 @@ async def the_dashboard(demo: Demo) -> None:
     is kept next to the transcript (and a screenshot, where Chromium is installed)."""
     demo.scene("The coach's dashboard", datetime(2026, 12, 20, 11, 0, tzinfo=ZONE))
     await demo.act(demo.telegram.user_sends(COACH, text="/dashboard"))
-    answer = demo.telegram.sent_by_bot(COACH)[-1]
-    assert answer.reply_markup is not None
-    link = str(answer.reply_markup["inline_keyboard"][0][0]["url"])
+    answer = demo.telegram.sent_by_bot(COACH)[-1].text or ""
+    found = re.search(r"https?://\S+/dashboard/login\?t=[\w-]+", answer)
+    assert found is not None
+    link = found.group(0)
     token = link.split("t=", 1)[1]
     jar = aiohttp.CookieJar(unsafe=True)  # the dashboard is on 127.0.0.1 here
     async with aiohttp.ClientSession(cookie_jar=jar) as http:

@@ -50,9 +50,10 @@ async def render(target: Target, redis_url: str, members: int) -> Render:
         async with app.sessions() as session:
             entries = int((await session.exec(select(func.count()).select_from(Entry))).one())
         await app.telegram.user_sends(COACH_ID, text="/dashboard")
-        answer = app.telegram.sent_by_bot(COACH_ID)[-1]
-        assert answer.reply_markup is not None
-        token = str(answer.reply_markup["inline_keyboard"][0][0]["url"]).split("t=", 1)[1]
+        answer = app.telegram.sent_by_bot(COACH_ID)[-1].text or ""
+        found = re.search(r"/dashboard/login\?t=([\w-]+)", answer)
+        assert found is not None
+        token = found.group(1)
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
             async with http.post(

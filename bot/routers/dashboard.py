@@ -38,6 +38,15 @@ def dashboard_base(settings: Settings) -> str:
     return (settings.public_url or LOCAL_BASE) + "/dashboard"
 
 
+def _public(settings: Settings) -> bool:
+    return urlsplit(dashboard_base(settings)).scheme == "https"
+
+
+def settings_url(settings: Settings, group_id: int | None) -> str | None:
+    """The group's settings page, for a link in a message (public https addresses only)."""
+    return f"{dashboard_base(settings)}/groups/{group_id}/settings" if _public(settings) else None
+
+
 def mini_app_url(settings: Settings) -> str | None:
     """The Mini App's URL, if Telegram would take it (https only)."""
     base = dashboard_base(settings)
@@ -56,17 +65,21 @@ async def send_login_link(
     assert message.from_user is not None
     token = await issue_login_token(session, coach_id=message.from_user.id, now=now)
     url = f"{dashboard_base(settings)}/login?t={token}"
+    # Telegram refuses a URL button to a local address (BUTTON_URL_INVALID); a link in the
+    # text works anywhere, so the button comes only with a public https address.
+    public = _public(settings)
     await message.answer(
         templates.render(
             "dashboard_link",
             url=url,
+            button=public,
             minutes=int(LOGIN_LINK_LIFETIME.total_seconds() // 60),
             menu=mini_app_url(settings) is not None,
         ),
         # Telegram would fetch the link for a preview; the page does not use it up on a GET,
         # but nothing needs to fetch it at all.
         link_preview_options=LinkPreviewOptions(is_disabled=True),
-        reply_markup=markup([link_button("Open my dashboard", url)]),
+        reply_markup=markup([link_button("Open my dashboard", url)]) if public else None,
     )
     await show_dashboard_in_menu(bot, settings, coach_ids=(message.from_user.id,))
 

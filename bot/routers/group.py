@@ -12,7 +12,7 @@ from aiogram.types import ChatMemberAdministrator, ChatMemberUpdated
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import IN_A_GROUP, IsCoach, Magic
-from bot.routers.dashboard import dashboard_base, mini_app_url
+from bot.routers.dashboard import mini_app_url, settings_url
 from core.groups import BotRights, find_group, missing_rights, register_group
 from core.settings import Settings
 from prompts.render import Templates
@@ -66,7 +66,7 @@ async def coach_set_the_bot_up(
         chat_id=group.chat_id,
         timezone=group.timezone,
         missing=missing_rights(rights),
-        settings_url=f"{dashboard_base(settings)}/groups/{group.id}/settings",
+        settings_url=settings_url(settings, group.id),
         menu=mini_app_url(settings) is not None,
     )
     await _send_quietly(bot, event.from_user.id, text)

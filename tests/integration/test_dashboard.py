@@ -21,6 +21,7 @@ from bot.routers.dashboard import show_dashboard_in_menu
 from core import privacy
 from core.models import DashboardLogin, Group, Member, MemberNote
 from dashboard.auth import SESSION_COOKIE
+from sandbox.harness import TELEGRAM_WEBHOOK_SECRET
 from sandbox.telegram.mini_app import sign_init_data
 from tests.integration.world import COACH_ID, GROUP, World
 
@@ -46,10 +47,10 @@ async def in_the_group(world: World, user_id: int, name: str) -> None:
 async def login_link(world: World, user_id: int = COACH_ID) -> str:
     """/dashboard in the private chat; the link the bot sends (as a path and query)."""
     await world.telegram.user_sends(user_id, text="/dashboard")
-    answer = world.last(user_id)
-    assert answer.reply_markup is not None
-    url = answer.reply_markup["inline_keyboard"][0][0]["url"]
-    parts = urlsplit(url)
+    found = re.search(r"https?://\S+/dashboard/login\?t=[\w-]+", world.last(user_id).text or "")
+    assert found is not None
+    assert world.last(user_id).reply_markup is None  # Telegram takes no button to 127.0.0.1
+    parts = urlsplit(found.group(0))
     return f"{parts.path}?{parts.query}"
 
 
@@ -486,7 +487,29 @@ async def test_the_setup_message_points_at_the_settings_page(world: World) -> No
     setup = next(
         m for m in world.telegram.sent_by_bot(COACH_ID) if "I'm set up in" in (m.text or "")
     )
-    links = [e.get("url", "") for e in setup.raw.get("entities", []) if e["type"] == "text_link"]
-    gid = await group_id(world)
-    assert links == [f"http://127.0.0.1:8080/dashboard/groups/{gid}/settings"]
+    assert "open your dashboard's settings (send /dashboard to log in)" in (setup.text or "")
     assert "between group set" not in (setup.text or "")
+
+
+async def test_with_a_public_address_the_link_is_a_button_and_the_setup_message_links(
+    world: World, https_runtime: Runtime, https_client: Client
+) -> None:
+    base = str(https_client.make_url("")).rstrip("/")
+    await https_runtime.bot.set_webhook(
+        f"{base}/telegram/webhook", secret_token=TELEGRAM_WEBHOOK_SECRET
+    )
+    await world.telegram.user_sends(COACH_ID, text="/dashboard")
+    answer = world.last(COACH_ID)
+    assert answer.reply_markup is not None
+    [[button]] = answer.reply_markup["inline_keyboard"]
+    assert button["text"] == "Open my dashboard"
+    assert button["url"].startswith("https://between.example/dashboard/login?t=")
+    assert "the Dashboard button next to the message field" in (answer.text or "")
+    assert world.telegram.menu_button(COACH_ID)["type"] == "web_app"  # set on /dashboard too
+    world.telegram.add_group(-1009555, "Second circle", admins=[COACH_ID])
+    await world.telegram.bot_added_to_group(-1009555, by_user_id=COACH_ID)
+    setup = world.last(COACH_ID)
+    links = [e.get("url", "") for e in setup.raw.get("entities", []) if e["type"] == "text_link"]
+    async with world.sessions() as session:
+        second = (await session.exec(select(Group).where(col(Group.chat_id) == -1009555))).one()
+    assert links == [f"https://between.example/dashboard/groups/{second.id}/settings"]

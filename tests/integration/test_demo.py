@@ -83,7 +83,8 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     for words in ("Tight chest", "better off without me", "I said no to the extra shift"):
         assert words in printed and words not in logged  # the log has ids and kinds only
     # The coach's dashboard, opened with the link /dashboard sends, kept next to the transcript.
-    assert "Open it here. The link works once, for 10 minutes" in printed
+    assert "Open it in your browser: http://127.0.0.1:" in printed
+    assert "The link works once, for 10 minutes" in printed
     assert "presses it → 303, a cookie (HttpOnly, SameSite=Lax)" in printed
     assert "tries it again → 403" in printed
     dashboard = (tmp_path / "demo" / "dashboard.html").read_text()
