@@ -24,6 +24,7 @@ COPY practice practice
 COPY safety safety
 COPY prompts prompts
 COPY core core
+COPY dashboard dashboard
 COPY sandbox sandbox
 COPY migrations migrations
 RUN pip install . && mkdir -p /app/data && chown between /app/data

@@ -232,6 +232,9 @@ def group_set(
 ) -> None:
     """Change a registered group's settings."""
     schedule = Schedule(
+        title=title,
+        capacity=capacity,
+        timezone=timezone,
         prompt_time=prompt_time,
         prompt_days=prompt_days,
         country=country,
@@ -247,12 +250,7 @@ def group_set(
         summary_approval=summary_approval,
     )
     _save_group(
-        chat_id=chat_id,
-        title=title,
-        capacity=capacity,
-        timezone=timezone,
-        existing=True,
-        schedule=schedule,
+        chat_id=chat_id, title=None, capacity=None, timezone=None, existing=True, schedule=schedule
     )
 
 
@@ -441,7 +439,8 @@ def data_purge(
     console.print(
         f"Older than {settings.retention_days} days, {verb}: the words of {counts.entries} "
         f"check-ins and {counts.replies} coach replies; {counts.messages} sent messages, "
-        f"{counts.summaries} summaries, {counts.questions} questions.",
+        f"{counts.summaries} summaries, {counts.questions} questions, "
+        f"{counts.notes} notes of the coach's.",
         markup=False,
     )
 

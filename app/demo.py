@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import shutil
 import socket
 import time
@@ -677,6 +678,90 @@ async def a_long_thread(demo: Demo) -> None:
     )
 
 
+async def the_dashboard(demo: Demo) -> None:
+    """The long view: the coach opens the dashboard with the link /dashboard sends; the page
+    is kept next to the transcript (and a screenshot, where Chromium is installed)."""
+    demo.scene("The coach's dashboard", datetime(2026, 12, 20, 11, 0, tzinfo=ZONE))
+    await demo.act(demo.telegram.user_sends(COACH, text="/dashboard"))
+    answer = demo.telegram.sent_by_bot(COACH)[-1].text or ""
+    found = re.search(r"https?://\S+/dashboard/login\?t=[\w-]+", answer)
+    assert found is not None
+    link = found.group(0)
+    token = link.split("t=", 1)[1]
+    jar = aiohttp.CookieJar(unsafe=True)  # the dashboard is on 127.0.0.1 here
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(link) as landing:
+            demo.system("the coach's browser", f"opens the link → {landing.status}, a button")
+        async with http.post(
+            f"{demo.base_url}/dashboard/login", data={"t": token}, allow_redirects=False
+        ) as login:
+            flags = login.headers.get("Set-Cookie", "")
+            kept = ", ".join(f for f in ("HttpOnly", "SameSite=Lax") if f in flags)
+            demo.system("the coach's browser", f"presses it → {login.status}, a cookie ({kept})")
+        async with http.get(f"{demo.base_url}/dashboard") as page:
+            timing = page.headers.get("Server-Timing", "")
+            statements = timing.split('"')[1] if '"' in timing else "?"
+            demo.system(
+                "the coach's browser", f"GET {page.url.path} → {page.status}, {statements}"
+            )
+            text = await page.text()
+        async with http.get(f"{demo.base_url}/dashboard/static/dashboard.css") as css:
+            style = await css.text()
+        cookie = {c.key: c.value for c in jar}
+    async with (
+        aiohttp.ClientSession() as stranger,
+        stranger.post(
+            f"{demo.base_url}/dashboard/login", data={"t": token}, allow_redirects=False
+        ) as again,
+    ):
+        demo.system("someone with the same link", f"tries it again → {again.status}")
+    saved = demo.data_dir / "dashboard.html"
+    # The page as the coach saw it, with its stylesheet inside so it opens on its own.
+    saved.write_text(
+        text.replace(
+            '<link rel="stylesheet" href="/dashboard/static/dashboard.css">',
+            f"<style>{style}</style>",
+        ),
+        encoding="utf-8",
+    )
+    demo.system("demo", f"the dashboard page is in {saved}")
+    shot = await _screenshot(str(page.url), cookie, demo.data_dir / "dashboard.png")
+    demo.system("demo", shot)
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; nothing here downloads a browser
+
+
+async def _screenshot(url: str, cookies: dict[str, str], path: Path) -> str:
+    """A laptop-sized screenshot with Debian's Chromium, if it and Playwright are installed."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        return "no screenshot: Playwright is not installed (pip install playwright)"
+    if not CHROMIUM.exists():  # noqa: ASYNC240  (one stat, once)
+        return "no screenshot: Chromium is not installed (apt-get install chromium)"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            ],
+        )  # fmt: skip
+        try:
+            context = await browser.new_context(viewport={"width": 1200, "height": 900})
+            await context.add_cookies(
+                [{"name": name, "value": value, "url": url} for name, value in cookies.items()]
+            )
+            page = await context.new_page()
+            await page.goto(url)
+            await page.screenshot(path=str(path), full_page=True)
+        finally:
+            await browser.close()
+    return f"a screenshot of it is in {path}"
+
+
 SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     opening_day,
     people_arrive,
@@ -688,6 +773,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     the_weekly_rhythm,
     a_card_fails,
     data_rights,
+    the_dashboard,
     a_long_thread,
 ]
 

@@ -18,6 +18,7 @@ from app.worker import create_worker, stop_gracefully
 from bot.commands import set_command_menus
 from bot.dispatcher import ALLOWED_UPDATES
 from bot.polling import UpdatePoller
+from bot.routers.dashboard import show_dashboard_in_menu
 from core.clock import Clock
 from core.redis import redis_url_for
 from core.settings import Settings
@@ -56,6 +57,7 @@ async def running(
                 await web.TCPSite(runner, host, port).start()
                 log.info("web listening on http://%s:%s", host, port)
                 await _point_telegram_at_us(runtime)
+                await show_dashboard_in_menu(runtime.bot, runtime.settings)
             if Part.WORKER in parts:
                 worker = create_worker(settings, redis_url=redis_url, runtime=runtime, cron=cron)
                 worker_task = asyncio.create_task(worker.async_run(), name="worker")

@@ -1,4 +1,4 @@
-"""The aiohttp application: Telegram's webhook, Stripe's webhook, health."""
+"""The aiohttp application: Telegram's webhook, Stripe's webhook, health, the dashboard."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import text
 from app.runtime import RUNTIME, Runtime
 from billing.events import job_id as stripe_job_id
 from billing.webhook import StripeWebhook
+from dashboard.routes import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ def create_app(runtime: Runtime) -> web.Application:
     )
     app.router.add_post(STRIPE_WEBHOOK_PATH, stripe_webhook.receive)
     app.router.add_get("/healthz", health)
+    Dashboard(
+        settings=runtime.settings,
+        sessions=runtime.sessions,
+        clock=runtime.clock,
+        vocabulary=runtime.vocabulary,
+        membership=runtime.membership,
+    ).register(app)
     return app
 
 

@@ -13,6 +13,7 @@ from bot.routers import (
     coach,
     coach_day,
     coach_profile,
+    dashboard,
     gate,
     group,
     member,
@@ -83,6 +84,8 @@ def create_routers() -> list[Router]:
         # Answers to what the bot asked the coach, before a reply is taken for a member's.
         coach_profile.create_router(),
         coach_day.create_router(),
+        # The coach's dashboard: /dashboard (its own router, merged in cleanly).
+        dashboard.create_router(),
         # A person's private chat with the bot: joining, membership, the tools.
         member.create_router(),
         tools.create_router(),

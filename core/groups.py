@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -96,15 +96,17 @@ async def register_group(
 
 def resize_group(group: Group, capacity: int) -> None:
     """A new number of seats (seats taken beyond it stay; no new ones are offered)."""
-    if capacity < 1:
-        raise GroupError("capacity must be at least 1")
-    group.capacity = capacity
+    group.capacity = _capacity(capacity)
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """The times a coach may change (None: leave as it is)."""
+    """What a coach may change about a group, from the CLI (`between group set`) or the
+    dashboard's settings form: one model, one set of checks (None: leave as it is)."""
 
+    title: str | None = None
+    capacity: int | None = None
+    timezone: str | None = None
     prompt_time: str | None = None
     prompt_days: str | None = None
     country: str | None = None
@@ -120,40 +122,133 @@ class Schedule:
     summary_approval: bool | None = None
 
 
+class SettingsError(GroupError):
+    """One or more settings are wrong; `problems` says which (by Schedule field) and why."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
 def change_schedule(group: Group, schedule: Schedule) -> None:
-    """Check and apply new times; a GroupError says what is wrong with which."""
-    if schedule.prompt_time is not None:
-        group.prompt_time = _time(schedule.prompt_time, "prompt time")
-    if schedule.prompt_days is not None:
-        group.prompt_days = _days(schedule.prompt_days, "prompt days")
-    if schedule.reply_days is not None:
-        group.reply_days = _days(schedule.reply_days, "reply days")
-    if schedule.reply_by is not None:
-        group.reply_by = _time(schedule.reply_by, "reply-by time")
-    if schedule.digest_time is not None:
-        group.digest_time = _time(schedule.digest_time, "digest time")
-    if schedule.quiet_days is not None:
-        if not 1 <= schedule.quiet_days <= 60:
-            raise GroupError("quiet days should be between 1 and 60")
-        group.quiet_days = schedule.quiet_days
-    if schedule.qa_day is not None:
-        group.qa_weekday = _one_day(schedule.qa_day, "Q&A day")
-    if schedule.qa_time is not None:
-        group.qa_time = _time(schedule.qa_time, "Q&A time")
-    if schedule.qa_minutes is not None:
-        if not 15 <= schedule.qa_minutes <= 240:
-            raise GroupError("the Q&A lasts between 15 and 240 minutes")
-        group.qa_minutes = schedule.qa_minutes
-    if schedule.summary_day is not None:
-        group.summary_weekday = _one_day(schedule.summary_day, "summary day")
-    if schedule.summary_time is not None:
-        group.summary_time = _time(schedule.summary_time, "summary time")
-    if schedule.summary_approval is not None:
-        group.summary_needs_approval = schedule.summary_approval
-    if schedule.country is not None:
-        if len(schedule.country) != 2 or not schedule.country.isalpha():
-            raise GroupError(f"country {schedule.country!r} should be a two-letter code like GB")
-        group.country = schedule.country.upper()
+    """Check every new value, then apply them all (or none: a SettingsError names each
+    wrong one)."""
+    changes, problems = _checked_changes(schedule)
+    if problems:
+        raise SettingsError(problems)
+    for name, value in changes.items():
+        setattr(group, name, value)
+
+
+def _checked_changes(schedule: Schedule) -> tuple[dict[str, object], dict[str, str]]:
+    """The group's columns to set, and what is wrong, by Schedule field."""
+    checks: dict[str, tuple[str, Callable[[object], object]]] = {
+        "title": ("title", _title),
+        "capacity": ("capacity", _capacity),
+        "timezone": ("timezone", lambda v: check_timezone(str(v))),
+        "prompt_time": ("prompt_time", lambda v: _time(str(v), "prompt time")),
+        "prompt_days": ("prompt_days", lambda v: _days(str(v), "prompt days")),
+        "reply_days": ("reply_days", lambda v: _days(str(v), "reply days")),
+        "reply_by": ("reply_by", lambda v: _time(str(v), "reply-by time")),
+        "digest_time": ("digest_time", lambda v: _time(str(v), "digest time")),
+        "quiet_days": ("quiet_days", _quiet_days),
+        "qa_day": ("qa_weekday", lambda v: _one_day(str(v), "Q&A day")),
+        "qa_time": ("qa_time", lambda v: _time(str(v), "Q&A time")),
+        "qa_minutes": ("qa_minutes", _qa_minutes),
+        "summary_day": ("summary_weekday", lambda v: _one_day(str(v), "summary day")),
+        "summary_time": ("summary_time", lambda v: _time(str(v), "summary time")),
+        "summary_approval": ("summary_needs_approval", bool),
+        "country": ("country", _country),
+    }
+    changes: dict[str, object] = {}
+    problems: dict[str, str] = {}
+    for name, (column, check) in checks.items():
+        value = getattr(schedule, name)
+        if value is None:
+            continue
+        try:
+            changes[column] = check(value)
+        except GroupError as error:
+            problems[name] = str(error)
+    return changes, problems
+
+
+def schedule_from_form(fields: Mapping[str, str]) -> Schedule:
+    """A Schedule from text fields as a web form sends them (every field present; the
+    checkbox only when ticked); numbers that are not numbers are named like other errors."""
+    problems: dict[str, str] = {}
+
+    def number(name: str, what: str) -> int | None:
+        text = fields.get(name, "").strip()
+        if not text:
+            return None
+        if not text.isdigit():
+            problems[name] = f"{what} {text!r} should be a whole number"
+            return None
+        return int(text)
+
+    def words(name: str) -> str | None:
+        text = fields.get(name, "").strip()
+        return text or None
+
+    schedule = Schedule(
+        title=words("title"),
+        capacity=number("capacity", "capacity"),
+        timezone=words("timezone"),
+        prompt_time=words("prompt_time"),
+        prompt_days=words("prompt_days"),
+        country=words("country"),
+        reply_days=words("reply_days"),
+        reply_by=words("reply_by"),
+        digest_time=words("digest_time"),
+        quiet_days=number("quiet_days", "quiet days"),
+        qa_day=words("qa_day"),
+        qa_time=words("qa_time"),
+        qa_minutes=number("qa_minutes", "the Q&A's minutes"),
+        summary_day=words("summary_day"),
+        summary_time=words("summary_time"),
+        summary_approval=fields.get("summary_approval") in ("on", "true", "1", "yes"),
+    )
+    if problems:
+        # Report these with whatever else is wrong, as one set.
+        _, others = _checked_changes(schedule)
+        raise SettingsError({**others, **problems})
+    return schedule
+
+
+def _title(value: object) -> str:
+    title = str(value).strip()
+    if not title or len(title) > 255:
+        raise GroupError("the title should be 1 to 255 characters")
+    return title
+
+
+def _capacity(value: object) -> int:
+    capacity = int(str(value))
+    if not 1 <= capacity <= 500:
+        raise GroupError("capacity should be between 1 and 500 seats")
+    return capacity
+
+
+def _quiet_days(value: object) -> int:
+    days = int(str(value))
+    if not 1 <= days <= 60:
+        raise GroupError("quiet days should be between 1 and 60")
+    return days
+
+
+def _qa_minutes(value: object) -> int:
+    minutes = int(str(value))
+    if not 15 <= minutes <= 240:
+        raise GroupError("the Q&A lasts between 15 and 240 minutes")
+    return minutes
+
+
+def _country(value: object) -> str:
+    code = str(value)
+    if len(code) != 2 or not code.isalpha():
+        raise GroupError(f"country {code!r} should be a two-letter code like GB")
+    return code.upper()
 
 
 def _one_day(text: str, what: str) -> int:

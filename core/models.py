@@ -430,6 +430,8 @@ class Summary(SQLModel, table=True):
     figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     state: SummaryState = Field(sa_type=String(16))
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # When the coach replaced the draft's words (the dashboard shows "edited").
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -497,3 +499,32 @@ class PendingPost(SQLModel, table=True):
     source_kind: str = Field(max_length=16)
     duration_seconds: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MemberNote(SQLModel, table=True):
+    """A coach's private note about a member, kept on the dashboard; the member can see it
+    in /mydata, and /forget deletes it."""
+
+    __tablename__ = "member_notes"
+    __table_args__ = (Index("ix_member_notes_member_time", "member_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id")
+    coach_id: int = Field(sa_type=BigInteger)
+    text: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DashboardLogin(SQLModel, table=True):
+    """A way into the dashboard used once: a login link the bot sent (by its token's hash),
+    or a Mini App's signed launch data (by its hash), so neither works a second time."""
+
+    __tablename__ = "dashboard_logins"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=16)  # "link" or "mini_app"
+    coach_id: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

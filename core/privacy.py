@@ -18,6 +18,7 @@ from core.models import (
     Group,
     Highlight,
     Member,
+    MemberNote,
     OutboxMessage,
     OutboxState,
     PendingPost,
@@ -133,6 +134,16 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
                 session, select(SafetyAlert).where(col(SafetyAlert.member_id) == member.id)
             )
         ],
+        # What the coach wrote about them on the dashboard: theirs to read too.
+        "coach_notes": [
+            {"when": _when(note.created_at), "text": note.text}
+            for note in await _all(
+                session,
+                select(MemberNote)
+                .where(col(MemberNote.member_id) == member.id)
+                .order_by(col(MemberNote.created_at)),
+            )
+        ],
     }
 
 
@@ -205,6 +216,7 @@ async def forget_member(session: AsyncSession, member: Member, now: datetime) ->
         ),
     )
     await session.exec(delete(SafetyAlert).where(col(SafetyAlert.member_id) == member.id))
+    await session.exec(delete(MemberNote).where(col(MemberNote.member_id) == member.id))
     await session.exec(
         delete(WaitlistEntry)
         .where(col(WaitlistEntry.member_id) == member.id)
@@ -229,6 +241,7 @@ class Purge:
     messages: int
     summaries: int
     questions: int
+    notes: int = 0
 
 
 async def purge_old_words(
@@ -247,12 +260,14 @@ async def purge_old_words(
     )
     old_summaries = col(Summary.created_at) < before
     old_questions = col(Question.created_at) < before
+    old_notes = col(MemberNote.created_at) < before
     counts = Purge(
         entries=await _count(session, Entry, old_entries),
         replies=await _count(session, CoachReply, old_replies),
         messages=await _count(session, OutboxMessage, old_messages),
         summaries=await _count(session, Summary, old_summaries),
         questions=await _count(session, Question, old_questions),
+        notes=await _count(session, MemberNote, old_notes),
     )
     if dry_run:
         return counts
@@ -268,6 +283,7 @@ async def purge_old_words(
     await session.exec(delete(Question).where(old_questions))
     # A /post the coach never sent anywhere: their words, kept no longer than members'.
     await session.exec(delete(PendingPost).where(col(PendingPost.created_at) < before))
+    await session.exec(delete(MemberNote).where(old_notes))
     return counts
 
 

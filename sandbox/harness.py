@@ -4,7 +4,7 @@ app at them, the coach's group, and what people do (join, pay)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -127,3 +127,146 @@ async def newest_seat(sessions: SessionFactory, telegram_id: int) -> Seat | None
                 .order_by(col(Seat.id).desc())
             )
         ).first()
+
+
+async def seed_practice(
+    sessions: SessionFactory,
+    group: Group,
+    *,
+    members: int,
+    days: int,
+    now: datetime,
+    first_id: int = 50_000,
+) -> list[int]:
+    """A group with history, written straight to the database (for the dashboard's tests,
+    benchmark and demo): `members` seated members (most paying; one comped, one past due,
+    one cancelling), each checking in on most of the last `days` days in text or voice, with
+    prompts answered, feelings named, private messages and the coach's replies. Returns
+    their Telegram ids. Deterministic: the same call writes the same history."""
+    import random
+
+    from sqlalchemy import insert
+
+    from core.models import (
+        CoachReply,
+        Entry,
+        EntryKind,
+        SeatStatus,
+        Summary,
+        SummaryState,
+    )
+
+    assert group.id is not None
+    chance = random.Random(f"{members}:{days}")
+    names = ["Maya", "Sam", "Jon", "Leah", "Noa", "Ari", "Kim", "Ravi", "Ines", "Tom", "Lu", "Ada"]
+    telegram_ids = [first_id + n for n in range(members)]
+    async with sessions() as session:
+        people = [
+            Member(
+                telegram_id=telegram_id,
+                first_name=names[n % len(names)] + ("" if n < len(names) else f" {n}"),
+                username=f"member{n}",
+                started_at=now - timedelta(days=days),
+                created_at=now - timedelta(days=days),
+            )
+            for n, telegram_id in enumerate(telegram_ids)
+        ]
+        session.add_all(people)
+        await session.flush()
+        seats = []
+        for n, person in enumerate(people):
+            joined = now - timedelta(days=chance.randint(min(days, 20), max(days, 21)))
+            status = SeatStatus.ACTIVE
+            if n == 1:
+                status = SeatStatus.COMPED
+            elif n == 2:
+                status = SeatStatus.PAST_DUE
+            seats.append(
+                Seat(
+                    member_id=person.id or 0,
+                    group_id=group.id,
+                    status=status,
+                    stripe_customer_id=None if status == SeatStatus.COMPED else f"cus_seed{n}",
+                    stripe_subscription_id=None if status == SeatStatus.COMPED else f"sub_seed{n}",
+                    current_period_end=now + timedelta(days=chance.randint(1, 29)),
+                    cancel_at_period_end=n == 3,
+                    past_due_since=now - timedelta(days=1)
+                    if status == SeatStatus.PAST_DUE
+                    else None,
+                    joined_at=joined,
+                    created_at=joined,
+                    updated_at=joined,
+                )
+            )
+        session.add_all(seats)
+        entries: list[dict[str, object]] = []
+        replies: list[dict[str, object]] = []
+        message_id = 1
+        for n, person in enumerate(people):
+            # Each member has a habit; a few drift away in the last two weeks.
+            habit = 0.35 + 0.6 * chance.random()
+            drifting = n % 7 == 4
+            for back in range(days, -1, -1):
+                day = now - timedelta(days=back, hours=chance.randint(0, 10))
+                if chance.random() > (habit * 0.25 if drifting and back < 14 else habit):
+                    continue
+                spoken = chance.random() < 0.25
+                message_id += 1
+                entries.append(
+                    {
+                        "member_id": person.id,
+                        "group_id": group.id,
+                        "chat_id": group.chat_id,
+                        "message_id": message_id,
+                        "kind": EntryKind.VOICE if spoken else EntryKind.TEXT,
+                        "text": None if spoken else "Noticed I felt anxious, breathed through it.",
+                        "duration_seconds": chance.randint(20, 120) if spoken else None,
+                        "prompt_id": "naming-the-knot" if chance.random() < 0.6 else None,
+                        "created_at": day,
+                    }
+                )
+                if chance.random() < 0.15:  # a private message, answered within a day or two
+                    message_id += 1
+                    entries.append(
+                        {
+                            "member_id": person.id,
+                            "group_id": group.id,
+                            "chat_id": person.telegram_id,
+                            "message_id": message_id,
+                            "kind": EntryKind.TEXT,
+                            "text": "Can I ask you something about my week?",
+                            "created_at": day + timedelta(minutes=5),
+                        }
+                    )
+                    answered = day + timedelta(hours=chance.randint(2, 40))
+                    if answered < now:
+                        replies.append(
+                            {
+                                "coach_id": COACH_ID,
+                                "member_id": person.id,
+                                "chat_id": COACH_ID,
+                                "message_id": message_id,
+                                "kind": EntryKind.TEXT,
+                                "text": "Thank you for telling me. Let's look at it together.",
+                                "created_at": answered,
+                            }
+                        )
+        if entries:
+            await session.exec(insert(Entry), params=entries)
+        if replies:
+            await session.exec(insert(CoachReply), params=replies)
+        last_monday = (now - timedelta(days=now.weekday() + 7)).date()
+        session.add_all(
+            Summary(
+                member_id=person.id or 0,
+                group_id=group.id,
+                week_start=last_monday,
+                text="Your week: five days of practice.",
+                state=SummaryState.SENT,
+                created_at=now - timedelta(days=2),
+                sent_at=now - timedelta(days=2),
+            )
+            for person in people
+        )
+        await session.commit()
+    return telegram_ids

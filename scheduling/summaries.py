@@ -268,21 +268,27 @@ async def draft_answered(
     return summary
 
 
-async def add_note(session: AsyncSession, summary: Summary, text: str) -> Member | None:
+async def add_note(
+    session: AsyncSession, summary: Summary, text: str, now: datetime
+) -> Member | None:
     """The coach's personal line, at the top of the summary (a new reply replaces the line)."""
     summary.coach_note = " ".join(text.split())
     summary.state = SummaryState.APPROVED
+    summary.edited_at = now
     session.add(summary)
     return await session.get(Member, summary.member_id)
 
 
-async def replace_text(session: AsyncSession, summary_id: int, text: str) -> Member | None:
+async def replace_text(
+    session: AsyncSession, summary_id: int, text: str, now: datetime
+) -> Member | None:
     """The coach wrote the whole summary anew: their words are the summary."""
     summary = await session.get(Summary, summary_id)
     if summary is None or summary.state == SummaryState.SENT:
         return None
     # The coach typed plain words; the summary is sent as HTML.
     summary.text, summary.state = html.escape(text, quote=False), SummaryState.APPROVED
+    summary.edited_at = now
     session.add(summary)
     return await session.get(Member, summary.member_id)
 

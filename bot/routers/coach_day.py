@@ -90,7 +90,7 @@ async def answer_member(
         session, chat_id=message.chat.id, preview_message_id=answers
     )
     if draft is not None and message.text:
-        noted = await summaries.add_note(session, draft, message.text)
+        noted = await summaries.add_note(session, draft, message.text, now)
         await message.reply(templates.render("coach_summary_edited", member=noted, replaced=False))
         return
     result = await threads.deliver_reply(
@@ -438,13 +438,17 @@ async def ask_for_summary(
 
 
 async def replace_summary(
-    message: Message, question: CoachQuestion, session: AsyncSession, templates: Templates
+    message: Message,
+    question: CoachQuestion,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
 ) -> None:
     """The coach's new words for a summary, in reply to the question: they are the summary."""
     if not message.text or question.ref_id is None:
         await message.answer(templates.render("coach_ask_summary"))
         return
-    replaced = await summaries.replace_text(session, question.ref_id, message.text)
+    replaced = await summaries.replace_text(session, question.ref_id, message.text, now)
     if replaced is None:
         await message.answer(templates.render("coach_post_gone"))
         return

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.commands import set_coach_menu
 from bot.filters import IN_A_GROUP, Magic
 from bot.gateway import upgraded_to
+from bot.routers.dashboard import mini_app_url, settings_url
 from coaching.agreement import pin_agreement
 from core.groups import (
     BotRights,
@@ -107,6 +108,7 @@ async def bot_status_changed(
         text = templates.render(
             "group_registered", title=title, chat_id=group.chat_id, timezone=group.timezone,
             missing=missing, wanted=missing_wanted_rights(rights),
+            settings_url=settings_url(settings, group.id), menu=mini_app_url(settings) is not None,
         )  # fmt: skip
         await _send_quietly(bot, event.from_user.id, text)
         await set_coach_menu(bot, event.from_user.id)

@@ -21,8 +21,9 @@ Markdown parse modes), errors (how refusals are worded), flood (sending limits),
 their parameters), queues (which update waits behind which, resends and lifetimes), delivery
 (webhook and getUpdates), chats (people, the two kinds of group, members), messages, senders
 (anonymous admins, channels, automatic forwards), links (invite links and join requests),
-migration (a basic group upgraded to a supergroup), profile (getMe and commands), and sandbox,
-where TelegramSandbox puts them together. The docstring of each says what Telegram does and
+migration (a basic group upgraded to a supergroup), profile (getMe and commands), mini_app
+(the menu button and Mini App launches, signed as Telegram signs them), and sandbox, where
+TelegramSandbox puts them together. The docstring of each says what Telegram does and
 where that was read (the Bot API reference, telegram-bot-api's Client.cpp and
 WebhookActor.cpp, TDLib).
 """

@@ -12,6 +12,7 @@ the ones beneath it:
     LinksMixin     links.py     invite links and join requests
     MigrationMixin migration.py a basic group upgraded to a supergroup
     ProfileMixin   profile.py   getMe and the bot's commands
+    MiniAppMixin   mini_app.py  the menu button, and a person opening the Mini App
 
 Here are the rest: starting and stopping the HTTP server, and the method table, which says
 what area answers each Bot API method.
@@ -31,6 +32,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from sandbox.telegram.api import MAX_UPLOAD_BYTES, Handler
 from sandbox.telegram.flood import FloodControl
 from sandbox.telegram.migration import MigrationMixin
+from sandbox.telegram.mini_app import MiniAppMixin
 from sandbox.telegram.profile import ProfileMixin
 from sandbox.telegram.senders import SendersMixin
 
@@ -42,7 +44,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin):
+class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin):
     """A fake Telegram: the Bot API over HTTP, plus people who act and a record of it all."""
 
     def __init__(
@@ -83,6 +85,7 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin):
         self._refuses_voice = set()
         self._channel_post_ids = itertools.count(1)
         self._commands = {}
+        self._menu_buttons = {}
         self._injected = {}
         self._late_answers = {}
         self._rate_limited = 0
@@ -180,6 +183,8 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin):
             "leaveChat": self._leave_chat,
             "setMyCommands": self._set_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "setChatMenuButton": self._set_chat_menu_button,
+            "getChatMenuButton": self._get_chat_menu_button,
         }
         # Telegram matches method names case-insensitively.
         return {name.lower(): (name, handler) for name, handler in handlers.items()}

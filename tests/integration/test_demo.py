@@ -7,6 +7,8 @@ from rich.console import Console
 
 from app.demo import run_demo
 
+CHROMIUM_INSTALLED = Path("/usr/bin/chromium").exists()
+
 
 async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> None:
     output = StringIO()
@@ -35,6 +37,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "A card fails",
         "Three days later",
         "Your data, your call",
+        "The coach's dashboard",
         "A long evening of writing",
     ]
     assert "I'm set up in Between · November circle" in printed
@@ -111,3 +114,13 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     logged = (tmp_path / "demo.log").read_text()
     for words in ("Tight chest", "better off without me", "I said no to the extra shift"):
         assert words in printed and words not in logged  # the log has ids and kinds only
+    # The coach's dashboard, opened with the link /dashboard sends, kept next to the transcript.
+    assert "Open it in your browser: http://127.0.0.1:" in printed
+    assert "The link works once, for 10 minutes" in printed
+    assert "presses it → 303, a cookie (HttpOnly, SameSite=Lax)" in printed
+    assert "tries it again → 403" in printed
+    dashboard = (tmp_path / "demo" / "dashboard.html").read_text()
+    assert "Between · November circle" in dashboard and "Seats and money" in dashboard
+    assert "Maya: checked in on" in dashboard
+    if CHROMIUM_INSTALLED:
+        assert (tmp_path / "demo" / "dashboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
