@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from enum import StrEnum
 
 from prompts.catalog import Library
 from prompts.text import any_of, normalise, whole, words_pattern
+
+
+class Level(StrEnum):
+    """How much a message worries the net. Urgent: intent, a plan or means, self-harm, a
+    goodbye. Concerning: hopelessness, being done with everything."""
+
+    URGENT = "urgent"
+    CONCERNING = "concerning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the matcher saw in a message: how worrying, of which kind, and the words."""
+
+    level: Level
+    category: str
+    words: str
 
 
 class RiskMatcher:
@@ -18,6 +37,11 @@ class RiskMatcher:
             for phrase in phrases
         )
         self._exclusions = any_of(library.risk_exclusions)
+
+    def assess(self, text: str) -> Finding | None:
+        """The level, kind and words of the risk `text` shows, or None."""
+        phrase = self.find(text)
+        return None if phrase is None else Finding(Level.URGENT, "intent", phrase)
 
     def find(self, text: str) -> str | None:
         """The risk phrase that `text` contains (the earliest), or None."""
