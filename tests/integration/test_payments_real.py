@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from app.runtime import Runtime
 from app.serve import Part, running
 from app.web import create_app
-from app.worker import create_worker
+from app.worker import create_worker, stop_gracefully
 from billing.stripe_gateway import StripeGateway
 from core.clock import SimulatedClock
 from core.db import SessionFactory
@@ -96,7 +96,8 @@ async def test_an_event_cut_short_by_the_worker_closing_is_applied_afterwards(
     )
     loop = asyncio.create_task(worker.async_run())
     await asyncio.wait_for(world.stripe.wait_for_stalled(), 20)  # an event waits on Stripe
-    await worker.close()  # arq cancels the running job: a redeploy, or its timeout
+    # The stop's grace runs out at once: the running job is cut short, as by a hard redeploy.
+    await stop_gracefully(worker, grace=0)
     loop.cancel()
     await asyncio.gather(loop, return_exceptions=True)
     world.stripe.release_stalls()
