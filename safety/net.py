@@ -23,7 +23,7 @@ from core.db import insert_if_new
 from core.links import message_link
 from core.localtime import parse_time, zone
 from core.longtext import cap
-from core.models import CoachProfile, Group, Member, SafetyAlert
+from core.models import CoachProfile, Group, Member, OutboxMessage, SafetyAlert
 from core.outbox import enqueue
 from prompts.buttons import ReachedOut, button, keyboard
 from prompts.catalog import Library
@@ -288,6 +288,17 @@ class SafetyNet:
                 now=now,
             )
         return sent
+
+
+async def sent_copies(session: AsyncSession, alert: SafetyAlert) -> list[tuple[int, int]]:
+    """Where the alert and its repeats were delivered (chat id, message id), to the coaches."""
+    rows = await session.exec(
+        select(OutboxMessage.chat_id, OutboxMessage.telegram_message_id)
+        .where(col(OutboxMessage.key).startswith(f"safety:{alert.chat_id}:{alert.message_id}:"))
+        .where(col(OutboxMessage.telegram_message_id).is_not(None))
+        .where(col(OutboxMessage.key).contains(":coach:"))
+    )
+    return [(chat_id, message_id) for chat_id, message_id in rows.all() if message_id]
 
 
 def reached_out_button(alert: SafetyAlert) -> dict[str, object]:
