@@ -4,7 +4,7 @@ deletes it, and the coach never sees it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +14,8 @@ from core.models import Member, SafetyPlan
 # The parts, in the order /plan asks for them.
 PARTS = ("warning_signs", "what_helps", "people")
 MAX_PART = 1000
+# A plan left half-written: after this, the next message is a check-in again, not an answer.
+ANSWER_WITHIN = timedelta(minutes=30)
 
 
 async def plan_of(session: AsyncSession, member: Member) -> SafetyPlan | None:
@@ -38,17 +40,22 @@ async def start_writing(session: AsyncSession, member: Member, now: datetime) ->
     return PARTS[0]
 
 
-async def asking(session: AsyncSession, member: Member) -> str | None:
-    """The part /plan waits to hear, if the member is writing their plan."""
-    plan = await plan_of(session, member)
-    return plan.asking if plan else None
+async def asking(session: AsyncSession, telegram_id: int, now: datetime) -> str | None:
+    """The part /plan waits to hear from this person, if they are writing their plan."""
+    found = await session.exec(
+        select(SafetyPlan.asking)
+        .join(Member, col(Member.id) == col(SafetyPlan.member_id))
+        .where(col(Member.telegram_id) == telegram_id)
+        .where(col(SafetyPlan.updated_at) >= now - ANSWER_WITHIN)
+    )
+    return found.first()
 
 
 async def answer(session: AsyncSession, member: Member, text: str, now: datetime) -> str | None:
     """Keep the answer to the part asked; the next part to ask, or None when it is done.
     "skip" leaves a part as it was."""
     plan = await plan_of(session, member)
-    if plan is None or plan.asking not in PARTS:
+    if plan is None or plan.asking not in PARTS or plan.updated_at < now - ANSWER_WITHIN:
         return None
     part = plan.asking
     words = text.strip()

@@ -27,8 +27,11 @@ from safety.net import SafetyNet, sent_copies
 class WritingPlan(Filter):
     """The member is writing their safety plan: this private message answers a part of it."""
 
-    async def __call__(self, message: Message, session: AsyncSession, member: Member) -> bool:
-        return bool(message.text) and await plan.asking(session, member) is not None
+    async def __call__(self, message: Message, session: AsyncSession, now: datetime) -> bool:
+        # Filters run before the people middleware: the sender is found by their id.
+        if not message.text or message.text.startswith("/") or message.from_user is None:
+            return False
+        return await plan.asking(session, message.from_user.id, now) is not None
 
 
 def create_router() -> Router:

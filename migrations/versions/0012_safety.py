@@ -60,9 +60,7 @@ def upgrade() -> None:
             )
         )
         batch.add_column(
-            sa.Column(
-                "repeats_at_night", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("repeats_at_night", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     with op.batch_alter_table("coach_profiles") as batch:
         batch.alter_column("quiet_from", server_default=None)
