@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis.asyncio import Redis
 from sqlmodel import select
 
+from core.clock import SimulatedClock
 from core.db import SessionFactory
 from core.models import SafetyAlert
 from core.settings import Settings
@@ -30,8 +32,8 @@ TUESDAY_AFTERNOON = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)  # the group's zon
 def world_with(
     settings: Settings,
     sessions: SessionFactory,
-    redis: object,
-    clock: object,
+    redis: Redis,
+    clock: SimulatedClock,
     telegram: TelegramSandbox,
     stripe_sandbox: StripeSandbox,
 ) -> WorldWith:
