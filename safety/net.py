@@ -88,7 +88,7 @@ class SafetyNet:
         if finding.level == Level.CONCERNING:
             await enqueue(
                 session,
-                key=f"safety:{chat_id}:{message_id}:member",
+                key=f"safety:{chat_id}:{message_id}:gentle",
                 chat_id=member.telegram_id,
                 text=self._templates.render(
                     "safety_concerning",
@@ -315,7 +315,8 @@ async def _record(
     message_id: int,
     now: datetime,
 ) -> SafetyAlert | None:
-    """The alert, stored once per message; None when it was there already."""
+    """The alert, stored once per message; None when it was there already. A concerning
+    message edited into an urgent one becomes urgent (and alerts the coach then)."""
     values = {
         "member_id": member.id,
         "chat_id": chat_id,
@@ -326,15 +327,27 @@ async def _record(
         "group_id": group.id if group else None,
         "created_at": now,
     }
-    if not await insert_if_new(session, SafetyAlert, values, ["chat_id", "message_id"]):
-        return None
-    return (
+    new = await insert_if_new(session, SafetyAlert, values, ["chat_id", "message_id"])
+    alert = (
         await session.exec(
             select(SafetyAlert)
             .where(col(SafetyAlert.chat_id) == chat_id)
             .where(col(SafetyAlert.message_id) == message_id)
         )
     ).one()
+    if new:
+        return alert
+    if alert.level == Level.CONCERNING.value and finding.level == Level.URGENT:
+        alert.level, alert.category, alert.phrase = (
+            Level.URGENT.value,
+            finding.category,
+            finding.words[:255],
+        )
+        alert.created_at = now  # the repeats count from the alarm
+        session.add(alert)
+        await session.flush()
+        return alert
+    return None
 
 
 async def _quiet_hours(session: AsyncSession, coach_ids: tuple[int, ...]) -> dict[int, QuietHours]:

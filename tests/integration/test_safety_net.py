@@ -287,3 +287,18 @@ async def test_voice_notes_after_risk_words_are_named_in_the_round(world: World)
     text = await round_text(world, datetime(2026, 11, 17, 8, 0, tzinfo=UTC))
     assert "Listen first" in text and "the bot can't hear voice notes" in text
     assert "• Maya: 2 voice notes since the safety net fired on their words" in text
+
+
+async def test_a_concerning_message_edited_into_an_urgent_one_raises_the_alarm(
+    world: World,
+) -> None:
+    await in_the_group(world, MAYA, "Maya")
+    sent = await world.telegram.user_sends(MAYA, GROUP, text="i'm so done with everything")
+    await world.deliver()
+    assert "your message sounds heavy" in world.texts(MAYA)[-1] and alerts_to(world) == []
+    message_id = sent["message"]["message_id"]
+    await world.telegram.user_edits(MAYA, GROUP, message_id, "so done, i want to die tonight")
+    await world.telegram.user_edits(MAYA, GROUP, message_id, "so done, i want to die. sorry")
+    await world.deliver()
+    assert world.told(MAYA, "so this comes to you right away") == 1
+    assert len(alerts_to(world)) == 1  # once, however often it is edited
