@@ -21,7 +21,7 @@ from coaching.rules import (
 )
 from coaching.threads import waiting_since
 from core.links import message_link
-from core.localtime import day_due, parse_days, parse_time
+from core.localtime import day_due, parse_days, parse_time, zone
 from core.models import (
     SEATED,
     Entry,
@@ -114,6 +114,10 @@ class Digest:
     payment_trouble: list[Member] = field(default_factory=list)
     quiet: list[tuple[Member, str, bool]] = field(default_factory=list)  # who, how long, nudged
     promises: PromiseFigures | None = None
+
+    def local(self, moment: datetime) -> str:
+        """A moment in the group's zone, short: "Tue 17 Nov, 21:50"."""
+        return f"{moment.astimezone(zone(self.group.timezone)):%a %-d %b, %H:%M}"
 
     @property
     def median_answer(self) -> str | None:

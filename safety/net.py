@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import insert_if_new
@@ -219,10 +219,16 @@ class SafetyNet:
             return None
         member = await session.get(Member, alert.member_id)
         group = await session.get(Group, alert.group_id) if alert.group_id else None
-        if alert.handled_at is not None:
+        # One statement, so two coaches pressing at once can't both be first.
+        closed = await session.exec(
+            update(SafetyAlert)
+            .where(col(SafetyAlert.id) == alert_id)
+            .where(col(SafetyAlert.handled_at).is_(None))
+            .values(handled_at=now, handled_by=coach_id)
+        )
+        await session.refresh(alert)
+        if not closed.rowcount:
             return Reached(alert, member, group, already=True)
-        alert.handled_at, alert.handled_by = now, coach_id
-        session.add(alert)
         for other in self._coach_ids:
             if other == coach_id:
                 continue
