@@ -458,6 +458,35 @@ async def a_day_of_practice(demo: Demo) -> None:
     await demo.act(telegram.user_sends(COACH, text="/prompt"))
 
 
+async def the_alert_comes_back(demo: Demo) -> None:
+    """Nobody pressed "I've reached out" on Sam's alert: held through Rivka's night (22:00 to
+    07:00), it comes back at 07:00; she writes to Sam and presses it."""
+    assert demo.runtime is not None
+    demo.scene("The alert comes back", datetime(2026, 11, 18, 7, 0, tzinfo=ZONE))
+    await jobs.repeat_safety_alerts({"services": demo.runtime})
+    demo.system("worker", "Sam's urgent alert is still open: said again at the end of the night")
+    await demo.quiet()
+    repeat = demo.telegram.sent_by_bot(COACH)[-1]
+    demo.clock.set(datetime(2026, 11, 18, 7, 4, tzinfo=ZONE))
+    demo.system("Rivka", "calls Sam, then presses the button")
+    await demo.act(demo.telegram.user_presses(COACH, repeat, _button(repeat, "I've reached out")))
+    demo.clock.set(datetime(2026, 11, 18, 8, 4, tzinfo=ZONE))
+    await jobs.repeat_safety_alerts({"services": demo.runtime})
+    demo.system("worker", "an hour later: the alert is closed, nothing is repeated")
+    await demo.quiet()
+
+
+async def sos_at_night(demo: Demo) -> None:
+    """Late at night Sam asks for help himself: /sos, and "Tell my coach now"."""
+    demo.scene("/sos at night", datetime(2026, 11, 18, 23, 10, tzinfo=ZONE))
+    telegram = demo.telegram
+    await demo.act(telegram.user_sends(SAM, text="/sos"))
+    sos = telegram.sent_by_bot(SAM)[-1]
+    demo.clock.set(datetime(2026, 11, 18, 23, 12, tzinfo=ZONE))
+    await demo.act(telegram.user_presses(SAM, sos, _button(sos, "Tell my coach now")))
+    await demo.quiet()
+
+
 async def promises_job(demo: Demo, at: datetime, what: str) -> None:
     """The worker's every-minute look at the reply promises, at one moment."""
     assert demo.runtime is not None
@@ -467,6 +496,8 @@ async def promises_job(demo: Demo, at: datetime, what: str) -> None:
     await demo.quiet()
 
 
+# Concerning, not urgent: a gentle note to Maya, a flagged line in the coach's round.
+MAYAS_HEAVY_MORNING = "Another call with my dad. Nothing ever gets better with him."
 COACH_TO_THE_GROUP = (
     "Jon, that's a boundary said kindly, and it held. Notice how your body took his answer."
 )
@@ -487,6 +518,9 @@ async def the_coachs_day(demo: Demo) -> None:
         )
     )
     await demo.quiet()
+    demo.clock.set(day.replace(hour=10, minute=30))
+    await demo.act(telegram.user_sends(MAYA, GROUP_ID, text=MAYAS_HEAVY_MORNING))
+    await demo.quiet()
     demo.clock.set(day.replace(hour=13))
     await demo.act(telegram.user_sends(SAM, voice_seconds=63))
     await demo.quiet()
@@ -499,6 +533,7 @@ async def the_coachs_day(demo: Demo) -> None:
     )
     await demo.quiet()
     await promises_job(demo, day.replace(hour=20, minute=1), "20:00 passed unanswered")
+    await sos_at_night(demo)
 
     demo.scene("The coach's ten minutes", datetime(2026, 11, 19, 8, 0, tzinfo=ZONE))
     assert demo.runtime is not None
@@ -769,6 +804,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     joining,
     the_gate,
     a_day_of_practice,
+    the_alert_comes_back,
     the_coachs_day,
     the_weekly_rhythm,
     a_card_fails,

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 MEMBER_COMMANDS = (
     ("start", "What Between is, and joining"),
     ("help", "Everything you can do here"),
+    ("sos", "Help right now: crisis lines, your plan, your coach"),
+    ("plan", "Your safety plan, in three short steps"),
     ("feel", "The feelings wheel: find the word"),
     ("breathe", "Sixty seconds of slow breathing"),
     ("ground", "5-4-3-2-1, back to the room you're in"),
@@ -55,6 +57,7 @@ COACH_COMMANDS = (
     ("comp", "A free seat for a member"),
     ("remove", "End a member's seat and take them out"),
     ("prompt", "The next seven days of prompts"),
+    ("quiethours", "Your night: when alert repeats wait"),
 )
 
 

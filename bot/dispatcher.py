@@ -21,6 +21,7 @@ from bot.routers import (
     tools,
     weekly,
 )
+from bot.routers import safety as safety_routes
 from core.clock import Clock
 from core.db import SessionFactory
 from core.settings import Settings
@@ -91,6 +92,9 @@ def create_routers() -> list[Router]:
         tools.create_router(),
         weekly.create_router(),
         privacy.create_router(),
+        # The safety net's buttons, /sos and /plan; then a part of a safety plan being written,
+        # which is the member's own and no check-in.
+        safety_routes.create_router(),
         # Last: every other message of a member is a check-in (and goes past the safety net).
         checkins.create_router(),
     ]

@@ -4,6 +4,7 @@ door, and links to the bot."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -178,6 +179,14 @@ class TelegramGateway:
         if pin:
             await self._pin(chat_id, message_id)
         return Delivered(message_id)
+
+    async def drop_buttons(self, chat_id: int, message_id: int) -> None:
+        """Take the buttons off a message the bot sent (its press has no use any more); a
+        message already without them, or gone, is left as it is."""
+        with contextlib.suppress(TelegramAPIError):
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
 
     async def _pin(self, chat_id: int, message_id: int) -> None:
         # The message is delivered whatever happens to the pin: a refusal, a 429 longer than

@@ -21,7 +21,7 @@ from coaching.rules import (
 )
 from coaching.threads import waiting_since
 from core.links import message_link
-from core.localtime import day_due, parse_days, parse_time
+from core.localtime import day_due, parse_days, parse_time, zone
 from core.models import (
     SEATED,
     Entry,
@@ -38,6 +38,9 @@ from core.outbox import enqueue
 from practice.checkins import streak
 from prompts.buttons import GroupPost, OpenThread, button, keyboard
 from prompts.render import Templates
+from safety.matcher import Level
+from safety.net import SOS
+from safety.rules import VOICE_AFTER_RISK
 
 # The first round covers at most this much of what came before it.
 FIRST_ROUND_LOOKS_BACK = timedelta(days=7)
@@ -85,6 +88,13 @@ class Waiting:
     waited: str
 
 
+@dataclass(frozen=True)
+class VoiceAfterRisk:
+    member: Member
+    notes: int
+    alert: SafetyAlert
+
+
 @dataclass
 class Digest:
     """What the coach should look at today, most urgent first."""
@@ -92,6 +102,10 @@ class Digest:
     group: Group
     since: datetime | None = None  # the last round (None: this is the first)
     urgent: list[tuple[Member, SafetyAlert]] = field(default_factory=list)
+    # Concerning words since the last round (hopelessness): a gentle word is worth it.
+    concerning: list[tuple[Member, SafetyAlert]] = field(default_factory=list)
+    # Voice notes (which the bot can't read) from someone whose words worried the net lately.
+    voice_after_risk: list[VoiceAfterRisk] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
     posts: list[Post] = field(default_factory=list)
     more_posts: int = 0
@@ -100,6 +114,10 @@ class Digest:
     payment_trouble: list[Member] = field(default_factory=list)
     quiet: list[tuple[Member, str, bool]] = field(default_factory=list)  # who, how long, nudged
     promises: PromiseFigures | None = None
+
+    def local(self, moment: datetime) -> str:
+        """A moment in the group's zone, short: "Tue 17 Nov, 21:50"."""
+        return f"{moment.astimezone(zone(self.group.timezone)):%a %-d %b, %H:%M}"
 
     @property
     def median_answer(self) -> str | None:
@@ -112,6 +130,8 @@ class Digest:
         seen: dict[int | None, Member] = {}
         for member in [
             *(m for m, _ in self.urgent),
+            *(m for m, _ in self.concerning),
+            *(v.member for v in self.voice_after_risk),
             *(w.member for w in self.waiting),
             *self.new_members,
             *self.payment_trouble,
@@ -145,6 +165,11 @@ async def build_digest(session: AsyncSession, group: Group, now: datetime) -> Di
         assert member.id is not None
         for alert in await _open_alerts(session, member.id):
             digest.urgent.append((member, alert))
+        for alert in await _concerning_since(session, member.id, start):
+            digest.concerning.append((member, alert))
+        voice = await _voice_after_risk(session, member, start, now)
+        if voice is not None:
+            digest.voice_after_risk.append(voice)
         since = await waiting_since(session, member.id)
         if since is not None:
             unanswered = await _count_since(session, member.id, since)
@@ -362,9 +387,51 @@ async def _open_alerts(session: AsyncSession, member_id: int) -> list[SafetyAler
     result = await session.exec(
         select(SafetyAlert)
         .where(col(SafetyAlert.member_id) == member_id)
+        .where(col(SafetyAlert.level) == Level.URGENT.value)
         .where(col(SafetyAlert.handled_at).is_(None))
     )
     return list(result.all())
+
+
+async def _concerning_since(
+    session: AsyncSession, member_id: int, since: datetime
+) -> list[SafetyAlert]:
+    result = await session.exec(
+        select(SafetyAlert)
+        .where(col(SafetyAlert.member_id) == member_id)
+        .where(col(SafetyAlert.level) == Level.CONCERNING.value)
+        .where(col(SafetyAlert.created_at) >= since)
+        .order_by(col(SafetyAlert.created_at))
+    )
+    return list(result.all())
+
+
+async def _voice_after_risk(
+    session: AsyncSession, member: Member, since: datetime, now: datetime
+) -> VoiceAfterRisk | None:
+    """Voice and video notes since the round started from a member whose typed words
+    worried the net in the last VOICE_AFTER_RISK: the bot can't hear what they say."""
+    alert = (
+        await session.exec(
+            select(SafetyAlert)
+            .where(col(SafetyAlert.member_id) == member.id)
+            .where(col(SafetyAlert.category) != SOS)
+            .where(col(SafetyAlert.created_at) >= now - VOICE_AFTER_RISK)
+            .order_by(col(SafetyAlert.created_at).desc())
+        )
+    ).first()
+    if alert is None:
+        return None
+    notes = await session.exec(
+        select(func.count())
+        .select_from(Entry)
+        .where(col(Entry.member_id) == member.id)
+        .where(col(Entry.kind).in_([EntryKind.VOICE, EntryKind.VIDEO_NOTE]))
+        .where(col(Entry.created_at) > alert.created_at)
+        .where(col(Entry.created_at) >= since)
+    )
+    count = int(notes.one())
+    return VoiceAfterRisk(member, count, alert) if count else None
 
 
 async def members_overview(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:

@@ -305,8 +305,17 @@ class SafetyAlert(SQLModel, table=True):
     chat_id: int = Field(sa_type=BigInteger)
     message_id: int
     phrase: str = Field(max_length=255)
+    # "urgent" (the coach is alerted at once, and again until someone reaches out) or
+    # "concerning" (a gentle note to the member, a flagged line in the coach's next round).
+    level: str = Field(default="urgent", max_length=16)
+    # What kind of risk (the matcher's category), or "sos": the member asked for the coach.
+    category: str = Field(default="intent", max_length=32)
+    # Where it was said, for the group's zone and title (None: a private chat, no seat).
+    group_id: int | None = Field(default=None, foreign_key="groups.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # When a coach reached out ("I've reached out", or a reply to the member), and who.
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    handled_by: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class CoachReply(SQLModel, table=True):
@@ -465,6 +474,11 @@ class CoachProfile(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=64)
     bio: str | None = Field(default=None, max_length=400)
     photo_file_id: str | None = Field(default=None, max_length=255)
+    # The coach's night, in the group's zone ("HH:MM"): an urgent alert's repeats wait for its
+    # end, unless the coach asked for them at night too (/quiethours).
+    quiet_from: str = Field(default="22:00", max_length=5)
+    quiet_until: str = Field(default="07:00", max_length=5)
+    repeats_at_night: bool = False
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -528,3 +542,19 @@ class DashboardLogin(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SafetyPlan(SQLModel, table=True):
+    """A member's own safety plan, written with the bot (/plan) and shown with /sos. Theirs:
+    /mydata shows it, /forget deletes it; the coach never sees it."""
+
+    __tablename__ = "safety_plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", unique=True)
+    warning_signs: str | None = Field(default=None, max_length=1000)
+    what_helps: str | None = Field(default=None, max_length=1000)
+    people: str | None = Field(default=None, max_length=1000)
+    # The part /plan asked for and waits to hear (None: not writing the plan now).
+    asking: str | None = Field(default=None, max_length=16)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

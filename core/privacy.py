@@ -26,6 +26,7 @@ from core.models import (
     Relay,
     ReplyPromise,
     SafetyAlert,
+    SafetyPlan,
     Seat,
     Summary,
     WaitlistEntry,
@@ -129,9 +130,26 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
             )
         ],
         "safety_alerts": [
-            {"when": _when(alert.created_at), "matched": alert.phrase}
+            {
+                "when": _when(alert.created_at),
+                "matched": alert.phrase,
+                "level": alert.level,
+                "coach_reached_out": _when(alert.handled_at),
+            }
             for alert in await _all(
                 session, select(SafetyAlert).where(col(SafetyAlert.member_id) == member.id)
+            )
+        ],
+        # Their own safety plan (/plan): what /sos shows them.
+        "safety_plan": [
+            {
+                "warning_signs": plan.warning_signs,
+                "what_helps": plan.what_helps,
+                "people_to_call": plan.people,
+                "updated": _when(plan.updated_at),
+            }
+            for plan in await _all(
+                session, select(SafetyPlan).where(col(SafetyPlan.member_id) == member.id)
             )
         ],
         # What the coach wrote about them on the dashboard: theirs to read too.
@@ -216,6 +234,7 @@ async def forget_member(session: AsyncSession, member: Member, now: datetime) ->
         ),
     )
     await session.exec(delete(SafetyAlert).where(col(SafetyAlert.member_id) == member.id))
+    await session.exec(delete(SafetyPlan).where(col(SafetyPlan.member_id) == member.id))
     await session.exec(delete(MemberNote).where(col(MemberNote.member_id) == member.id))
     await session.exec(
         delete(WaitlistEntry)

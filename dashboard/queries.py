@@ -155,6 +155,7 @@ async def overview(
         select(SafetyAlert.member_id, func.count())
         .where(col(SafetyAlert.member_id).in_(members_here))
         .where(col(SafetyAlert.handled_at).is_(None))
+        .where(col(SafetyAlert.level) == "urgent")  # a concerning one has nothing to close
         .group_by(col(SafetyAlert.member_id)),
     ):
         if member_id in by_member:

@@ -100,6 +100,20 @@ class Forget(CallbackData, prefix="forget"):
     confirm: bool
 
 
+class ReachedOut(CallbackData, prefix="reached-out"):
+    """A coach has reached out about an urgent safety alert: no more repeats."""
+
+    alert_id: int
+
+
+class TellCoachNow(CallbackData, prefix="tell-coach"):
+    """/sos: the member asks for the coach now (an urgent alert)."""
+
+
+class WritePlan(CallbackData, prefix="plan"):
+    """/plan: write (or rewrite) the safety plan, from its first part."""
+
+
 BACK = -1
 
 

@@ -97,6 +97,8 @@ class Library:
     risk_exclusions: tuple[str, ...]
     resources: dict[str, tuple[Resource, ...]]  # country code or "default" -> crisis lines
     agreement: Agreement
+    # The net's second level (risk-concerning.yaml): hopelessness, being done with everything.
+    concerning_phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _prompts_by_id: dict[str, Prompt] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

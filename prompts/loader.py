@@ -38,7 +38,16 @@ FEELINGS_FILE = "feelings.yaml"
 RISK_FILE = "risk.yaml"
 TOPICS_FILE = "topics.yaml"
 AGREEMENT_FILE = "agreement.yaml"
-FILES = (PROMPTS_FILE, TOOLS_FILE, FEELINGS_FILE, RISK_FILE, TOPICS_FILE, AGREEMENT_FILE)
+CONCERNING_FILE = "risk-concerning.yaml"
+FILES = (
+    PROMPTS_FILE,
+    TOOLS_FILE,
+    FEELINGS_FILE,
+    RISK_FILE,
+    TOPICS_FILE,
+    AGREEMENT_FILE,
+    CONCERNING_FILE,
+)
 MAX_AGREEMENT_POINTS = 6
 
 MIN_FEELING_WORDS = 100
@@ -77,12 +86,16 @@ def _read_library(directory: Path) -> tuple[Library | None, list[Problem]]:
     if not (directory / AGREEMENT_FILE).exists():
         # A coach's copy from before the agreement existed: the built-in one stands in.
         files[AGREEMENT_FILE] = YamlFile(LIBRARY_DIR, AGREEMENT_FILE)
+    if not (directory / CONCERNING_FILE).exists():
+        # Likewise for a copy from before the net had a concerning level.
+        files[CONCERNING_FILE] = YamlFile(LIBRARY_DIR, CONCERNING_FILE)
     tools, tool_ids = _read_tools(files[TOOLS_FILE])
     prompts, themed_weeks = _read_prompts(files[PROMPTS_FILE], tool_ids)
     wheel, synonyms = _read_feelings(files[FEELINGS_FILE])
     risk_phrases, exclusions, resources = _read_risk(files[RISK_FILE])
     topics = _read_topics(files[TOPICS_FILE])
     agreement = _read_agreement(files[AGREEMENT_FILE])
+    concerning = _read_concerning(files[CONCERNING_FILE])
     problems = [
         problem
         for name in FILES
@@ -101,6 +114,7 @@ def _read_library(directory: Path) -> tuple[Library | None, list[Problem]]:
         risk_exclusions=exclusions,
         resources=resources,
         agreement=agreement,
+        concerning_phrases=concerning,
     )
     return library, []
 
@@ -482,6 +496,22 @@ def _read_resources(file: YamlFile, node: Node) -> dict[str, tuple[Resource, ...
                 found.append(Resource(name=name, contact=contact))
         resources[country] = tuple(found)
     return resources
+
+
+# risk-concerning.yaml
+
+
+def _read_concerning(file: YamlFile) -> dict[str, tuple[str, ...]]:
+    top = _top_level(file, ["languages"])
+    if top is None or "languages" not in top:
+        return {}
+    phrases: dict[str, tuple[str, ...]] = {}
+    for language, key_node, value_node in file.pairs(top["languages"], "languages"):
+        if not _LANGUAGE_CODE.fullmatch(language):
+            file.problem(key_node, f"language `{language}` must be a two-letter code like en")
+        found = _read_phrases(file, value_node, f"the `{language}` phrases")
+        phrases[language] = tuple(phrase for phrase, _node in found)
+    return phrases
 
 
 # topics.yaml

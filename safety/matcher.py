@@ -37,11 +37,21 @@ class RiskMatcher:
             for phrase in phrases
         )
         self._exclusions = any_of(library.risk_exclusions)
+        self._concerning = any_of(
+            phrase for phrases in library.concerning_phrases.values() for phrase in phrases
+        )
 
     def assess(self, text: str) -> Finding | None:
         """The level, kind and words of the risk `text` shows, or None."""
         phrase = self.find(text)
-        return None if phrase is None else Finding(Level.URGENT, "intent", phrase)
+        if phrase is not None:
+            return Finding(Level.URGENT, "intent", phrase)
+        # The second level (risk-concerning.yaml), only when nothing urgent is there.
+        searched = normalise(text)
+        if self._exclusions is not None:
+            searched = self._exclusions.sub(" | ", searched)
+        found = self._concerning.search(searched) if self._concerning else None
+        return None if found is None else Finding(Level.CONCERNING, "hopelessness", found[0])
 
     def find(self, text: str) -> str | None:
         """The risk phrase that `text` contains (the earliest), or None."""

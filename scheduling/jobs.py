@@ -35,6 +35,7 @@ from practice import daily
 from practice.words import Vocabulary
 from prompts.catalog import Library
 from prompts.render import Templates
+from safety.net import SafetyNet
 from scheduling import qa, summaries
 from scheduling.zoom import ZoomGateway
 
@@ -69,6 +70,8 @@ class Services(Protocol):
     def links(self) -> BotLinks: ...
     @property
     def zoom(self) -> ZoomGateway | None: ...
+    @property
+    def safety(self) -> SafetyNet: ...
 
 
 def services_of(ctx: dict[str, Any]) -> Services:
@@ -182,6 +185,15 @@ async def send_digests(ctx: dict[str, Any]) -> int:
     return sent
 
 
+async def repeat_safety_alerts(ctx: dict[str, Any]) -> int:
+    """Every minute: an urgent alert nobody has reached out about, said again when due."""
+    run = services_of(ctx)
+    async with run.sessions() as session:
+        sent = await run.safety.repeat_open_alerts(session, run.clock.now())
+        await session.commit()
+    return sent
+
+
 async def send_gentle_checkins(ctx: dict[str, Any]) -> int:
     """Every minute: one gentle note per quiet spell, at a humane local hour."""
     run = services_of(ctx)
@@ -281,6 +293,7 @@ CRON_JOBS: list[CronJob] = [
     cron(sweep_seats, second=30, run_at_startup=True),
     cron(send_daily_prompts, second=5, run_at_startup=True),
     cron(send_digests, second=15),
+    cron(repeat_safety_alerts, second=25, run_at_startup=True),
     cron(send_gentle_checkins, second=45),
     cron(keep_promises, second=40),
     cron(schedule_live_qa, second=20),

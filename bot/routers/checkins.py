@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import Magic
 from bot.said import said
-from coaching import threads
+from coaching import profiles, threads
 from core.groups import find_group
 from core.models import Group, Member
 from core.settings import Settings
@@ -56,7 +56,7 @@ async def check_in(
                 session, templates, said=content, member=member, group=group,
                 coach_ids=coaches, now=now,
             )  # fmt: skip
-    await _safety_net(message, member, group, session, now, safety)
+    await _safety_net(message, member, group, session, now, safety, settings)
 
 
 async def edit(
@@ -66,6 +66,7 @@ async def edit(
     session: AsyncSession,
     now: datetime,
     safety: SafetyNet,
+    settings: Settings,
 ) -> None:
     """An edit updates the kept entry and is checked again."""
     await checkins.record_edit(
@@ -75,7 +76,7 @@ async def edit(
         text=message.text or message.caption,
         now=now,
     )
-    await _safety_net(message, member, group, session, now, safety)
+    await _safety_net(message, member, group, session, now, safety, settings)
 
 
 async def sent_as_a_chat(
@@ -106,7 +107,10 @@ async def _safety_net(
     session: AsyncSession,
     now: datetime,
     safety: SafetyNet,
+    settings: Settings,
 ) -> None:
+    if safety.assess(message.text or message.caption) is None:
+        return  # the common case: no query for the coach's name
     await safety.check(
         session,
         text=message.text or message.caption,
@@ -115,4 +119,5 @@ async def _safety_net(
         chat_id=message.chat.id,
         message_id=message.message_id,
         now=now,
+        coach=await profiles.coach_name(session, settings.coach_telegram_ids),
     )

@@ -90,6 +90,7 @@ AUTOMATIC = (
     "promise_late",
     "gentle_checkin",
     "safety_resources",
+    "safety_concerning",
     "group_recap",
     "group_welcome",
     "daily_prompt",

@@ -28,7 +28,9 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "Joining: four people, three seats",
         "The gate",
         "A day of practice",
+        "The alert comes back",
         "Members write, whenever it happens",
+        "/sos at night",
         "The coach's ten minutes",
         "A quiet member",
         "The live Q&A is scheduled",
@@ -65,6 +67,16 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "#win I said no to the extra shift" in printed
     assert 'matched "better off without me"' in printed  # the coach's alert
     assert "so this comes to you right away" in printed  # Sam's crisis lines, in private
+    # The net's two levels, the alert that came back and was answered, and /sos.
+    back = printed[printed.index("The alert comes back") : printed.index("Members write")]
+    assert "Still urgent, 9 hours on: nobody has reached out yet" in back
+    assert "✅ Rivka reached out, Wednesday 18 November, 07:04" in back
+    assert "Maya, your message sounds heavy" in printed
+    sos = printed[printed.index("/sos at night") : printed.index("The coach's ten minutes")]
+    assert "One minute, right where you are" in sos
+    assert 'Sam &lt;3 pressed "Tell my coach now" in /sos' in sos or (
+        'Sam <3 pressed "Tell my coach now" in /sos' in sos
+    )
     assert "I read what you wrote" not in printed  # no automatic message claims a reader
     writing = printed[printed.index("Members write") : printed.index("The coach's ten minutes")]
     assert writing.count("Got it, ") == 2  # Maya and Sam; Jon wrote in the group
@@ -83,6 +95,9 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     # The group in the round, and a win kept from it.
     ten_minutes = printed[printed.index("The coach's ten minutes") : printed.index("A quiet")]
     assert "In the group this past week" in ten_minutes
+    assert "• Sam <3: asked for you through /sos" in ten_minutes
+    assert '• Maya: "nothing ever gets better"' in ten_minutes
+    assert "• Sam <3: 1 voice note since the safety net fired on their words" in ten_minutes
     assert "3. Jon: “Told my brother I can't host this year. He was fine?!”" in ten_minutes
     assert "Kept as a win for Jon's weekly summary" in ten_minutes
     assert "Posted in the group for Maya ✓" in ten_minutes

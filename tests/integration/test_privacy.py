@@ -30,7 +30,12 @@ from tests.integration.world import GROUP, World
 
 MAYA = 4001
 NOA = 4002
-MAYAS_WORDS = ["my father's silence at dinner", "the panic on the tram", "how do I forgive him?"]
+MAYAS_WORDS = [
+    "my father's silence at dinner",
+    "the panic on the tram",
+    "how do I forgive him?",
+    "when I stop answering my friends",  # her safety plan: hers, exported and forgotten
+]
 NOAS_WORDS = ["Noa's quiet morning walk"]
 
 
@@ -50,6 +55,9 @@ async def a_week_of_words(world: World) -> None:
     await telegram.user_sends(MAYA, text=f"/ask {MAYAS_WORDS[2]}")
     await telegram.user_sends(MAYA, text="/win stayed at dinner")
     await telegram.user_sends(MAYA, text="I don't want to be here anymore")  # the safety net
+    await telegram.user_sends(MAYA, text="/plan")
+    for part in (MAYAS_WORDS[3], "skip", "my sister"):
+        await telegram.user_sends(MAYA, text=part)
     await world.deliver()  # the relays to the coach go through the outbox
     copy = next(m for m in world.telegram.sent_by_bot(COACH_ID) if m.text == MAYAS_WORDS[1])
     await telegram.user_sends(
@@ -150,7 +158,8 @@ async def test_retention_deletes_old_words_and_the_week_still_counts(world: Worl
         await privacy.purge_old_words(session, later, days=180, dry_run=False)
         await session.commit()
     remaining = await text_everywhere(world.sessions)
-    assert [words for words in MAYAS_WORDS if words in remaining] == []
+    assert [words for words in MAYAS_WORDS[:3] if words in remaining] == []
+    assert MAYAS_WORDS[3] in remaining  # her safety plan stays hers until she changes it
     async with world.sessions() as session:
         after = await summaries.figures_for(session, maya, group, week, vocabulary)
         kept = (await session.exec(select(func.count()).select_from(Entry))).one()

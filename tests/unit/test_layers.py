@@ -36,6 +36,7 @@ PURE = [
     "core/longtext.py",
     "billing/lifecycle.py",
     "coaching/rules.py",
+    "safety/rules.py",
     "practice/rotation.py",
     "practice/streaks.py",
     "scheduling/weekly.py",
