@@ -72,6 +72,11 @@ RISK_CONCEPTS = {
     "harm_me": "hit me, beats me, choked me (the act, done to me)",
     "threat": "will hurt me, will kill me (a harm to come)",
     "fear": "scared, afraid, terrified",
+    "tell": "tell them, tell my mom (a message left for someone)",
+    "loved": "that I loved them (said as if for the last time)",
+    "sh_act": "cut, burned, hurt: the act of self-harm after a reflexive (mich ... geritzt)",
+    "reflexive": "myself, mich, me: the self as the object of a verb",
+    "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
     # taking a finding back
     "negation": "not, never, no longer, right before the words",
     "self": "I, me, my: the member as the one speaking",

@@ -65,14 +65,15 @@ IN_ORDER: tuple[tuple[str, str, int, Level, str], ...] = (
     ("point", "living", 3, URGENT, "intent"),
     ("want", "disappear", 3, CONCERNING, "hopelessness"),
     ("other", "harm_me", 3, URGENT, "harm-from-others"),
+    ("reflexive", "sh_act", 3, URGENT, "self-harm"),
 )
 # Two sets of concepts that meet within `window` words, in either order.
 TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = tuple(
     (frozenset(first), frozenset(second), window, level, kind)
     for first, second, window, level, kind in (
-        ({"pills"}, {"amass"}, 9, URGENT, "plan"),
-        ({"tool"}, {"obtain"}, 7, URGENT, "plan"),
-        ({"place"}, {"edge"}, 7, URGENT, "plan"),
+        ({"pills"}, {"amass"}, 10, URGENT, "plan"),
+        ({"tool"}, {"obtain"}, 8, URGENT, "plan"),
+        ({"place"}, {"edge"}, 12, URGENT, "plan"),
         ({"plan"}, {"death", "pills", "tool", "place", "method"}, 12, URGENT, "plan"),
         ({"disappear"}, {"forever"}, 4, URGENT, "intent"),
         ({"better_off"}, {"without_me"}, 7, URGENT, "burden"),
@@ -81,6 +82,8 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"careafter"}, {"when_gone"}, 14, URGENT, "goodbye"),
         ({"when_gone"}, {"bye", "belongings", "thanks_all"}, 14, URGENT, "goodbye"),
         ({"thanks_all"}, {"bye"}, 14, URGENT, "goodbye"),
+        ({"tell"}, {"loved"}, 8, URGENT, "goodbye"),
+        ({"tell"}, {"when_gone"}, 14, URGENT, "goodbye"),
         ({"relapse"}, {"sh_context"}, 10, URGENT, "self-harm"),
         ({"fear"}, {"threat", "harm_me"}, 10, URGENT, "harm-from-others"),
     )
@@ -88,11 +91,14 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
 # What only points at someone, something or a context; never a finding itself.
 MARKS = frozenset({"negation", "self", "third", "other", "media", "accident", "idiom"})
 # A negation right before these takes them back ("not suicidal", "never cut myself").
-NEGATABLE = frozenset(ALONE) | frozenset({"want", "think", "harm_me", "point", "amass"})
+NEGATABLE = frozenset(ALONE) | frozenset({"want", "think", "harm_me", "point", "amass", "sh_act"})
 # Someone else as their subject takes these back ("my friend is suicidal", "er will sterben").
 ABOUT_SOMEONE = frozenset(
-    {"suicide", "selfharm_word", "overdose", "want", "think", "hopeless", "trapped", "burden_word"}
-)
+    {
+        "suicide", "selfharm_word", "overdose", "want", "think", "hopeless", "trapped",
+        "burden_word", "intent", "not_wake", "method",
+    }
+)  # fmt: skip
 # The bare words that a film, an article or the news makes talk about, not of.
 BARE = frozenset({"suicide", "selfharm_word", "overdose"})
 SUBJECT_REACH = 3  # how many words back a subject still governs what follows
@@ -118,6 +124,7 @@ def _deletions(word: str) -> set[str]:
 
 
 FUZZY_MIN = 6  # shorter words differ by one letter from too many others
+MAX_FILLERS = 2
 
 
 class _Language:
@@ -131,9 +138,13 @@ class _Language:
             if len(key) == 1:
                 self._spellings[key[0]] = tuple(phrase_words(meant))
         self._root = _Node()
+        self.fillers = frozenset(
+            word for phrase in lexicon.concepts.get("filler", ()) for word in self.spell(phrase)
+        )
         for concept, phrases in lexicon.concepts.items():
-            for phrase in phrases:
-                self._add(phrase, concept)
+            if concept != "filler":
+                for phrase in phrases:
+                    self._add(phrase, concept)
 
     def spell(self, text: str) -> list[str]:
         """A phrase of the lexicon as the words it matches, spellings applied."""
@@ -172,34 +183,41 @@ class _Language:
         return out, origin
 
     def hits(self, read: Sequence[str], origin: Sequence[int]) -> list[_Hit]:
-        """Every phrase of every concept in the words, as spans of `origin` indices."""
+        """Every phrase of every concept in the words, as spans of `origin` indices. Inside a
+        phrase, up to MAX_FILLERS filler words are passed over ("I just really want to die")."""
         found: list[_Hit] = []
         deletions: dict[int, set[str]] = {}
         for start in range(len(read)):
-            frontier = [self._root]
+            frontier: list[tuple[_Node, int]] = [(self._root, 0)]
             position = start
             while frontier and position < len(read):
                 word = read[position]
-                following: list[_Node] = []
-                for node in frontier:
-                    child = node.exact.get(word)
-                    if child is not None:
-                        following.append(child)
-                    elif node.fuzzy and len(word) >= FUZZY_MIN:
-                        if position not in deletions:
-                            deletions[position] = _deletions(word)
-                        fuzzy = {node.fuzzy[v] for v in deletions[position] if v in node.fuzzy}
-                        following.extend(fuzzy)
-                    if node.prefix:
-                        following.extend(
-                            nxt for stem, nxt in node.prefix.items() if word.startswith(stem)
-                        )
+                following: list[tuple[_Node, int]] = []
+                for node, skipped in frontier:
+                    for child in self._children(node, word, position, deletions):
+                        following.append((child, skipped))
+                        for concept in child.concepts:
+                            found.append(_Hit(concept, origin[start], origin[position] + 1))
+                    if node is not self._root and skipped < MAX_FILLERS and word in self.fillers:
+                        following.append((node, skipped + 1))
                 position += 1
-                for node in following:
-                    for concept in node.concepts:
-                        found.append(_Hit(concept, origin[start], origin[position - 1] + 1))
                 frontier = following
         return found
+
+    def _children(
+        self, node: _Node, word: str, position: int, deletions: dict[int, set[str]]
+    ) -> list[_Node]:
+        children: list[_Node] = []
+        child = node.exact.get(word)
+        if child is not None:
+            children.append(child)
+        elif node.fuzzy and len(word) >= FUZZY_MIN:
+            if position not in deletions:
+                deletions[position] = _deletions(word)
+            children.extend({node.fuzzy[v] for v in deletions[position] if v in node.fuzzy})
+        if node.prefix:
+            children.extend(nxt for stem, nxt in node.prefix.items() if word.startswith(stem))
+        return children
 
 
 class RiskMatcher:
@@ -252,6 +270,11 @@ def _findings(hits: list[_Hit]) -> list[tuple[_Hit, Level, str]]:
             for b in by_concept.get(then, ()):
                 if 0 <= b.start - a.end <= gap and not _negated_between(a.end, b.start, hits):
                     out.append((_Hit(kind, a.start, b.end), level, kind))
+    plans = by_concept.get("plan", [])
+    for a in plans:
+        for b in plans:
+            if a.end <= b.start and b.start - a.end <= 12:
+                out.append((_Hit("plan", a.start, b.end), URGENT, "plan"))
     for firsts, seconds, window, level, kind in TOGETHER:
         a_hits = [hit for name in firsts for hit in by_concept.get(name, ())]
         b_hits = [hit for name in seconds for hit in by_concept.get(name, ())]
@@ -270,15 +293,13 @@ def _stands(hit: _Hit, hits: Sequence[_Hit]) -> bool:
     others = [other for other in hits if other.concept in MARKS]
     if any(o.concept == "idiom" and o.start < hit.end and hit.start < o.end for o in others):
         return False
-    if hit.concept in NEGATABLE and any(
-        o.concept == "negation" and o.end == hit.start for o in others
-    ):
+    if hit.concept in NEGATABLE and _negated(hit, hits):
         return False
     if hit.concept in ABOUT_SOMEONE and _subject(hit, others) in ("third", "other"):
         return False
     if hit.concept in BARE and any(o.concept == "media" for o in others):
         return False
-    if hit.concept in ("selfharm", "selfharm_word"):
+    if hit.concept in ("selfharm", "selfharm_word", "sh_act"):
         return not any(o.concept == "accident" for o in others)
     return True
 
@@ -296,6 +317,21 @@ def _subject(hit: _Hit, marks: Sequence[_Hit]) -> str | None:
         return None
     nearest = max(before, key=lambda m: (m.end, m.concept == "self"))
     return nearest.concept
+
+
+def _negated(hit: _Hit, hits: Sequence[_Hit]) -> bool:
+    """A negation right before the words, or before the wish or thought that leads to them
+    ("not thinking about suicide")."""
+    for other in hits:
+        if other.end != hit.start:
+            continue
+        if other.concept == "negation":
+            return True
+        if other.concept in ("want", "think") and any(
+            n.concept == "negation" and n.end == other.start for n in hits
+        ):
+            return True
+    return False
 
 
 def _negated_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
