@@ -66,6 +66,7 @@ IN_ORDER: tuple[tuple[str, str, int, Level, str], ...] = (
     ("want", "disappear", 3, CONCERNING, "hopelessness"),
     ("other", "harm_me", 3, URGENT, "harm-from-others"),
     ("reflexive", "sh_act", 3, URGENT, "self-harm"),
+    ("swallow", "pills", 4, URGENT, "overdose"),
 )
 # Two sets of concepts that meet within `window` words, in either order.
 TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = tuple(
@@ -83,13 +84,18 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"when_gone"}, {"bye", "belongings", "thanks_all"}, 14, URGENT, "goodbye"),
         ({"thanks_all"}, {"bye"}, 14, URGENT, "goodbye"),
         ({"tell"}, {"loved"}, 8, URGENT, "goodbye"),
+        ({"plan"}, {"doit"}, 10, URGENT, "plan"),
+        ({"letters"}, {"family"}, 5, URGENT, "goodbye"),
+        ({"threat"}, {"serious"}, 6, URGENT, "harm-from-others"),
         ({"tell"}, {"when_gone"}, 14, URGENT, "goodbye"),
         ({"relapse"}, {"sh_context"}, 10, URGENT, "self-harm"),
         ({"fear"}, {"threat", "harm_me"}, 10, URGENT, "harm-from-others"),
     )
 )
+# Three of these apart in one message are a farewell.
+FAREWELLS = ("bye", "goodbye_soft", "thanks_all", "loved")
 # What only points at someone, something or a context; never a finding itself.
-MARKS = frozenset({"negation", "self", "third", "other", "media", "accident", "idiom"})
+MARKS = frozenset({"negation", "self", "third", "other", "media", "accident", "idiom", "thing"})
 # A negation right before these takes them back ("not suicidal", "never cut myself").
 NEGATABLE = frozenset(ALONE) | frozenset({"want", "think", "harm_me", "point", "amass", "sh_act"})
 # Someone else as their subject takes these back ("my friend is suicidal", "er will sterben").
@@ -125,6 +131,7 @@ def _deletions(word: str) -> set[str]:
 
 FUZZY_MIN = 6  # shorter words differ by one letter from too many others
 MAX_FILLERS = 2
+MANY = 10  # a count of pills this high is a quantity, not a dose
 
 
 class _Language:
@@ -197,11 +204,16 @@ class _Language:
                     for child in self._children(node, word, position, deletions):
                         following.append((child, skipped))
                         for concept in child.concepts:
-                            found.append(_Hit(concept, origin[start], origin[position] + 1))
+                            # An idiom is said as it is: passing over a word could make one
+                            # of "could not wake up" in "I could just not wake up".
+                            if not (skipped and concept == "idiom"):
+                                found.append(_Hit(concept, origin[start], origin[position] + 1))
                     if node is not self._root and skipped < MAX_FILLERS and word in self.fillers:
                         following.append((node, skipped + 1))
                 position += 1
                 frontier = following
+            if read[start].isdigit() and int(read[start]) >= MANY:
+                found.append(_Hit("amass", origin[start], origin[start] + 1))  # "20 of my pills"
         return found
 
     def _children(
@@ -270,6 +282,12 @@ def _findings(hits: list[_Hit]) -> list[tuple[_Hit, Level, str]]:
             for b in by_concept.get(then, ()):
                 if 0 <= b.start - a.end <= gap and not _negated_between(a.end, b.start, hits):
                     out.append((_Hit(kind, a.start, b.end), level, kind))
+    farewells = sorted(
+        (hit for name in FAREWELLS for hit in by_concept.get(name, ())), key=lambda h: h.start
+    )
+    apart = [h for i, h in enumerate(farewells) if all(h.start >= o.end for o in farewells[:i])]
+    if len(apart) >= 3:  # "sorry everyone, I love you, goodbye"
+        out.append((_Hit("goodbye", apart[0].start, apart[-1].end), URGENT, "goodbye"))
     plans = by_concept.get("plan", [])
     for a in plans:
         for b in plans:
@@ -299,6 +317,10 @@ def _stands(hit: _Hit, hits: Sequence[_Hit]) -> bool:
         return False
     if hit.concept in BARE and any(o.concept == "media" for o in others):
         return False
+    if hit.concept in ("hopeless", "trapped") and any(
+        o.concept == "thing" and o.start == hit.end for o in others
+    ):
+        return False  # "I can't take this heat any more"
     if hit.concept in ("selfharm", "selfharm_word", "sh_act"):
         return not any(o.concept == "accident" for o in others)
     return True

@@ -40,7 +40,7 @@ _NUMBER_WORDS = {
     "4": "for",
 }
 _WORD = re.compile(r"[\w@$!']+")
-_RUNS = re.compile(r"(.)\1+")
+_RUNS = re.compile(r"([^\W\d_])\1+")  # letters only: "100" stays a hundred
 
 
 @dataclass(frozen=True)
