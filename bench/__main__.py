@@ -1,7 +1,7 @@
 """Every benchmark, one after the other: `python -m bench [--postgres URL] [part ...]`.
 
-Parts: updates, delivery, stripe_events, seats, summaries, dashboard, safety, profile. Each also runs
-alone as `python -m bench.<part>`. The output is Markdown, ready for bench/README.md.
+Parts: updates, delivery, stripe_events, seats, summaries, dashboard, safety, profile. Each
+also runs alone as `python -m bench.<part>`. The output is Markdown, ready for bench/README.md.
 """
 
 from __future__ import annotations
