@@ -249,14 +249,15 @@ class RiskMatcher:
         for language in self._languages:
             read, origin = language.read(found)
             hits.extend(language.hits(read, origin))
-        best: tuple[int, int, _Hit, Level, str] | None = None
+        best: tuple[int, int, int, _Hit, Level, str] | None = None
         for hit, level, kind in _findings(hits):
-            rank = (0 if level == URGENT else 1, hit.start, hit, level, kind)
-            if best is None or rank[:2] < best[:2]:
+            # Urgent first, then the earliest words, then the most of them.
+            rank = (0 if level == URGENT else 1, hit.start, -hit.end, hit, level, kind)
+            if best is None or rank[:3] < best[:3]:
                 best = rank
         if best is None:
             return None
-        _rank, _start, hit, level, kind = best
+        _rank, _start, _end, hit, level, kind = best
         quoted = text[found[hit.start].start : found[hit.end - 1].end]
         return Finding(level, kind, quoted)
 
