@@ -1,7 +1,7 @@
 """Every benchmark, one after the other: `python -m bench [--postgres URL] [part ...]`.
 
-Parts: updates, delivery, stripe_events, seats, summaries, dashboard, profile. Each also runs
-alone as `python -m bench.<part>`. The output is Markdown, ready for bench/README.md.
+Parts: updates, delivery, stripe_events, seats, summaries, dashboard, safety, profile. Each
+also runs alone as `python -m bench.<part>`. The output is Markdown, ready for bench/README.md.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import platform
 from datetime import UTC, datetime
 
-from bench import dashboard, delivery, profile, seats, stripe_events, summaries, updates
+from bench import dashboard, delivery, profile, safety, seats, stripe_events, summaries, updates
 from bench.harness import Part, arguments, redis_server, targets
 
 PARTS: dict[str, Part] = {
@@ -21,6 +21,7 @@ PARTS: dict[str, Part] = {
     "seats": seats.measure,
     "summaries": summaries.measure,
     "dashboard": dashboard.measure,
+    "safety": safety.measure,
 }
 
 

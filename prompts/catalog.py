@@ -21,6 +21,81 @@ THEMES = (
 # The bot offers these by id (buttons, /tools), so the library must have every one.
 REQUIRED_TOOLS = ("breathe", "ground", "boundary", "inner-kid", "feel")
 DEFAULT_RESOURCES = "default"
+# The safety net reads these languages, each from its own `risk-<code>.yaml`.
+RISK_LANGUAGES = ("en", "es", "de", "fr", "pt")
+# The concepts a language's risk lexicon may name (safety/matcher.py combines them). Some say
+# enough alone; the parts only count next to another part; the last ones take a finding back.
+RISK_CONCEPTS = {
+    # enough alone: urgent
+    "intent": "a wish or intent to die or to kill oneself, said outright",
+    "suicide": "the bare word (suicide, suicidal): urgent unless about someone or something else",
+    "method": "a way of dying named with oneself (hang myself, jump off a bridge)",
+    "not_wake": "wanting not to wake up, to sleep for ever",
+    "overdose": "an overdose, taken or meant",
+    "selfharm": "hurting oneself, in the language's own words (cut myself, ritzen)",
+    "selfharm_word": "the bare word for self-harm: urgent unless about someone else",
+    "goodbye": "a farewell: notes, a last message, 'it was nice knowing you'",
+    "burden": "others better off without me, nobody would miss me",
+    "abuse": "being hurt or threatened by someone else, said outright",
+    # enough alone: concerning
+    "hopeless": "nothing will change, what's the point, done with everything",
+    "trapped": "no way out, can't take it any more, want it all to stop",
+    "burden_word": "being a burden",
+    "goodbye_soft": "quieter goodbyes: deleting accounts, sorry for everything",
+    # parts, combined by the matcher's rules
+    "want": "want, wish, going to, ready to (first person)",
+    "think": "thinking about, keep imagining",
+    "death": "to die, to be dead, to stop existing, to end it (what `want` reaches for)",
+    "disappear": "to disappear, to vanish, to be gone",
+    "forever": "for ever, for good, permanently",
+    "point": "what's the point, why bother",
+    "living": "living, waking up, going on, being here (what `point` doubts)",
+    "pills": "tablets, pills, medication",
+    "amass": "counting, saving up, stockpiling, enough, the whole bottle",
+    "tool": "rope, blade, gun: means that are bought or readied",
+    "obtain": "bought, got hold of, tied, tested, hid",
+    "place": "bridge, roof, ledge, tracks",
+    "edge": "standing on, looking down, jumping from, stepping in front of",
+    "timing": "tonight, this weekend, when they are asleep",
+    "plan": "a plan, a date, decided how",
+    "giveaway": "giving away, handing out",
+    "belongings": "my things, my stuff, everything I own",
+    "careafter": "take care of my, look after my",
+    "when_gone": "when I'm gone, when I'm no longer here",
+    "thanks_all": "thank you for everything",
+    "bye": "goodbye, farewell, I'll miss you",
+    "better_off": "better off, happier, easier (of others)",
+    "without_me": "without me, if I wasn't here",
+    "relapse": "relapsed, fell back",
+    "sh_context": "the context of self-harm: blade, scars, cuts, urges",
+    "other": "another person as the one acting: he, she, my partner",
+    "harm_me": "hit me, beats me, choked me (the act, done to me)",
+    "threat": "will hurt me, will kill me (a harm to come)",
+    "fear": "scared, afraid, terrified",
+    "tell": "tell them, tell my mom (a message left for someone)",
+    "loved": "that I loved them (said as if for the last time)",
+    "sh_act": "cut, burned, hurt: the act of self-harm after a reflexive (mich ... geritzt)",
+    "reflexive": "myself, mich, me: the self as the object of a verb",
+    "swallow": "take all my, swallowed: taking medication in a quantity",
+    "doit": "do it, lo hago, mach ich es (what a decided plan leads to)",
+    "letters": "letters, notes (left for someone)",
+    "family": "my kids, my family, everyone (whom letters are left for)",
+    "serious": "for real, next time, I believe him (a threat meant)",
+    "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
+    # taking a finding back
+    "thing": "this heat, this traffic: what a complaint is about, when it is not life",
+    "negation": "not, never, no longer, right before the words",
+    "self": "I, me, my: the member as the one speaking",
+    "third": "someone else as the subject: my friend, he, she, a client",
+    "media": "a film, article, book, the news, a class: talk about, not of",
+    "accident": "cooking, the gym, an accident: how people hurt themselves by chance",
+    "idiom": "everyday expressions that only sound like risk (this commute is killing me)",
+}
+# The concepts that are a finding by themselves (an idiom must never hide one of their phrases).
+RISK_CONCEPTS_ALONE = frozenset({
+    "intent", "suicide", "method", "not_wake", "overdose", "selfharm", "selfharm_word",
+    "goodbye", "burden", "abuse", "hopeless", "trapped", "burden_word", "goodbye_soft",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,6 +149,16 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class RiskLexicon:
+    """One language's words for the safety net (`risk-<code>.yaml`)."""
+
+    language: str
+    # How people type a word -> the word (or words) the lexicon is written with.
+    spellings: dict[str, str]
+    concepts: dict[str, tuple[str, ...]]  # a name in RISK_CONCEPTS -> its phrases
+
+
+@dataclass(frozen=True)
 class Agreement:
     """The group's agreement: accepted at /join, pinned in the group."""
 
@@ -93,12 +178,9 @@ class Library:
     wheel: tuple[CoreFeeling, ...]
     synonyms: dict[str, tuple[str, ...]]  # feeling word -> other ways people write it
     topics: tuple[Topic, ...]
-    risk_phrases: dict[str, tuple[str, ...]]  # language code -> phrases
-    risk_exclusions: tuple[str, ...]
+    risk: dict[str, RiskLexicon]  # language code -> its lexicon
     resources: dict[str, tuple[Resource, ...]]  # country code or "default" -> crisis lines
     agreement: Agreement
-    # The net's second level (risk-concerning.yaml): hopelessness, being done with everything.
-    concerning_phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _prompts_by_id: dict[str, Prompt] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

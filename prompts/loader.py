@@ -18,12 +18,16 @@ from yaml.nodes import MappingNode, Node
 from prompts.catalog import (
     DEFAULT_RESOURCES,
     REQUIRED_TOOLS,
+    RISK_CONCEPTS,
+    RISK_CONCEPTS_ALONE,
+    RISK_LANGUAGES,
     THEMES,
     Agreement,
     CoreFeeling,
     Library,
     Prompt,
     Resource,
+    RiskLexicon,
     Tool,
     Topic,
 )
@@ -38,15 +42,15 @@ FEELINGS_FILE = "feelings.yaml"
 RISK_FILE = "risk.yaml"
 TOPICS_FILE = "topics.yaml"
 AGREEMENT_FILE = "agreement.yaml"
-CONCERNING_FILE = "risk-concerning.yaml"
+RISK_LANGUAGE_FILES = {language: f"risk-{language}.yaml" for language in RISK_LANGUAGES}
 FILES = (
     PROMPTS_FILE,
     TOOLS_FILE,
     FEELINGS_FILE,
     RISK_FILE,
+    *RISK_LANGUAGE_FILES.values(),
     TOPICS_FILE,
     AGREEMENT_FILE,
-    CONCERNING_FILE,
 )
 MAX_AGREEMENT_POINTS = 6
 
@@ -86,16 +90,20 @@ def _read_library(directory: Path) -> tuple[Library | None, list[Problem]]:
     if not (directory / AGREEMENT_FILE).exists():
         # A coach's copy from before the agreement existed: the built-in one stands in.
         files[AGREEMENT_FILE] = YamlFile(LIBRARY_DIR, AGREEMENT_FILE)
-    if not (directory / CONCERNING_FILE).exists():
-        # Likewise for a copy from before the net had a concerning level.
-        files[CONCERNING_FILE] = YamlFile(LIBRARY_DIR, CONCERNING_FILE)
+    for name in RISK_LANGUAGE_FILES.values():
+        if not (directory / name).exists():
+            # A copy from before the lexicon had a file per language: the built-in one.
+            files[name] = YamlFile(LIBRARY_DIR, name)
     tools, tool_ids = _read_tools(files[TOOLS_FILE])
     prompts, themed_weeks = _read_prompts(files[PROMPTS_FILE], tool_ids)
     wheel, synonyms = _read_feelings(files[FEELINGS_FILE])
-    risk_phrases, exclusions, resources = _read_risk(files[RISK_FILE])
+    resources = _read_resources_file(files[RISK_FILE])
+    risk = {
+        language: _read_risk_language(files[name], language)
+        for language, name in RISK_LANGUAGE_FILES.items()
+    }
     topics = _read_topics(files[TOPICS_FILE])
     agreement = _read_agreement(files[AGREEMENT_FILE])
-    concerning = _read_concerning(files[CONCERNING_FILE])
     problems = [
         problem
         for name in FILES
@@ -110,11 +118,9 @@ def _read_library(directory: Path) -> tuple[Library | None, list[Problem]]:
         wheel=wheel,
         synonyms=synonyms,
         topics=topics,
-        risk_phrases=risk_phrases,
-        risk_exclusions=exclusions,
+        risk=risk,
         resources=resources,
         agreement=agreement,
-        concerning_phrases=concerning,
     )
     return library, []
 
@@ -415,39 +421,62 @@ def _read_synonyms(file: YamlFile, node: Node, words: set[str]) -> dict[str, tup
     return synonyms
 
 
-# risk.yaml
+# risk.yaml: the crisis lines
 
 
-def _read_risk(
-    file: YamlFile,
-) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...], dict[str, tuple[Resource, ...]]]:
-    top = _top_level(file, ["languages", "resources"], ["exclude"])
+def _read_resources_file(file: YamlFile) -> dict[str, tuple[Resource, ...]]:
+    # `languages` and `exclude` are the lexicon of a copy from before risk-<code>.yaml; the
+    # built-in files stand in for them, so they are accepted and not read.
+    top = _top_level(file, ["resources"], ["languages", "exclude"])
+    if top is None or "resources" not in top:
+        return {}
+    resources = _read_resources(file, top["resources"])
+    if isinstance(top["resources"], MappingNode) and DEFAULT_RESOURCES not in resources:
+        file.problem(
+            top.key_nodes["resources"],
+            "`resources` has no `default` entry (shown when a member's country is unknown)",
+        )
+    return resources
+
+
+# risk-<code>.yaml: one language's lexicon
+
+
+def _read_risk_language(file: YamlFile, language: str) -> RiskLexicon:
+    lexicon = RiskLexicon(language=language, spellings={}, concepts={})
+    top = _top_level(file, ["concepts"], ["spellings"])
     if top is None:
-        return {}, (), {}
-    phrases: dict[str, tuple[str, ...]] = {}
+        return lexicon
+    spellings: dict[str, str] = {}
+    if "spellings" in top:
+        for typed, _key_node, value_node in file.pairs(top["spellings"], "spellings"):
+            meant = file.text(value_node, f"the spelling of `{typed}`")
+            if meant is not None:
+                spellings[typed.lower()] = meant.lower()
+    concepts: dict[str, tuple[str, ...]] = {}
     phrase_nodes: list[tuple[str, Node]] = []
-    if "languages" in top:
-        for language, key_node, value_node in file.pairs(top["languages"], "languages"):
-            if not _LANGUAGE_CODE.fullmatch(language):
-                file.problem(key_node, f"language `{language}` must be a two-letter code like en")
-            found = _read_phrases(file, value_node, f"the `{language}` phrases")
-            phrases[language] = tuple(phrase for phrase, _node in found)
-            phrase_nodes.extend(found)
-        if not phrases:
-            file.problem(top.key_nodes["languages"], "`languages` has no phrases")
-    exclusions: list[tuple[str, Node]] = []
-    if "exclude" in top:
-        exclusions = _read_phrases(file, top["exclude"], "`exclude`")
-        _check_exclusions(file, exclusions, phrase_nodes)
-    resources: dict[str, tuple[Resource, ...]] = {}
-    if "resources" in top:
-        resources = _read_resources(file, top["resources"])
-        if isinstance(top["resources"], MappingNode) and DEFAULT_RESOURCES not in resources:
-            file.problem(
-                top.key_nodes["resources"],
-                "`resources` has no `default` entry (shown when a member's country is unknown)",
-            )
-    return phrases, _values(exclusions), resources
+    idioms: list[tuple[str, Node]] = []
+    if "concepts" in top:
+        for name, key_node, value_node in file.pairs(top["concepts"], "concepts"):
+            if name not in RISK_CONCEPTS:
+                file.problem(
+                    key_node,
+                    f"`{name}` is not a concept the net knows (see RISK_CONCEPTS in"
+                    " prompts/catalog.py)",
+                )
+                continue
+            found = _read_phrases(file, value_node, f"the `{name}` phrases")
+            concepts[name] = tuple(phrase for phrase, _node in found)
+            if name == "idiom":
+                idioms = found
+            elif name in RISK_CONCEPTS_ALONE:
+                phrase_nodes.extend(found)
+        _check_exclusions(file, idioms, phrase_nodes)
+    return RiskLexicon(
+        language=language,
+        spellings=spellings,
+        concepts=concepts,
+    )
 
 
 def _read_phrases(file: YamlFile, node: Node, what: str) -> list[tuple[str, Node]]:
@@ -468,9 +497,9 @@ def _check_exclusions(
 ) -> None:
     """An idiom that covers a whole risk phrase would silence it everywhere: report it."""
     for exclusion, node in exclusions:
-        pattern = re.compile(whole(words_pattern(exclusion)))
+        pattern = re.compile(whole(words_pattern(exclusion.replace("*", ""))))
         for phrase, phrase_node in phrases:
-            if pattern.search(normalise(phrase)):
+            if pattern.search(normalise(phrase.replace("*", ""))):
                 file.problem(
                     node,
                     f"excluding `{exclusion}` would hide the risk phrase `{phrase}`"
@@ -496,22 +525,6 @@ def _read_resources(file: YamlFile, node: Node) -> dict[str, tuple[Resource, ...
                 found.append(Resource(name=name, contact=contact))
         resources[country] = tuple(found)
     return resources
-
-
-# risk-concerning.yaml
-
-
-def _read_concerning(file: YamlFile) -> dict[str, tuple[str, ...]]:
-    top = _top_level(file, ["languages"])
-    if top is None or "languages" not in top:
-        return {}
-    phrases: dict[str, tuple[str, ...]] = {}
-    for language, key_node, value_node in file.pairs(top["languages"], "languages"):
-        if not _LANGUAGE_CODE.fullmatch(language):
-            file.problem(key_node, f"language `{language}` must be a two-letter code like en")
-        found = _read_phrases(file, value_node, f"the `{language}` phrases")
-        phrases[language] = tuple(phrase for phrase, _node in found)
-    return phrases
 
 
 # topics.yaml

@@ -1,13 +1,24 @@
-"""Recognising risk in a message: the lexicon's phrases, minus the idioms."""
+"""Recognising risk in a message: concepts found in each language's own words, then combined.
+
+A lexicon (`prompts/library/risk-<code>.yaml`) lists, for every concept in RISK_CONCEPTS, the
+phrases a language says it with; this module holds the rules that combine them, the same for
+every language. Some concepts are a finding alone ("kill myself", "ritzen", "goodbye letter");
+others only next to another: a wish and a death ("want" + "to not exist"), medication and
+counting ("pills" + "saved up"), a place and an edge ("bridge" + "stood on"), others better
+off and "without me". Then what takes a finding back: an idiom over the words ("this commute
+is killing me"), a negation right before them ("not suicidal"), someone else as the subject
+("my friend is suicidal"), a film or an article as the topic, a kitchen or a gym around "cut
+myself". Everything is compiled once; `assess` runs on every message.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from prompts.catalog import Library
-from prompts.text import any_of, normalise, whole, words_pattern
+from prompts.catalog import Library, RiskLexicon
+from safety.normalise import Word, phrase_words, words
 
 
 class Level(StrEnum):
@@ -27,42 +38,324 @@ class Finding:
     words: str
 
 
+URGENT, CONCERNING = Level.URGENT, Level.CONCERNING
+
+# The concepts that are a finding by themselves: their level and kind.
+ALONE: dict[str, tuple[Level, str]] = {
+    "intent": (URGENT, "intent"),
+    "suicide": (URGENT, "intent"),
+    "method": (URGENT, "plan"),
+    "not_wake": (URGENT, "intent"),
+    "overdose": (URGENT, "overdose"),
+    "selfharm": (URGENT, "self-harm"),
+    "selfharm_word": (URGENT, "self-harm"),
+    "goodbye": (URGENT, "goodbye"),
+    "burden": (URGENT, "burden"),
+    "abuse": (URGENT, "harm-from-others"),
+    "hopeless": (CONCERNING, "hopelessness"),
+    "trapped": (CONCERNING, "entrapment"),
+    "burden_word": (CONCERNING, "burden"),
+    "goodbye_soft": (CONCERNING, "goodbye"),
+}
+# One concept, then another within `gap` words: (first, then, gap, level, kind).
+IN_ORDER: tuple[tuple[str, str, int, Level, str], ...] = (
+    ("want", "death", 3, URGENT, "intent"),
+    ("think", "death", 3, URGENT, "intent"),
+    ("think", "suicide", 2, URGENT, "intent"),
+    ("point", "living", 3, URGENT, "intent"),
+    ("want", "disappear", 3, CONCERNING, "hopelessness"),
+    ("other", "harm_me", 3, URGENT, "harm-from-others"),
+    ("reflexive", "sh_act", 3, URGENT, "self-harm"),
+    ("swallow", "pills", 4, URGENT, "overdose"),
+)
+# Two sets of concepts that meet within `window` words, in either order.
+TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = tuple(
+    (frozenset(first), frozenset(second), window, level, kind)
+    for first, second, window, level, kind in (
+        ({"pills"}, {"amass"}, 10, URGENT, "plan"),
+        ({"tool"}, {"obtain"}, 8, URGENT, "plan"),
+        ({"place"}, {"edge"}, 12, URGENT, "plan"),
+        ({"plan"}, {"death", "pills", "tool", "place", "method"}, 12, URGENT, "plan"),
+        ({"disappear"}, {"forever"}, 4, URGENT, "intent"),
+        ({"better_off"}, {"without_me"}, 7, URGENT, "burden"),
+        ({"burden_word"}, {"without_me"}, 10, URGENT, "burden"),
+        ({"giveaway"}, {"belongings"}, 5, URGENT, "goodbye"),
+        ({"careafter"}, {"when_gone"}, 14, URGENT, "goodbye"),
+        ({"when_gone"}, {"bye", "belongings", "thanks_all"}, 14, URGENT, "goodbye"),
+        ({"thanks_all"}, {"bye"}, 14, URGENT, "goodbye"),
+        ({"tell"}, {"loved"}, 8, URGENT, "goodbye"),
+        ({"plan"}, {"doit"}, 10, URGENT, "plan"),
+        ({"letters"}, {"family"}, 5, URGENT, "goodbye"),
+        ({"threat"}, {"serious"}, 6, URGENT, "harm-from-others"),
+        ({"tell"}, {"when_gone"}, 14, URGENT, "goodbye"),
+        ({"relapse"}, {"sh_context"}, 10, URGENT, "self-harm"),
+        ({"fear"}, {"threat", "harm_me"}, 10, URGENT, "harm-from-others"),
+    )
+)
+# Three of these apart in one message are a farewell.
+FAREWELLS = ("bye", "goodbye_soft", "thanks_all", "loved")
+# What only points at someone, something or a context; never a finding itself.
+MARKS = frozenset({"negation", "self", "third", "other", "media", "accident", "idiom", "thing"})
+# A negation right before these takes them back ("not suicidal", "never cut myself").
+NEGATABLE = frozenset(ALONE) | frozenset({"want", "think", "harm_me", "point", "amass", "sh_act"})
+# Someone else as their subject takes these back ("my friend is suicidal", "er will sterben").
+ABOUT_SOMEONE = frozenset(
+    {
+        "suicide", "selfharm_word", "overdose", "want", "think", "hopeless", "trapped",
+        "burden_word", "intent", "not_wake", "method",
+    }
+)  # fmt: skip
+# The bare words that a film, an article or the news makes talk about, not of.
+BARE = frozenset({"suicide", "selfharm_word", "overdose"})
+SUBJECT_REACH = 3  # how many words back a subject still governs what follows
+
+
+@dataclass(frozen=True)
+class _Hit:
+    concept: str
+    start: int  # index of its first word
+    end: int  # one past its last word
+
+
+@dataclass(eq=False)  # nodes are told apart by identity
+class _Node:
+    exact: dict[str, _Node] = field(default_factory=dict)
+    prefix: dict[str, _Node] = field(default_factory=dict)  # "tablet*"
+    fuzzy: dict[str, _Node] = field(default_factory=dict)  # "suicide~": one typo allowed
+    concepts: list[str] = field(default_factory=list)
+
+
+def _deletions(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+FUZZY_MIN = 6  # shorter words differ by one letter from too many others
+MAX_FILLERS = 2
+MANY = 10  # a count of pills this high is a quantity, not a dose
+
+
+class _Language:
+    """One language's lexicon, compiled: a trie of its phrases, word by word."""
+
+    def __init__(self, lexicon: RiskLexicon) -> None:
+        self.code = lexicon.language
+        self._spellings: dict[str, tuple[str, ...]] = {}
+        for typed, meant in lexicon.spellings.items():
+            key = phrase_words(typed)
+            if len(key) == 1:
+                self._spellings[key[0]] = tuple(phrase_words(meant))
+        self._root = _Node()
+        self.fillers = frozenset(
+            word for phrase in lexicon.concepts.get("filler", ()) for word in self.spell(phrase)
+        )
+        for concept, phrases in lexicon.concepts.items():
+            if concept != "filler":
+                for phrase in phrases:
+                    self._add(phrase, concept)
+
+    def spell(self, text: str) -> list[str]:
+        """A phrase of the lexicon as the words it matches, spellings applied."""
+        out: list[str] = []
+        for word in phrase_words(text):
+            out.extend(self._spellings.get(word, (word,)))
+        return out
+
+    def _add(self, phrase: str, concept: str) -> None:
+        node = self._root
+        for token in phrase.split():
+            marker = token[-1] if token[-1] in "*~" else ""
+            pieces = self.spell(token.rstrip("*~"))
+            for index, piece in enumerate(pieces):
+                if marker == "*" and index == len(pieces) - 1:
+                    node = node.prefix.setdefault(piece, _Node())
+                elif marker == "~" and index == len(pieces) - 1 and len(piece) >= FUZZY_MIN:
+                    child = node.exact.setdefault(piece, _Node())
+                    for variant in _deletions(piece):
+                        node.fuzzy.setdefault(variant, child)
+                    node = child
+                else:
+                    node = node.exact.setdefault(piece, _Node())
+        if node is not self._root and concept not in node.concepts:
+            node.concepts.append(concept)
+
+    def read(self, found: Sequence[Word]) -> tuple[list[str], list[int]]:
+        """The message's words as this language's lexicon writes them, and for each the index
+        of the message's word it came from ("wanna" is two words, "want" "to")."""
+        out: list[str] = []
+        origin: list[int] = []
+        for index, word in enumerate(found):
+            spelled = self._spellings.get(word.text, (word.text,))
+            out.extend(spelled)
+            origin.extend([index] * len(spelled))
+        return out, origin
+
+    def hits(self, read: Sequence[str], origin: Sequence[int]) -> list[_Hit]:
+        """Every phrase of every concept in the words, as spans of `origin` indices. Inside a
+        phrase, up to MAX_FILLERS filler words are passed over ("I just really want to die")."""
+        found: list[_Hit] = []
+        deletions: dict[int, set[str]] = {}
+        for start in range(len(read)):
+            frontier: list[tuple[_Node, int]] = [(self._root, 0)]
+            position = start
+            while frontier and position < len(read):
+                word = read[position]
+                following: list[tuple[_Node, int]] = []
+                for node, skipped in frontier:
+                    for child in self._children(node, word, position, deletions):
+                        following.append((child, skipped))
+                        for concept in child.concepts:
+                            # An idiom is said as it is: passing over a word could make one
+                            # of "could not wake up" in "I could just not wake up".
+                            if not (skipped and concept == "idiom"):
+                                found.append(_Hit(concept, origin[start], origin[position] + 1))
+                    if node is not self._root and skipped < MAX_FILLERS and word in self.fillers:
+                        following.append((node, skipped + 1))
+                position += 1
+                frontier = following
+            if read[start].isdigit() and int(read[start]) >= MANY:
+                found.append(_Hit("amass", origin[start], origin[start] + 1))  # "20 of my pills"
+        return found
+
+    def _children(
+        self, node: _Node, word: str, position: int, deletions: dict[int, set[str]]
+    ) -> list[_Node]:
+        children: list[_Node] = []
+        child = node.exact.get(word)
+        if child is not None:
+            children.append(child)
+        elif node.fuzzy and len(word) >= FUZZY_MIN:
+            if position not in deletions:
+                deletions[position] = _deletions(word)
+            children.extend({node.fuzzy[v] for v in deletions[position] if v in node.fuzzy})
+        if node.prefix:
+            children.extend(nxt for stem, nxt in node.prefix.items() if word.startswith(stem))
+        return children
+
+
 class RiskMatcher:
-    """The risk lexicon compiled once; `find` runs on every message."""
+    """The risk lexicons compiled once; `assess` runs on every message."""
 
     def __init__(self, library: Library) -> None:
-        self._phrases = tuple(
-            (re.compile(whole(words_pattern(phrase))), phrase)
-            for phrases in library.risk_phrases.values()
-            for phrase in phrases
-        )
-        self._exclusions = any_of(library.risk_exclusions)
-        self._concerning = any_of(
-            phrase for phrases in library.concerning_phrases.values() for phrase in phrases
-        )
+        self._languages = tuple(_Language(lexicon) for lexicon in library.risk.values())
 
     def assess(self, text: str) -> Finding | None:
         """The level, kind and words of the risk `text` shows, or None."""
-        phrase = self.find(text)
-        if phrase is not None:
-            return Finding(Level.URGENT, "intent", phrase)
-        # The second level (risk-concerning.yaml), only when nothing urgent is there.
-        searched = normalise(text)
-        if self._exclusions is not None:
-            searched = self._exclusions.sub(" | ", searched)
-        found = self._concerning.search(searched) if self._concerning else None
-        return None if found is None else Finding(Level.CONCERNING, "hopelessness", found[0])
+        found = words(text)
+        if not found:
+            return None
+        # Every language, every time: people mix them, and a short message can't tell. What
+        # takes a finding back in one language (an idiom, "my friend") counts in all of them.
+        hits: list[_Hit] = []
+        for language in self._languages:
+            read, origin = language.read(found)
+            hits.extend(language.hits(read, origin))
+        best: tuple[int, int, int, _Hit, Level, str] | None = None
+        for hit, level, kind in _findings(hits):
+            # Urgent first, then the earliest words, then the most of them.
+            rank = (0 if level == URGENT else 1, hit.start, -hit.end, hit, level, kind)
+            if best is None or rank[:3] < best[:3]:
+                best = rank
+        if best is None:
+            return None
+        _rank, _start, _end, hit, level, kind = best
+        quoted = text[found[hit.start].start : found[hit.end - 1].end]
+        return Finding(level, kind, quoted)
 
     def find(self, text: str) -> str | None:
-        """The risk phrase that `text` contains (the earliest), or None."""
-        searched = normalise(text)
-        if self._exclusions is not None:
-            # A bar, not a space, so the words either side of a removed idiom can't join into
-            # a phrase.
-            searched = self._exclusions.sub(" | ", searched)
-        found: list[tuple[int, int, str]] = []
-        for pattern, phrase in self._phrases:
-            match = pattern.search(searched)
-            if match:
-                found.append((match.start(), -len(match.group()), phrase))
-        return min(found)[2] if found else None
+        """The words of any risk `text` shows (either level), or None: `assess`, shorter."""
+        finding = self.assess(text)
+        return None if finding is None else finding.words
+
+
+def _findings(hits: list[_Hit]) -> list[tuple[_Hit, Level, str]]:
+    """The findings the concept hits make, after what takes them back."""
+    live = [hit for hit in hits if _stands(hit, hits)]
+    by_concept: dict[str, list[_Hit]] = {}
+    for hit in live:
+        by_concept.setdefault(hit.concept, []).append(hit)
+    out: list[tuple[_Hit, Level, str]] = []
+    for hit in live:
+        if hit.concept in ALONE:
+            level, kind = ALONE[hit.concept]
+            out.append((hit, level, kind))
+    for first, then, gap, level, kind in IN_ORDER:
+        for a in by_concept.get(first, ()):
+            for b in by_concept.get(then, ()):
+                if 0 <= b.start - a.end <= gap and not _negated_between(a.end, b.start, hits):
+                    out.append((_Hit(kind, a.start, b.end), level, kind))
+    farewells = sorted(
+        (hit for name in FAREWELLS for hit in by_concept.get(name, ())), key=lambda h: h.start
+    )
+    apart = [h for i, h in enumerate(farewells) if all(h.start >= o.end for o in farewells[:i])]
+    if len(apart) >= 3:  # "sorry everyone, I love you, goodbye"
+        out.append((_Hit("goodbye", apart[0].start, apart[-1].end), URGENT, "goodbye"))
+    plans = by_concept.get("plan", [])
+    for a in plans:
+        for b in plans:
+            if a.end <= b.start and b.start - a.end <= 12:
+                out.append((_Hit("plan", a.start, b.end), URGENT, "plan"))
+    for firsts, seconds, window, level, kind in TOGETHER:
+        a_hits = [hit for name in firsts for hit in by_concept.get(name, ())]
+        b_hits = [hit for name in seconds for hit in by_concept.get(name, ())]
+        for a in a_hits:
+            for b in b_hits:
+                start, end = min(a.start, b.start), max(a.end, b.end)
+                if end - start <= window + 1:
+                    out.append((_Hit(kind, start, end), level, kind))
+    return out
+
+
+def _stands(hit: _Hit, hits: Sequence[_Hit]) -> bool:
+    """Whether nothing around the hit takes it back."""
+    if hit.concept in MARKS:
+        return True
+    others = [other for other in hits if other.concept in MARKS]
+    if any(o.concept == "idiom" and o.start < hit.end and hit.start < o.end for o in others):
+        return False
+    if hit.concept in NEGATABLE and _negated(hit, hits):
+        return False
+    if hit.concept in ABOUT_SOMEONE and _subject(hit, others) in ("third", "other"):
+        return False
+    if hit.concept in BARE and any(o.concept == "media" for o in others):
+        return False
+    if hit.concept in ("hopeless", "trapped") and any(
+        o.concept == "thing" and o.start == hit.end for o in others
+    ):
+        return False  # "I can't take this heat any more"
+    if hit.concept in ("selfharm", "selfharm_word", "sh_act"):
+        return not any(o.concept == "accident" for o in others)
+    return True
+
+
+def _subject(hit: _Hit, marks: Sequence[_Hit]) -> str | None:
+    """Who the words are about: the nearest self, third or other person just before them."""
+    before = [
+        m
+        for m in marks
+        if m.concept in ("self", "third", "other")
+        and m.end <= hit.start
+        and hit.start - m.end <= SUBJECT_REACH
+    ]
+    if not before:
+        return None
+    nearest = max(before, key=lambda m: (m.end, m.concept == "self"))
+    return nearest.concept
+
+
+def _negated(hit: _Hit, hits: Sequence[_Hit]) -> bool:
+    """A negation right before the words, or before the wish or thought that leads to them
+    ("not thinking about suicide")."""
+    for other in hits:
+        if other.end != hit.start:
+            continue
+        if other.concept == "negation":
+            return True
+        if other.concept in ("want", "think") and any(
+            n.concept == "negation" and n.end == other.start for n in hits
+        ):
+            return True
+    return False
+
+
+def _negated_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
+    return any(h.concept == "negation" and start <= h.start and h.end <= end for h in hits)

@@ -65,7 +65,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "Sam <3: (voice)" in printed
     assert "You named it: afraid." in printed
     assert "#win I said no to the extra shift" in printed
-    assert 'matched "better off without me"' in printed  # the coach's alert
+    assert 'matched "everyone would be better off without me"' in printed  # the coach's alert
     assert "so this comes to you right away" in printed  # Sam's crisis lines, in private
     # The net's two levels, the alert that came back and was answered, and /sos.
     back = printed[printed.index("The alert comes back") : printed.index("Members write")]

@@ -116,7 +116,7 @@ async def test_concerning_words_bring_a_gentle_note_and_a_flag_at_the_top_of_the
     assert "/sos" in note and note.endswith("Sent automatically by Between.")
     assert len(world.telegram.sent_by_bot(COACH_ID)) == before  # no alarm now
     text = await round_text(world, datetime(2026, 11, 17, 8, 0, tzinfo=UTC))
-    assert "Worth a gentle word" in text and '• Maya: "nothing ever gets better"' in text
+    assert "Worth a gentle word" in text and '• Maya: "Nothing ever gets better"' in text
     assert text.index("Worth a gentle word") < text.index("Waiting for you")
     assert "Urgent" not in text
     async with world.sessions() as session:

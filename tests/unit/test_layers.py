@@ -43,6 +43,8 @@ PURE = [
     "scheduling/ics.py",
     "dashboard/figures.py",
     "dashboard/charts.py",
+    "safety/normalise.py",
+    "safety/matcher.py",
 ]
 IO_LIBRARIES = {
     "aiogram", "aiohttp", "sqlalchemy", "sqlmodel", "stripe", "redis", "arq", "zoomus",

@@ -11,7 +11,7 @@ from practice.words import Vocabulary
 from prompts.catalog import REQUIRED_TOOLS, THEMES, Library
 from prompts.checked_yaml import Problem
 from prompts.loader import FILES, LIBRARY_DIR, LibraryError, check_library, load_library
-from safety.matcher import RiskMatcher
+from safety.matcher import Finding, Level, RiskMatcher
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +81,14 @@ def test_the_wheel_has_enough_distinct_feeling_words(library: Library) -> None:
     assert {"abandoned", "anxious", "shame-hot", "lonely"} <= library.feeling_words()
 
 
-def test_the_safety_net_is_multilingual(library: Library) -> None:
-    assert len(library.risk_phrases["en"]) >= 40
-    assert len(library.risk_phrases["es"]) >= 10
-    assert len(library.risk_phrases["de"]) >= 10
+def test_the_safety_net_reads_five_languages_in_their_own_words(library: Library) -> None:
+    assert set(library.risk) == {"en", "es", "de", "fr", "pt"}
+    for language, lexicon in library.risk.items():
+        phrases = sum(len(phrases) for phrases in lexicon.concepts.values())
+        assert phrases >= 400, language
+        assert {"intent", "selfharm", "goodbye", "burden", "hopeless", "idiom"} <= set(
+            lexicon.concepts
+        ), language
 
 
 def test_default_resources_name_988_samaritans_and_findahelpline(library: Library) -> None:
@@ -278,12 +282,20 @@ def test_an_unknown_field_is_reported_with_a_guess(tmp_path: Path) -> None:
             id="no default resources",
         ),
         pytest.param(
-            "risk.yaml",
-            "  - could kill for\n",
-            "  - could kill for\n  - end it all\n",
-            "  - end it all",
+            "risk-en.yaml",
+            "    - murder a pizza\n",
+            "    - murder a pizza\n    - end it all\n",
+            "    - end it all",
             "excluding `end it all` would hide",
             id="exclusion hides a phrase",
+        ),
+        pytest.param(
+            "risk-de.yaml",
+            "  overdose:\n",
+            "  overdosis:\n",
+            "  overdosis:",
+            "`overdosis` is not a concept the net knows",
+            id="unknown risk concept",
         ),
         pytest.param(
             "topics.yaml",
@@ -399,15 +411,23 @@ def test_everyday_idioms_are_not_risk(risk: RiskMatcher, message: str) -> None:
     assert risk.find(message) is None
 
 
-def test_find_risk_names_the_phrase_it_found(risk: RiskMatcher) -> None:
-    assert risk.find("Some nights I want to die.") == "want to die"
-    assert risk.find("I can’t go on") == "can't go on"
-    assert risk.find("estarían mejor sin mi") == "estarían mejor sin mí"
+def test_a_finding_quotes_the_members_own_words(risk: RiskMatcher) -> None:
+    assert risk.assess("Some nights I want to die.") == Finding(
+        Level.URGENT, "intent", "want to die"
+    )
+    assert risk.assess("I can’t go on") == Finding(Level.CONCERNING, "hopelessness", "can’t go on")
+    assert risk.find("estarían mejor sin mi") == "estarían mejor sin mi"
+    assert risk.find("I WANT TO DIEEEE") == "WANT TO DIEEEE"
 
 
 def test_an_idiom_does_not_hide_real_risk_in_the_same_message(risk: RiskMatcher) -> None:
     message = "This traffic is killing me. Honestly I want to kill myself."
-    assert risk.find(message) == "kill myself"
+    assert risk.assess(message) == Finding(Level.URGENT, "intent", "want to kill myself")
+
+
+def test_urgent_words_win_over_concerning_ones_earlier_in_the_message(risk: RiskMatcher) -> None:
+    finding = risk.assess("nothing ever gets better. I've been saving up my pills")
+    assert finding == Finding(Level.URGENT, "plan", "saving up my pills")
 
 
 # --- feelings and topics ------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""The safety net measured on messages as people write them, in five languages.
+
+Three kinds of set live in messages/: dev-* (what the lexicon was written against), eval-* and
+holdout-* (the evaluation set: written after the lexicon, in other registers; its misses were
+then fixed by category, so it is no longer unseen) and blind-* (written last, scored once,
+never tuned on: the honest estimate for an unseen set, which the README quotes). The bars of
+issue 15 are asserted on the evaluation set; the blind set is held to the figures it first
+showed, so a change can't quietly make it worse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from prompts.catalog import RISK_LANGUAGES
+from prompts.loader import load_library
+from safety.matcher import Level, RiskMatcher
+
+MESSAGES = Path(__file__).parent / "messages"
+LABELS = {"U": "urgent", "C": "concerning", "B": "benign", "T": "about someone else"}
+# Concerning messages flagged at either level: measured 0.96-1.0 per language.
+CONCERNING_FLAGGED = 0.90
+# The blind set as first scored (urgent recall 0.30-0.40 per language): a floor, not an aim.
+BLIND_URGENT_RECALL = 0.30
+
+
+@dataclass(frozen=True)
+class Message:
+    label: str
+    text: str
+    where: str
+
+
+def read(*kinds: str, language: str) -> list[Message]:
+    found: list[Message] = []
+    for kind in kinds:
+        path = MESSAGES / f"{kind}-{language}.txt"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line and not line.startswith("#"):
+                label, text = line.split(" | ", 1)
+                assert label in LABELS, f"{path.name}:{number}"
+                found.append(Message(label, text, f"{path.name}:{number}"))
+    return found
+
+
+@pytest.fixture(scope="module")
+def matcher() -> RiskMatcher:
+    return RiskMatcher(load_library())
+
+
+def level(matcher: RiskMatcher, message: Message) -> Level | None:
+    finding = matcher.assess(message.text)
+    return None if finding is None else finding.level
+
+
+def share(hits: list[Message], of: list[Message]) -> float:
+    return len(hits) / len(of) if of else 1.0
+
+
+@pytest.mark.parametrize("language", RISK_LANGUAGES)
+def test_the_evaluation_set_is_big_enough_and_apart_from_the_development_set(
+    language: str,
+) -> None:
+    evaluation = read("eval", "holdout", language=language)
+    assert len(evaluation) >= 120
+    assert {m.label for m in evaluation} == set(LABELS)
+    development = {m.text.casefold() for m in read("dev", language=language)}
+    assert [m.where for m in evaluation if m.text.casefold() in development] == []
+
+
+@pytest.mark.parametrize("language", RISK_LANGUAGES)
+def test_urgent_messages_are_caught_as_urgent(matcher: RiskMatcher, language: str) -> None:
+    urgent = [m for m in read("eval", "holdout", language=language) if m.label == "U"]
+    missed = [m for m in urgent if level(matcher, m) != Level.URGENT]
+    assert 1 - share(missed, urgent) >= 0.95, [f"{m.where} {m.text}" for m in missed]
+
+
+@pytest.mark.parametrize("language", RISK_LANGUAGES)
+def test_benign_words_and_talk_about_others_rarely_raise_the_net(
+    matcher: RiskMatcher, language: str
+) -> None:
+    benign = [m for m in read("eval", "holdout", language=language) if m.label in "BT"]
+    raised = [m for m in benign if level(matcher, m) is not None]
+    assert share(raised, benign) <= 0.03, [f"{m.where} {m.text}" for m in raised]
+
+
+@pytest.mark.parametrize("language", RISK_LANGUAGES)
+def test_concerning_messages_are_flagged(matcher: RiskMatcher, language: str) -> None:
+    concerning = [m for m in read("eval", "holdout", language=language) if m.label == "C"]
+    missed = [m for m in concerning if level(matcher, m) is None]
+    assert 1 - share(missed, concerning) >= CONCERNING_FLAGGED, [m.text for m in missed]
+
+
+@pytest.mark.parametrize("language", RISK_LANGUAGES)
+def test_the_development_set_passes_whole(matcher: RiskMatcher, language: str) -> None:
+    wrong = [
+        m.where
+        for m in read("dev", language=language)
+        if (m.label == "U" and level(matcher, m) != Level.URGENT)
+        or (m.label == "C" and level(matcher, m) is None)
+        or (m.label in "BT" and level(matcher, m) is not None)
+    ]
+    # One known miss: "I have a plan and I know how I'd do it" names no method or death.
+    assert len(wrong) <= 1, wrong
+
+
+def test_the_blind_set_is_no_worse_than_when_first_scored(matcher: RiskMatcher) -> None:
+    blind = [m for language in RISK_LANGUAGES for m in read("blind", language=language)]
+    urgent = [m for m in blind if m.label == "U"]
+    caught = [m for m in urgent if level(matcher, m) == Level.URGENT]
+    benign = [m for m in blind if m.label == "B"]
+    assert share(caught, urgent) >= BLIND_URGENT_RECALL
+    assert [m.text for m in benign if level(matcher, m) is not None] == []
