@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -67,7 +68,8 @@ async def find_member(session: AsyncSession, handle: str) -> Member | None:
     handle = handle.strip().removeprefix("@")
     if not handle:
         return None
-    conditions = [col(Member.username) == handle]
+    # Telegram's usernames are ASCII and case-insensitive: @Maya_K is @maya_k.
+    conditions = [func.lower(col(Member.username)) == handle.lower()]
     if handle.lstrip("-").isdigit():
         conditions.append(col(Member.telegram_id) == int(handle))
     return (await session.exec(select(Member).where(or_(*conditions)))).first()
