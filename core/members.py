@@ -65,11 +65,15 @@ def full_name(member: Member) -> str:
 
 async def find_member(session: AsyncSession, handle: str) -> Member | None:
     """The person a coach names: @username (or username) or numeric Telegram id."""
-    handle = handle.strip().removeprefix("@")
+    handle = handle.strip()
+    at = handle.startswith("@")
+    handle = handle.removeprefix("@")
     if not handle:
         return None
-    # Telegram's usernames are ASCII and case-insensitive: @Maya_K is @maya_k.
-    conditions = [func.lower(col(Member.username)) == handle.lower()]
+    # Telegram's usernames are ASCII and case-insensitive: @Maya_K is @maya_k. Without the @
+    # only the exact username counts, so that "Maya" can still be a name several people share.
+    username = col(Member.username)
+    conditions = [func.lower(username) == handle.lower() if at else username == handle]
     if handle.lstrip("-").isdigit():
         conditions.append(col(Member.telegram_id) == int(handle))
     return (await session.exec(select(Member).where(or_(*conditions)))).first()
