@@ -13,6 +13,10 @@ RUN apt-get update \
 RUN useradd --create-home --uid 10001 between
 WORKDIR /app
 
+# The dependencies first, from the lock file (the same versions and files every build;
+# `./dev lock` updates it), then the project itself without resolving anything again.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 # Every package pyproject.toml installs (tests/unit/test_packaging.py keeps this list true).
 COPY app app
@@ -27,7 +31,7 @@ COPY core core
 COPY dashboard dashboard
 COPY sandbox sandbox
 COPY migrations migrations
-RUN pip install . && mkdir -p /app/data && chown between /app/data
+RUN pip install --no-deps . && mkdir -p /app/data && chown between /app/data
 
 USER between
 EXPOSE 8080

@@ -64,6 +64,14 @@ class TelegramUpdates(SimpleRequestHandler):
     """aiogram's webhook handler, but an update it can't read is answered 200: Telegram would
     resend it for a day, holding back its chat's later updates, and it would never read."""
 
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        # Compared as bytes: aiogram's str comparison raises TypeError on a non-ASCII header.
+        given = telegram_secret_token.encode("utf-8", "surrogateescape")
+        if secrets.compare_digest(given, (self.secret_token or "").encode()):
+            return True
+        log.warning("telegram webhook refused: wrong or missing secret token")
+        return False
+
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         try:
             update = Update.model_validate(

@@ -88,6 +88,32 @@ def retry_delay(attempts: int) -> timedelta | None:
     return RETRY_DELAYS[attempts - 1]
 
 
+# datetime's last second (9999-12-31): a later `created` can't be stored as a moment.
+LATEST_CREATED = 253402300799
+
+
+def check_event(payload: object) -> dict[str, Any]:
+    """A signed body that can be stored as an event (an id, a type, a `created` time, each of
+    a size the table keeps); ValueError otherwise. Stripe sends nothing else, so a resend
+    can't mend one that fails here."""
+    if not isinstance(payload, dict):
+        raise ValueError("not an event")
+    event_id, type_, created = (
+        payload.get("id"),
+        payload.get("type", "unknown"),
+        payload.get("created", 0),
+    )
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise ValueError("no usable id")
+    if not isinstance(type_, str) or len(type_) > 128:
+        raise ValueError("no usable type")
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise ValueError("created is not a number")
+    if not 0 <= created <= LATEST_CREATED:
+        raise ValueError("created is out of range")
+    return payload
+
+
 async def record_stripe_event(session: AsyncSession, event: dict[str, Any], now: datetime) -> bool:
     """Store a verified event unless its id was seen before; tell whether it is new."""
     values = {

@@ -10,7 +10,7 @@ import stripe
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from billing.events import record_stripe_event
+from billing.events import check_event, record_stripe_event
 from core.clock import Clock
 from core.db import SessionFactory
 
@@ -46,9 +46,7 @@ class StripeWebhook:
             stripe.Webhook.construct_event(
                 payload, request.headers.get("Stripe-Signature", ""), self._secret
             )
-            event = json.loads(payload)
-            if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-                raise ValueError("not an event")
+            event = check_event(json.loads(payload))
         except (ValueError, TypeError, AttributeError, stripe.SignatureVerificationError) as error:
             log.warning("stripe webhook refused: %s", type(error).__name__)
             return web.json_response({"error": "invalid signature or payload"}, status=400)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -27,7 +27,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyParameters
 
@@ -47,6 +47,8 @@ MAX_RETRY_AFTER = 30
 VOICE_REFUSED = "VOICE_MESSAGES_FORBIDDEN"
 # approve/declineChatJoinRequest when the request was already answered (by another admin,
 # from Telegram's app) or withdrawn: nothing is left to do.
+# answerCallbackQuery for a press too old to answer (Client.cpp's text for QUERY_ID_INVALID).
+QUERY_TOO_OLD = "query is too old"
 ALREADY_ANSWERED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT")
 
 
@@ -74,10 +76,31 @@ class HonourRetryAfter(BaseRequestMiddleware):
             return await make_request(bot, method)
 
 
+class LateButtonAnswer(BaseRequestMiddleware):
+    """A button press answered too late (Telegram allows a few seconds; a press resent after a
+    failure, or held behind a slow update, is older) still does its work: the refusal is one
+    line in the log, and the answer counts as given. Only the spinner on the button is lost."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as error:
+            if not isinstance(method, AnswerCallbackQuery) or QUERY_TOO_OLD not in error.message:
+                raise
+            log.warning("a button press was answered too late: %s", error.message)
+            return cast(Response[TelegramType], Response[bool](ok=True, result=True))
+
+
 def create_bot(token: str, api_base: str, *, clock: Clock | None = None) -> Bot:
     """A Bot speaking HTML to `api_base` (Telegram, a local Bot API server, or the sandbox)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base), timeout=REQUEST_TIMEOUT)
     session.middleware(HonourRetryAfter(clock or SystemClock()))
+    session.middleware(LateButtonAnswer())
     defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
     return Bot(token, session=session, default=defaults)
 

@@ -85,6 +85,11 @@ class PeopleMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         # A message sent as a chat has a stand-in in `from` (777000 "Telegram" is no bot).
         sent_as_a_chat = isinstance(event, Message) and event.sender_chat is not None
+        if user is None and not sent_as_a_chat:
+            # Telegram always says who sent these; an update that doesn't was made by hand, and
+            # a resend would not say either (answered 200).
+            log.warning("an update with no sender was ignored (%s)", type(event).__name__)
+            return None
         if user is not None and not user.is_bot and not sent_as_a_chat:
             session: AsyncSession = data["session"]
             private = chat is not None and chat.type == ChatType.PRIVATE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,10 +65,15 @@ def full_name(member: Member) -> str:
 
 async def find_member(session: AsyncSession, handle: str) -> Member | None:
     """The person a coach names: @username (or username) or numeric Telegram id."""
-    handle = handle.strip().removeprefix("@")
+    handle = handle.strip()
+    at = handle.startswith("@")
+    handle = handle.removeprefix("@")
     if not handle:
         return None
-    conditions = [col(Member.username) == handle]
+    # Telegram's usernames are ASCII and case-insensitive: @Maya_K is @maya_k. Without the @
+    # only the exact username counts, so that "Maya" can still be a name several people share.
+    username = col(Member.username)
+    conditions = [func.lower(username) == handle.lower() if at else username == handle]
     if handle.lstrip("-").isdigit():
         conditions.append(col(Member.telegram_id) == int(handle))
     return (await session.exec(select(Member).where(or_(*conditions)))).first()

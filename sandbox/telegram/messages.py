@@ -65,6 +65,12 @@ MAX_RAW_TEXT_BYTES = 32768
 MAX_CALLBACK_DATA_BYTES = 64
 # Bots may delete messages for everyone only while they are younger than this.
 DELETE_WINDOW = timedelta(hours=48)
+# How long a button press can be answered. Telegram publishes no figure; its server answers
+# QUERY_ID_INVALID, which Client.cpp turns into 400 "query is too old and response timeout
+# expired or query ID is invalid", a few seconds after the press (bots report 5 to 20 s).
+# Telegram still delivers the press for 150 s (queues.CALLBACK_QUERY_LIFETIME).
+CALLBACK_ANSWER_WINDOW = timedelta(seconds=15)
+_QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 
 # Service messages the sandbox writes: people coming and going, pins, group upgrades.
 SERVICE_KINDS = frozenset(
@@ -134,7 +140,7 @@ class MessagesMixin(ChatsMixin):
     _files: dict[str, StoredFile]
     _file_numbers: itertools.count[int]
     _query_ids: itertools.count[int]
-    _open_callback_queries: set[str]
+    _open_callback_queries: dict[str, datetime]  # query id → when it was pressed
     _refuses_voice: set[int]
 
     # What happened
@@ -231,7 +237,7 @@ class MessagesMixin(ChatsMixin):
         elif current.chat_id != user_id:
             raise ActionRefused("a person only sees their own private chat")
         query_id = str(next(self._query_ids))
-        self._open_callback_queries.add(query_id)
+        self._open_callback_queries[query_id] = self._now()
         update = {
             "callback_query": callback_query_json(
                 query_id=query_id,
@@ -595,11 +601,9 @@ class MessagesMixin(ChatsMixin):
 
     async def _answer_callback_query(self, params: JSON) -> bool:
         query_id = optional_text(params, "callback_query_id") or ""
-        if query_id not in self._open_callback_queries:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
-        self._open_callback_queries.discard(query_id)
+        pressed_at = self._open_callback_queries.pop(query_id, None)
+        if pressed_at is None or self._now() - pressed_at > CALLBACK_ANSWER_WINDOW:
+            raise bad_request(_QUERY_TOO_OLD)
         self.callback_answers[query_id] = {
             key: params[key]
             for key in ("text", "show_alert", "url", "cache_time")

@@ -81,7 +81,7 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin):
         self._files = {}
         self._file_numbers = itertools.count(1)
         self._query_ids = itertools.count(4_000_000_000_001)
-        self._open_callback_queries = set()
+        self._open_callback_queries = {}
         self._refuses_voice = set()
         self._channel_post_ids = itertools.count(1)
         self._commands = {}
