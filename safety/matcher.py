@@ -13,6 +13,7 @@ myself". Everything is compiled once; `assess` runs on every message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -99,6 +100,7 @@ MARKS = frozenset({"negation", "self", "third", "other", "media", "accident", "i
 # A negation right before these takes them back ("not suicidal", "never cut myself").
 NEGATABLE = frozenset(ALONE) | frozenset({"want", "think", "harm_me", "point", "amass", "sh_act"})
 # Someone else as their subject takes these back ("my friend is suicidal", "er will sterben").
+SENTENCE_END = re.compile(r"[.!?;\n]")
 ABOUT_SOMEONE = frozenset(
     {
         "suicide", "selfharm_word", "overdose", "want", "think", "hopeless", "trapped",
@@ -250,7 +252,13 @@ class RiskMatcher:
             read, origin = language.read(found)
             hits.extend(language.hits(read, origin))
         best: tuple[int, int, int, _Hit, Level, str] | None = None
-        for hit, level, kind in _findings(hits):
+        # Where a sentence begins: a person named in one sentence isn't the subject of the next.
+        sentences = frozenset(
+            i
+            for i in range(1, len(found))
+            if SENTENCE_END.search(text[found[i - 1].end : found[i].start])
+        )
+        for hit, level, kind in _findings(hits, sentences):
             # Urgent first, then the earliest words, then the most of them.
             rank = (0 if level == URGENT else 1, hit.start, -hit.end, hit, level, kind)
             if best is None or rank[:3] < best[:3]:
@@ -267,9 +275,9 @@ class RiskMatcher:
         return None if finding is None else finding.words
 
 
-def _findings(hits: list[_Hit]) -> list[tuple[_Hit, Level, str]]:
+def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, Level, str]]:
     """The findings the concept hits make, after what takes them back."""
-    live = [hit for hit in hits if _stands(hit, hits)]
+    live = [hit for hit in hits if _stands(hit, hits, sentences)]
     by_concept: dict[str, list[_Hit]] = {}
     for hit in live:
         by_concept.setdefault(hit.concept, []).append(hit)
@@ -305,7 +313,7 @@ def _findings(hits: list[_Hit]) -> list[tuple[_Hit, Level, str]]:
     return out
 
 
-def _stands(hit: _Hit, hits: Sequence[_Hit]) -> bool:
+def _stands(hit: _Hit, hits: Sequence[_Hit], sentences: frozenset[int]) -> bool:
     """Whether nothing around the hit takes it back."""
     if hit.concept in MARKS:
         return True
@@ -314,7 +322,10 @@ def _stands(hit: _Hit, hits: Sequence[_Hit]) -> bool:
         return False
     if hit.concept in NEGATABLE and _negated(hit, hits):
         return False
-    if hit.concept in ABOUT_SOMEONE and _subject(hit, others) in ("third", "other"):
+    if hit.concept in ABOUT_SOMEONE and _subject(hit, others, sentences) in (
+        "third",
+        "other",
+    ):
         return False
     if hit.concept in BARE and any(o.concept == "media" for o in others):
         return False
@@ -327,14 +338,16 @@ def _stands(hit: _Hit, hits: Sequence[_Hit]) -> bool:
     return True
 
 
-def _subject(hit: _Hit, marks: Sequence[_Hit]) -> str | None:
-    """Who the words are about: the nearest self, third or other person just before them."""
+def _subject(hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int]) -> str | None:
+    """Who the words are about: the nearest self, third or other person just before them,
+    in the same sentence."""
     before = [
         m
         for m in marks
         if m.concept in ("self", "third", "other")
         and m.end <= hit.start
         and hit.start - m.end <= SUBJECT_REACH
+        and not any(m.end <= start <= hit.start for start in sentences)
     ]
     if not before:
         return None

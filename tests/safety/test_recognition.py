@@ -114,3 +114,18 @@ def test_the_blind_set_is_no_worse_than_when_first_scored(matcher: RiskMatcher) 
     benign = [m for m in blind if m.label == "B"]
     assert share(caught, urgent) >= BLIND_URGENT_RECALL
     assert [m.text for m in benign if level(matcher, m) is not None] == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Another call with my dad. Nothing ever gets better.",
+        "fight with my sister again! what's the point of waking up",
+        "mi novio no me habla. ya nada tiene sentido",
+    ],
+)
+def test_someone_named_in_an_earlier_sentence_does_not_take_the_words_back(
+    matcher: RiskMatcher, message: str
+) -> None:
+    # "my dad" governs its own sentence, not the member's next one.
+    assert matcher.assess(message) is not None
