@@ -18,7 +18,12 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from redis.asyncio import Redis
+
+from core.redis import redis_url_for
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +149,22 @@ def summary(workers: dict[str, dict[str, Any]]) -> str:
     if not workers:
         return "none"
     return "ok" if all(report.get("healthy") for report in workers.values()) else "down"
+
+
+async def host_report(redis_url: str | None, data_dir: Path) -> tuple[bool, str]:
+    """Whether the worker(s) on this host report every loop running, and what they say."""
+    host = socket.gethostname() + ":"
+    try:
+        with redis_url_for(redis_url, data_dir) as url:
+            client = Redis.from_url(url)
+            try:
+                async with asyncio.timeout(5):
+                    workers = await read_heartbeats(client)
+            finally:
+                await client.aclose()
+    except Exception as error:
+        return False, f"cannot read the heartbeat: {type(error).__name__}"
+    mine = {name: report for name, report in workers.items() if name.startswith(host)}
+    if not mine:
+        return False, f"no heartbeat from a worker on {host[:-1]}"
+    return summary(mine) == "ok", json.dumps(mine)
