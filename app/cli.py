@@ -458,6 +458,19 @@ def backup(path: Annotated[Path, typer.Argument(help="Where to write the copy.")
     console.print(f"Backup written to {written}", markup=False)
 
 
+@app.command("worker-health")
+def worker_health() -> None:
+    """Exit 0 when this machine's worker reports every loop running (the container's
+    HEALTHCHECK); 1 when a loop is not running, its heartbeat is old, or none is found."""
+    from app.supervise import host_report
+
+    settings = load_settings()
+    healthy, detail = _run(host_report(settings.redis_url, settings.data_dir))
+    console.print(detail)
+    if not healthy:
+        raise typer.Exit(1)
+
+
 @app.command()
 def doctor() -> None:
     """Check the configuration and every service it points at."""

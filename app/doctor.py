@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 from aiogram import Bot
@@ -13,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from app.runtime import zoom_gateway as runtime_zoom
+from app.supervise import HEARTBEAT_STALE, RUNNING, read_heartbeats
 from app.web import TELEGRAM_WEBHOOK_PATH
 from billing.events import STRIPE_HANDLERS
 from billing.stripe_gateway import PRICE_CENTS, PRICE_CURRENCY, StripeGateway
@@ -43,6 +45,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks = [_setting(settings, name) for name in REQUIRED]
     checks.append(await _database(settings))
     checks.append(await _redis(settings))
+    checks.append(await _worker(settings))
     if settings.telegram_bot_token is not None:
         checks.extend(await _telegram(settings))
     checks.extend(await _stripe(settings))
@@ -85,6 +88,36 @@ async def _redis(settings: Settings) -> Check:
     except Exception as error:
         return Check("redis", False, f"cannot connect: {type(error).__name__}")
     return Check("redis", True, "embedded" if settings.uses_embedded_redis else "reachable")
+
+
+async def _worker(settings: Settings) -> Check:
+    """The workers' heartbeats: each loop running, each heard from lately."""
+    try:
+        with redis_url_for(settings.redis_url, settings.data_dir) as url:
+            client = Redis.from_url(url)
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    workers = await read_heartbeats(client)
+            finally:
+                await client.aclose()
+    except Exception as error:
+        return Check("worker", False, f"cannot read its heartbeat: {type(error).__name__}")
+    return worker_check(workers)
+
+
+def worker_check(workers: dict[str, dict[str, Any]]) -> Check:
+    if not workers:
+        return Check("worker", False, "no worker has reported: is `between worker` running?")
+    problems = []
+    for name, report in sorted(workers.items()):
+        if report.get("stale"):
+            problems.append(f"{name}: silent for over {HEARTBEAT_STALE:.0f} s")
+        for loop, state in sorted(report.get("loops", {}).items()):
+            if state["state"] != RUNNING:
+                problems.append(f"{name}: {loop} {state['state']} ({state['error']})")
+    if problems:
+        return Check("worker", False, "; ".join(problems))
+    return Check("worker", True, f"{len(workers)} running, every loop running")
 
 
 async def _telegram(settings: Settings) -> list[Check]:

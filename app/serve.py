@@ -14,7 +14,7 @@ from aiohttp import web
 
 from app.runtime import Runtime
 from app.web import TELEGRAM_WEBHOOK_PATH, create_app
-from app.worker import create_worker, stop_gracefully
+from app.worker import create_worker, run_supervised, stop_gracefully
 from bot.commands import set_command_menus
 from bot.dispatcher import ALLOWED_UPDATES
 from bot.polling import UpdatePoller
@@ -60,7 +60,7 @@ async def running(
                 await show_dashboard_in_menu(runtime.bot, runtime.settings)
             if Part.WORKER in parts:
                 worker = create_worker(settings, redis_url=redis_url, runtime=runtime, cron=cron)
-                worker_task = asyncio.create_task(worker.async_run(), name="worker")
+                worker_task = run_supervised(worker)
             if Part.POLLING in parts and not settings.webhook_mode:
                 await runtime.bot.delete_webhook()
                 poller = UpdatePoller(

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from app.runtime import RUNTIME, Runtime
+from app.supervise import read_heartbeats, summary
 from billing.events import job_id as stripe_job_id
 from billing.webhook import StripeWebhook
 from dashboard.routes import Dashboard
@@ -87,13 +88,17 @@ class TelegramUpdates(SimpleRequestHandler):
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when the database and Redis answer, 503 when either does not."""
+    """200 when the database and Redis answer, 503 when either does not, or when a worker's
+    heartbeat says one of its loops is not running or has gone silent ("worker": "down").
+    No worker heartbeat at all ("none") is not an error of this process."""
     runtime = request.app[RUNTIME]
     state = {
         "database": await _check(_ping_database(runtime)),
         "redis": await _check(runtime.redis.ping()),
     }
-    healthy = all(value == "ok" for value in state.values())
+    if state["redis"] == "ok":
+        state["worker"] = await _worker_state(runtime)
+    healthy = all(value in ("ok", "none") for value in state.values())
     return web.json_response(
         {"status": "ok" if healthy else "down", **state}, status=200 if healthy else 503
     )
@@ -102,6 +107,15 @@ async def health(request: web.Request) -> web.Response:
 async def _ping_database(runtime: Runtime) -> None:
     async with runtime.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def _worker_state(runtime: Runtime) -> str:
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            return summary(await read_heartbeats(runtime.redis))
+    except Exception as error:  # Redis went away between the two checks
+        log.warning("worker health unknown: %s", type(error).__name__)
+        return "down"
 
 
 async def _check(probe: Awaitable[object]) -> str:

@@ -13,6 +13,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from app.runtime import Runtime
+from app.supervise import Supervisor, beat, worker_name
 from core.clock import Clock
 from core.outbox import OutboxSender
 from core.settings import Settings, get_settings
@@ -27,7 +28,13 @@ STOP_GRACE_SECONDS = 20.0
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Build the clients once and start delivering the outbox."""
+    """Build the clients once, start delivering the outbox and the heartbeat.
+
+    arq runs this again each time its job loop is restarted after a fault: the second time
+    finds everything running and does nothing.
+    """
+    if "outbox" in ctx:
+        return
     settings: Settings = ctx.get("settings") or get_settings()
     runtime = ctx.get("services") or await Runtime.open(
         settings, redis_url=ctx["redis_url"], clock=ctx.get("clock")
@@ -35,16 +42,22 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["services"] = runtime
     sender = OutboxSender(runtime.sessions, runtime.telegram, runtime.clock)
     ctx["outbox"] = sender
-    ctx["outbox_task"] = asyncio.create_task(sender.run(), name="outbox")
+    supervisor: Supervisor = ctx.setdefault("supervisor", Supervisor())
+    ctx["outbox_task"] = supervisor.start("outbox", sender.run)
+    ctx["heartbeat_task"] = asyncio.create_task(
+        beat(runtime.redis, supervisor, name=worker_name()), name="heartbeat"
+    )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     """Let messages in flight finish, then close the clients this worker opened."""
-    task: asyncio.Task[None] | None = ctx.get("outbox_task")
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for name in ("outbox_task", "heartbeat_task"):
+        task: asyncio.Task[None] | None = ctx.pop(name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    ctx.pop("outbox", None)
     if ctx.get("owns_runtime", True) and "services" in ctx:
         await ctx["services"].close()
 
@@ -73,7 +86,12 @@ def create_worker(
     `cron=False` leaves the clock-driven jobs to the caller (the demo runs them itself, on
     its simulated clock).
     """
-    ctx: dict[str, Any] = {"settings": settings, "redis_url": redis_url, "clock": clock}
+    ctx: dict[str, Any] = {
+        "settings": settings,
+        "redis_url": redis_url,
+        "clock": clock,
+        "supervisor": Supervisor(),
+    }
     if runtime is not None:
         ctx.update(services=runtime, owns_runtime=False)
     return Worker(
@@ -89,6 +107,12 @@ def create_worker(
         # Cron times ("03:00") mean UTC, whatever the machine's zone.
         timezone=UTC,
     )
+
+
+def run_supervised(worker: Worker) -> asyncio.Task[None]:
+    """arq's job loop, started again after a fault (arq lets Redis's ConnectionError end it)."""
+    supervisor: Supervisor = worker.ctx.setdefault("supervisor", Supervisor())
+    return supervisor.start("jobs", worker.async_run)
 
 
 async def stop_gracefully(worker: Worker, *, grace: float = STOP_GRACE_SECONDS) -> None:

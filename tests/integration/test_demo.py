@@ -52,7 +52,10 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "forged Stripe event → 400" in printed
     assert "stored once, ignored" in printed
     assert "wrong secret → 401" in printed
-    assert '/healthz → 200 {"status": "ok", "database": "ok", "redis": "ok"}' in printed
+    assert (
+        '/healthz → 200 {"status": "ok", "database": "ok", "redis": "ok", "worker": "ok"}'
+        in printed
+    )
     assert printed.count("We're really glad you're here") == 4  # Maya, Sam, Jon, later Leah
     assert "you are number 1" in printed
     assert "I couldn't let you in through that link" in printed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -10,9 +11,19 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 from sqlmodel import select
 
 from app.runtime import Runtime
+from app.supervise import (
+    BACKING_OFF,
+    HEARTBEAT_PREFIX,
+    LoopState,
+    Supervisor,
+    beat,
+    read_heartbeats,
+    summary,
+)
 from app.web import create_app
 from app.worker import create_worker
 from core.db import SessionFactory
@@ -173,7 +184,45 @@ async def test_the_same_event_five_times_is_stored_once_and_an_unknown_type_igno
 async def test_health_reports_both_services(client: TestClient[Any, Any]) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert await response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "worker": "none",  # no worker process runs in this test
+    }
+
+
+async def test_health_is_503_while_a_worker_loop_is_not_running(
+    client: TestClient[Any, Any], redis: Redis
+) -> None:
+    supervisor = Supervisor(first_backoff=60.0)
+    supervisor.loops["jobs"] = LoopState()
+    supervisor.loops["outbox"] = LoopState()
+    beating = asyncio.create_task(beat(redis, supervisor, name="box:1", every=0.01))
+    try:
+        assert (await _health(client)) == (200, "ok")
+        supervisor.loops["jobs"] = LoopState(BACKING_OFF, restarts=3, error="ConnectionError")
+        await asyncio.sleep(0.05)
+        assert (await _health(client)) == (503, "down")
+    finally:
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
+    # A stopped worker takes its heartbeat with it; a silent one would read as "down".
+    assert (await _health(client)) == (200, "none")
+
+
+async def test_a_worker_heartbeat_gone_silent_is_down(redis: Redis) -> None:
+    supervisor = Supervisor()
+    supervisor.loops["jobs"] = LoopState()
+    await redis.set(HEARTBEAT_PREFIX + "box:2", json.dumps(supervisor.report(1000.0)))
+    assert summary(await read_heartbeats(redis, wall=lambda: 1000.0 + 5)) == "ok"
+    assert summary(await read_heartbeats(redis, wall=lambda: 1000.0 + 31)) == "down"
+    await redis.delete(HEARTBEAT_PREFIX + "box:2")
+
+
+async def _health(client: TestClient[Any, Any]) -> tuple[int, str]:
+    response = await client.get("/healthz")
+    return response.status, (await response.json()).get("worker")
 
 
 async def test_health_is_503_when_redis_is_down(
@@ -202,6 +251,11 @@ async def test_health_is_503_when_the_database_is_down(settings: Settings, redis
         async with TestClient(TestServer(create_app(runtime))) as client:
             response = await client.get("/healthz")
             assert response.status == 503
-            assert await response.json() == {"status": "down", "database": "down", "redis": "ok"}
+            assert await response.json() == {
+                "status": "down",
+                "database": "down",
+                "redis": "ok",
+                "worker": "none",
+            }
     finally:
         await runtime.close()
