@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,7 +28,7 @@ from billing.lifecycle import (
 from billing.ports import DoorRefused, GroupDoor, Payments
 from core.links import BotLinks
 from core.localtime import format_local
-from core.models import SEATED, Group, Member, Seat, SeatStatus
+from core.models import SEATED, AccessCode, CodeKind, Group, Member, Seat, SeatStatus
 from core.settings import ConfigError, Settings
 from prompts.render import Templates
 
@@ -136,8 +137,18 @@ class Membership:
         return JoinOutcome("waitlisted", chosen, position=position)
 
     async def _checkout(
-        self, session: AsyncSession, seat: Seat, member: Member, group: Group, now: datetime
+        self,
+        session: AsyncSession,
+        seat: Seat,
+        member: Member,
+        group: Group,
+        now: datetime,
+        *,
+        month_off: bool = False,
     ) -> JoinOutcome:
+        if month_off and seat.checkout_session_id is not None:
+            # The open Checkout charges the full first month: a fresh one takes it off.
+            seat.checkout_session_id = seat.checkout_url = None
         if seat.checkout_url is None:
             if self.rules.price_id is None:
                 raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
@@ -159,6 +170,7 @@ class Membership:
                 success_url=await self.links.to_bot("paid"),
                 cancel_url=await self.links.to_bot("join"),
                 expires_at=expires,
+                coupon=await self.payments.first_month_coupon() if month_off else None,
             )
             seat.checkout_session_id = checkout.id
             seat.checkout_url = checkout.url
@@ -207,6 +219,8 @@ class Membership:
         seat.stripe_subscription_id = checkout["subscription"]
         subscription = await self.payments.subscription(checkout["subscription"])
         await self.follow(session, seat, subscription, now)
+        if checkout.get("discounts"):
+            await _month_off_code_used(session, seat, now)
 
     async def checkout_expired(
         self, session: AsyncSession, event: dict[str, Any], now: datetime
@@ -559,6 +573,17 @@ async def _seat_from_metadata(session: AsyncSession, metadata: dict[str, str]) -
         log.warning("seat %s in Stripe's metadata belongs to someone else now", seat_id)
         return None
     return seat
+
+
+async def _month_off_code_used(session: AsyncSession, seat: Seat, now: datetime) -> None:
+    """The Checkout a month-off access code opened was paid: the code is used up."""
+    await session.exec(
+        update(AccessCode)
+        .where(col(AccessCode.redeemed_seat_id) == seat.id)
+        .where(col(AccessCode.kind) == CodeKind.MONTH_OFF)
+        .where(col(AccessCode.redeemed_at).is_(None))
+        .values(redeemed_at=now)
+    )
 
 
 async def _member(session: AsyncSession, member_id: int) -> Member:

@@ -31,7 +31,12 @@ class Payments(Protocol):
         success_url: str,
         cancel_url: str,
         expires_at: datetime,
+        coupon: str | None = None,
     ) -> CheckoutSession: ...
+
+    async def first_month_coupon(self) -> str:
+        """The coupon id that takes the first month off (made once)."""
+        ...
 
     async def portal_url(self, customer_id: str, return_url: str) -> str: ...
 

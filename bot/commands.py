@@ -53,6 +53,7 @@ COACH_COMMANDS = (
     ("waitlist", "Who waits, in order"),
     ("capacity", "Resize a group"),
     ("comp", "A free seat for a member"),
+    ("code", "Access codes: a free seat or a month off"),
     ("remove", "End a member's seat and take them out"),
     ("prompt", "The next seven days of prompts"),
 )

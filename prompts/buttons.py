@@ -22,7 +22,9 @@ class Join(CallbackData, prefix="join"):
 
 
 class AcceptNote(CallbackData, prefix="accept-note"):
-    """ "I understand": Between is not a crisis service."""
+    """ "I understand": Between is not a crisis service (then the access code, if any)."""
+
+    code: str = ""
 
 
 class OpenBilling(CallbackData, prefix="billing"):

@@ -10,21 +10,21 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import seats
+from billing import codes, seats
 from billing.membership import Membership
 from bot.filters import PRIVATE, IsCoach
 from bot.naming import group_named, member_named, read_names
 from core.groups import GroupError, list_groups, resize_group
 from core.links import BotLinks
 from core.localtime import day_name, format_local, local_date, monday_of
-from core.models import Group, Member
+from core.models import CodeKind, Group, Member
 from practice import daily
 from practice.words import Vocabulary
 from prompts.catalog import Library
 from prompts.render import Templates
 from scheduling import qa, summaries
 
-COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove", "prompt")
+COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "code", "remove", "prompt")
 
 
 def create_router() -> Router:
@@ -35,6 +35,7 @@ def create_router() -> Router:
     router.message.register(set_capacity, Command("capacity"))
     router.message.register(waitlist, Command("waitlist"))
     router.message.register(comp, Command("comp"))
+    router.message.register(access_codes, Command("code"))
     router.message.register(remove, Command("remove"))
     router.message.register(prompt_plan, Command("prompt", magic=F.args.is_(None)))
     router.message.register(prompt_skip, Command("prompt", magic=F.args.regexp(r"^skip\b")))
@@ -117,6 +118,53 @@ async def comp(
     )
     if member is not None:
         await comp_member(message, member, named.group_words, session, now, templates, membership)
+
+
+async def access_codes(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    links: BotLinks,
+) -> None:
+    """/code new 3 [comp|month-off], /code list, /code revoke CODE: single-use access codes."""
+    words = (command.args or "").split()
+    action = words[0].lower() if words else "list"
+    if action == "new":
+        made = _codes_to_make(words[1:])
+        if made is None:
+            await message.answer(templates.render("coach_codes", action="usage"))
+            return
+        count, kind = made
+        assert message.from_user is not None
+        new = await codes.make_codes(
+            session, kind=kind, count=count, created_by=message.from_user.id, now=now
+        )
+        rows = [(code, await links.to_bot(code.code)) for code in new]
+        await message.answer(templates.render("coach_codes", action="new", rows=rows, kind=kind))
+    elif action == "list":
+        rows = [(code, codes.code_state(code)) for code in await codes.coach_codes(session)]
+        await message.answer(templates.render("coach_codes", action="list", rows=rows))
+    elif action == "revoke" and len(words) == 2:
+        done, code = await codes.revoke(session, words[1], now)
+        await message.answer(
+            templates.render("coach_codes", action="revoke", done=done, code=code)
+        )
+    else:
+        await message.answer(templates.render("coach_codes", action="usage"))
+
+
+def _codes_to_make(words: list[str]) -> tuple[int, CodeKind] | None:
+    """`3`, `3 comp`, `3 month-off` → (3, kind); None when it isn't that."""
+    if not words or not words[0].isdigit() or len(words) > 2:
+        return None
+    count = int(words[0])
+    kinds = {"comp": CodeKind.COMP, "free": CodeKind.COMP, "month-off": CodeKind.MONTH_OFF}
+    kind = kinds.get(words[1].lower() if len(words) == 2 else "comp")
+    if kind is None or not 1 <= count <= codes.MAX_CODES_AT_ONCE:
+        return None
+    return count, kind
 
 
 async def comp_member(

@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import seats
+from billing import codes, seats
 from billing.membership import Membership
 from bot.filters import PRIVATE
 from coaching import profiles
@@ -69,6 +69,11 @@ async def start(
         await message.answer(templates.render("join_paid_thanks", first_name=member.first_name))
     elif command.args == "join":
         await _join(message, member, session, now, templates, membership, library, settings)
+    elif codes.looks_like_code(command.args):
+        assert command.args is not None
+        await _join(
+            message, member, session, now, templates, membership, library, settings, command.args
+        )
     elif tool is not None:
         await message.answer(templates.render("tool", tool=tool))
     else:
@@ -117,6 +122,7 @@ async def help_button(query: CallbackQuery, templates: Templates) -> None:
 
 async def join_command(
     message: Message,
+    command: CommandObject,
     member: Member,
     session: AsyncSession,
     now: datetime,
@@ -125,8 +131,10 @@ async def join_command(
     library: Library,
     settings: Settings,
 ) -> None:
-    """Hold a seat and send the Checkout button, or a waitlist place."""
-    await _join(message, member, session, now, templates, membership, library, settings)
+    """Hold a seat and send the Checkout button, or a waitlist place; `/join CODE` uses an
+    access code or a gift."""
+    code = (command.args or "").strip() or None
+    await _join(message, member, session, now, templates, membership, library, settings, code)
 
 
 async def join_button(
@@ -146,6 +154,7 @@ async def join_button(
 
 async def accept_note(
     query: CallbackQuery,
+    callback_data: AcceptNote,
     member: Member,
     session: AsyncSession,
     now: datetime,
@@ -161,7 +170,17 @@ async def accept_note(
     member.agreement_accepted_at = member.agreement_accepted_at or now
     session.add(member)
     if isinstance(query.message, Message):
-        await _join(query.message, member, session, now, templates, membership, library, settings)
+        await _join(
+            query.message,
+            member,
+            session,
+            now,
+            templates,
+            membership,
+            library,
+            settings,
+            callback_data.code or None,
+        )
 
 
 async def _join(
@@ -173,6 +192,7 @@ async def _join(
     membership: Membership,
     library: Library,
     settings: Settings,
+    code: str | None = None,
 ) -> None:
     if member.crisis_note_accepted_at is None or member.agreement_accepted_at is None:
         groups = await list_groups(session)
@@ -184,8 +204,15 @@ async def _join(
                 coach=await profiles.coach_name(session, settings.coach_telegram_ids),
                 days=reply_days(groups[0] if groups else None),
             ),
-            reply_markup=markup([button(library.agreement.accept, AcceptNote())]),
+            reply_markup=markup(
+                [button(library.agreement.accept, AcceptNote(code=codes.normalise(code) or ""))]
+                if code
+                else [button(library.agreement.accept, AcceptNote())]
+            ),
         )
+        return
+    if code is not None:
+        await _redeem(message, member, session, now, templates, membership, code)
         return
     outcome = await membership.join(session, member, now)
     title = outcome.group.title if outcome.group else ""
@@ -209,6 +236,35 @@ async def _join(
             await message.answer(templates.render("join_member", title=title))
         case "no_group":
             await message.answer(templates.render("join_no_group"))
+
+
+async def _redeem(
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+    code: str,
+) -> None:
+    done = await codes.redeem(session, membership, member, code, now)
+    title = done.group.title if done.group else ""
+    keyboard = None
+    if done.kind == "checkout":
+        assert done.url is not None
+        keyboard = markup([link_button("Start my free month", done.url)])
+    await message.answer(
+        templates.render(
+            "code_redeemed",
+            outcome=done.kind,
+            kind=str(done.code.kind) if done.code else "",
+            title=title,
+            position=done.position,
+            until=_local(done.hold_until, done.group) if done.group else None,
+            ends=_local(done.ends_at, done.group) if done.group else None,
+        ),
+        reply_markup=keyboard,
+    )
 
 
 async def leave_waitlist(

@@ -35,6 +35,7 @@ class LifecycleMixin(EventsMixin):
     subscriptions: dict[str, JSON]
     invoices: dict[str, JSON]
     portal_sessions: dict[str, JSON]
+    coupons: dict[str, JSON]
     _checkout_line_items: dict[str, list[JSON]]
     _subscription_metadata: dict[str, dict[str, str]]
 
