@@ -25,10 +25,19 @@ from billing.lifecycle import (
     grace_is_over,
     hold_until,
 )
-from billing.ports import DoorRefused, GroupDoor, Payments
+from billing.ports import DoorRefused, GroupDoor, Payments, StarsPayments
 from core.links import BotLinks
 from core.localtime import format_local
-from core.models import SEATED, AccessCode, CodeKind, Group, Member, Seat, SeatStatus
+from core.models import (
+    SEATED,
+    AccessCode,
+    CodeKind,
+    Group,
+    Member,
+    Seat,
+    SeatStatus,
+    StarsSubscription,
+)
 from core.settings import ConfigError, Settings
 from prompts.render import Templates
 
@@ -52,6 +61,8 @@ class MembershipRules:
     checkout_minutes: int
     offer_for: timedelta
     grace: timedelta
+    # Telegram Stars a month, offered beside Checkout; 0: Stars are off.
+    stars_per_month: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MembershipRules:
@@ -60,6 +71,7 @@ class MembershipRules:
             checkout_minutes=settings.checkout_hold_minutes,
             offer_for=timedelta(hours=settings.waitlist_offer_hours),
             grace=timedelta(days=settings.payment_grace_days),
+            stars_per_month=settings.stars_per_month,
         )
 
 
@@ -73,6 +85,8 @@ class JoinOutcome:
     seats_left: int = 0
     position: int = 0
     hold_until: datetime | None = None
+    # The Telegram Stars invoice for the same seat, when Stars are on.
+    stars_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,10 @@ class Membership:
         templates: Templates,
         rules: MembershipRules,
         coach_ids: tuple[int, ...] = (),
+        stars: StarsPayments | None = None,
     ) -> None:
         self.payments = payments
+        self.stars = stars
         self.door = door
         self.links = links
         self.templates = templates
@@ -181,12 +197,24 @@ class Membership:
             session.add(seat)
             await session.flush()
         count = await seats.count_seats(session, group, now)
+        stars_url = None
+        if self.stars is not None and self.rules.stars_per_month and not month_off:
+            stars_url = await self.stars.invoice_link(
+                title=f"{group.title}: a month"[:32],
+                description=(
+                    f"Your seat in {group.title} for 30 days. Renews every 30 days; "
+                    "cancel any time in Telegram."
+                ),
+                payload=f"seat:{seat.id}:{member.telegram_id}",
+                stars=self.rules.stars_per_month,
+            )
         return JoinOutcome(
             "checkout",
             group,
             url=seat.checkout_url,
             seats_left=count.free,
             hold_until=seat.hold_expires_at,
+            stars_url=stars_url,
         )
 
     async def portal_url(self, session: AsyncSession, member: Member) -> str | None:
@@ -386,6 +414,46 @@ class Membership:
             )
         return True
 
+    async def _stop_stars_renewal(self, session: AsyncSession, seat: Seat, member: Member) -> None:
+        """A seat paid in Stars that we end: Telegram must not charge another period."""
+        found = (
+            await session.exec(
+                select(StarsSubscription.charge_id).where(
+                    col(StarsSubscription.seat_id) == seat.id
+                )
+            )
+        ).first()
+        if found and self.stars is not None:
+            try:
+                await self.stars.stop_renewal(member.telegram_id, found)
+            except DoorRefused as refusal:
+                log.warning("could not stop the Stars renewal of seat %s: %s", seat.id, refusal)
+
+    async def end_and_remove(
+        self,
+        session: AsyncSession,
+        seat: Seat,
+        member: Member,
+        group: Group,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """End the seat and take the member out of the group (no message)."""
+        await self._end_and_remove(session, seat, member, group, reason, now)
+
+    async def tell_coaches(
+        self,
+        session: AsyncSession,
+        event: str,
+        key: str,
+        member: Member,
+        group: Group,
+        now: datetime,
+        **context: Any,
+    ) -> None:
+        """A quiet note to the coaches (arrivals and departures)."""
+        await self._tell_coaches(session, event, key, member, group, now, **context)
+
     async def _end_and_remove(
         self,
         session: AsyncSession,
@@ -452,6 +520,7 @@ class Membership:
         if seat.stripe_subscription_id:
             await self.payments.cancel(seat.stripe_subscription_id)
         member = await _member(session, seat.member_id)
+        await self._stop_stars_renewal(session, seat, member)
         group = await _group(session, seat.group_id)
         await self._end_and_remove(session, seat, member, group, reason, now)
         # The coach's /remove frees the seat at once; the sweep offers it with the others.

@@ -47,6 +47,36 @@ class Payments(Protocol):
     async def cancel(self, subscription_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class StarPayment:
+    """One incoming Stars payment in the bot's transaction list (getStarTransactions)."""
+
+    charge_id: str
+    user_id: int
+    amount: int
+    paid_at: datetime
+    payload: str
+    subscription_period: int | None
+
+
+class StarsPayments(Protocol):
+    """Invoices, refunds and subscriptions in Telegram Stars (the bot's StarsGateway)."""
+
+    async def invoice_link(self, *, title: str, description: str, payload: str, stars: int) -> str:
+        """A link to a monthly (30-day) Stars subscription invoice."""
+        ...
+
+    async def refund(self, user_id: int, charge_id: str) -> None: ...
+
+    async def stop_renewal(self, user_id: int, charge_id: str) -> None:
+        """No further period: the subscription runs to the end of the one paid."""
+        ...
+
+    async def payments(self) -> tuple[list[StarPayment], set[str]]:
+        """Every incoming payment, and the charge ids refunded since."""
+        ...
+
+
 class DoorRefused(Exception):
     """Telegram refused an action on the group (no right, the person is gone): retrying the
     same action will not help. A failure that may pass (network, 5xx) is not this."""

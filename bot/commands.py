@@ -55,6 +55,7 @@ COACH_COMMANDS = (
     ("comp", "A free seat for a member"),
     ("code", "Access codes: a free seat or a month off"),
     ("remove", "End a member's seat and take them out"),
+    ("refund", "Give back a member's last payment in Stars"),
     ("prompt", "The next seven days of prompts"),
 )
 

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import codes, seats
+from billing import codes, seats, stars
 from billing.membership import Membership
 from bot.filters import PRIVATE, IsCoach
 from bot.naming import group_named, member_named, read_names
@@ -24,7 +24,16 @@ from prompts.catalog import Library
 from prompts.render import Templates
 from scheduling import qa, summaries
 
-COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "code", "remove", "prompt")
+COACH_COMMANDS = (
+    "seats",
+    "capacity",
+    "waitlist",
+    "comp",
+    "code",
+    "refund",
+    "remove",
+    "prompt",
+)
 
 
 def create_router() -> Router:
@@ -37,6 +46,7 @@ def create_router() -> Router:
     router.message.register(comp, Command("comp"))
     router.message.register(access_codes, Command("code"))
     router.message.register(remove, Command("remove"))
+    router.message.register(refund, Command("refund"))
     router.message.register(prompt_plan, Command("prompt", magic=F.args.is_(None)))
     router.message.register(prompt_skip, Command("prompt", magic=F.args.regexp(r"^skip\b")))
     router.message.register(prompt_now, Command("prompt", magic=F.args.regexp(r"^now\b")))
@@ -200,6 +210,27 @@ async def remove(
     member = await member_named(session, named.who, message, templates, command="remove")
     if member is not None:
         await remove_member(message, member, session, now, templates, membership)
+
+
+async def refund(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+) -> None:
+    """/refund Maya: her last payment in Telegram Stars goes back and her seat ends now."""
+    if not (command.args or "").strip():
+        await message.answer(templates.render("coach_refund", done="usage", member=None))
+        return
+    member = await member_named(session, read_names(command.args).who, message, templates)
+    if member is None:
+        return
+    done = "not_stars"
+    if membership.stars is not None:
+        done = await stars.refund_last_payment(session, membership, membership.stars, member, now)
+    await message.answer(templates.render("coach_refund", done=done, member=member))
 
 
 async def remove_member(

@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import codes, seats
+from billing import codes, seats, stars
 from billing.membership import Membership
 from bot.filters import PRIVATE
 from coaching import profiles
@@ -216,6 +216,7 @@ async def _join(
         return
     outcome = await membership.join(session, member, now)
     title = outcome.group.title if outcome.group else ""
+    stars_price = membership.rules.stars_per_month
     match outcome.kind:
         case "checkout":
             assert outcome.url is not None and outcome.group is not None
@@ -226,7 +227,14 @@ async def _join(
                     seats_left=outcome.seats_left,
                     until=_local(outcome.hold_until, outcome.group),
                 ),
-                reply_markup=markup([link_button(f"Pay {templates.price.monthly}", outcome.url)]),
+                reply_markup=markup(
+                    [link_button(f"Pay {templates.price.monthly}", outcome.url)],
+                    *(
+                        [[link_button(f"Pay ⭐ {stars_price} Stars a month", outcome.stars_url)]]
+                        if outcome.stars_url
+                        else []
+                    ),
+                ),
             )
         case "waitlisted":
             await message.answer(
@@ -355,6 +363,18 @@ async def _send_portal(
     membership: Membership,
 ) -> None:
     assert member.id is not None
+    for seat in await seats.seats_of(session, member.id):
+        if await stars.subscription_of(session, seat) is not None:
+            group = await session.get(Group, seat.group_id)
+            assert group is not None
+            await message.answer(
+                templates.render(
+                    "billing_stars",
+                    title=group.title,
+                    until=_local(seat.current_period_end, group),
+                )
+            )
+            return
     url = await membership.portal_url(session, member)
     if url is None:
         comped = any(
