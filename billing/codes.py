@@ -14,14 +14,17 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import notices, seats
-from billing.membership import Membership
+from core.localtime import format_local
 from core.models import SEATED, AccessCode, CodeKind, Group, Member, Seat, SeatStatus
+
+if TYPE_CHECKING:  # membership imports gifts, which makes codes with new_code
+    from billing.membership import Membership
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +215,9 @@ async def _seat_for_free(
         seat=seat,
         invite_link=link,
         now=now,
+        gift_ends=format_local(seat.current_period_end, group.timezone)
+        if code.kind == CodeKind.GIFT and seat.current_period_end
+        else None,
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import notices, seats
+from billing import gifts, notices, seats
 from billing.lifecycle import (
     Notice,
     SeatView,
@@ -51,6 +51,8 @@ _COACH_HEARS = {Notice.CANCEL_SCHEDULED: "cancelled", Notice.GOODBYE: "ended"}
 # five minutes of margin at both ends.
 CHECKOUT_MIN = timedelta(minutes=35)
 CHECKOUT_MAX = timedelta(hours=23, minutes=55)
+# Stripe: a trial ends 48 hours or more after the Checkout Session is made.
+GIFT_SUBSCRIBE_LEAD = timedelta(hours=49)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,11 @@ class Membership:
         assert member.id is not None
         for seat in await seats.seats_of(session, member.id):
             group = await _group(session, seat.group_id)
+            if await _gift_to_subscribe(session, seat, now):
+                # Subscribing from a gift seat: the first charge waits for the gift's end.
+                return await self._checkout(
+                    session, seat, member, group, now, trial_end=seat.current_period_end
+                )
             if seat.status in SEATED:
                 return JoinOutcome("member", group)
             if seat.hold_expires_at is not None and seat.hold_expires_at > now:
@@ -161,6 +168,7 @@ class Membership:
         now: datetime,
         *,
         month_off: bool = False,
+        trial_end: datetime | None = None,
     ) -> JoinOutcome:
         if month_off and seat.checkout_session_id is not None:
             # The open Checkout charges the full first month: a fresh one takes it off.
@@ -187,6 +195,7 @@ class Membership:
                 cancel_url=await self.links.to_bot("join"),
                 expires_at=expires,
                 coupon=await self.payments.first_month_coupon() if month_off else None,
+                trial_end=trial_end,
             )
             seat.checkout_session_id = checkout.id
             seat.checkout_url = checkout.url
@@ -198,7 +207,12 @@ class Membership:
             await session.flush()
         count = await seats.count_seats(session, group, now)
         stars_url = None
-        if self.stars is not None and self.rules.stars_per_month and not month_off:
+        if (
+            self.stars is not None
+            and self.rules.stars_per_month
+            and not month_off
+            and not trial_end
+        ):
             stars_url = await self.stars.invoice_link(
                 title=f"{group.title}: a month"[:32],
                 description=(
@@ -234,6 +248,10 @@ class Membership:
     ) -> None:
         """Payment went through: the seat becomes active and the member gets their invite."""
         checkout = event["data"]["object"]
+        if checkout.get("mode") == "payment":
+            if not await gifts.gift_paid(session, self.templates, self.links, checkout, now):
+                log.warning("payment checkout %s is no gift we know", checkout.get("id"))
+            return
         seat = await _seat_from_metadata(session, checkout.get("metadata") or {})
         if seat is None or not checkout.get("subscription"):
             log.warning("checkout %s names no seat we know", checkout.get("id"))
@@ -642,6 +660,21 @@ async def _seat_from_metadata(session: AsyncSession, metadata: dict[str, str]) -
         log.warning("seat %s in Stripe's metadata belongs to someone else now", seat_id)
         return None
     return seat
+
+
+async def _gift_to_subscribe(session: AsyncSession, seat: Seat, now: datetime) -> bool:
+    """A gift seat with two days or more to run and no subscription yet (Stripe wants a
+    trial to end 48 hours or more after Checkout opens)."""
+    if seat.status != SeatStatus.COMPED or seat.stripe_subscription_id:
+        return False
+    if seat.current_period_end is None or seat.current_period_end < now + GIFT_SUBSCRIBE_LEAD:
+        return False
+    found = await session.exec(
+        select(AccessCode.id)
+        .where(col(AccessCode.redeemed_seat_id) == seat.id)
+        .where(col(AccessCode.kind) == CodeKind.GIFT)
+    )
+    return found.first() is not None
 
 
 async def _month_off_code_used(session: AsyncSession, seat: Seat, now: datetime) -> None:

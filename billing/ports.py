@@ -32,7 +32,21 @@ class Payments(Protocol):
         cancel_url: str,
         expires_at: datetime,
         coupon: str | None = None,
+        trial_end: datetime | None = None,
     ) -> CheckoutSession: ...
+
+    async def create_gift_checkout(
+        self,
+        *,
+        price_id: str,
+        months: int,
+        code_id: int,
+        telegram_id: int,
+        success_url: str,
+        cancel_url: str,
+    ) -> CheckoutSession:
+        """A one-time payment for a gift of `months` at the monthly price."""
+        ...
 
     async def first_month_coupon(self) -> str:
         """The coupon id that takes the first month off (made once)."""

@@ -65,6 +65,7 @@ class StripeGateway:
         cancel_url: str,
         expires_at: datetime,
         coupon: str | None = None,
+        trial_end: datetime | None = None,
     ) -> CheckoutSession:
         """A subscription Checkout Session for one held seat (with `coupon`: an access
         code's first month off).
@@ -90,6 +91,9 @@ class StripeGateway:
             "cancel_url": cancel_url,
             "expires_at": int(expires_at.timestamp()),
         }
+        if trial_end is not None:
+            # A gift seat moving to a subscription: the first charge when the gift ends.
+            params["subscription_data"]["trial_end"] = int(trial_end.timestamp())
         if coupon is not None:
             # Stripe refuses discounts together with allow_promotion_codes.
             params["discounts"] = [{"coupon": coupon}]
@@ -107,6 +111,59 @@ class StripeGateway:
             url=session.url,
             expires_at=datetime.fromtimestamp(session.expires_at, UTC),
         )
+
+    async def create_gift_checkout(
+        self,
+        *,
+        price_id: str,
+        months: int,
+        code_id: int,
+        telegram_id: int,
+        success_url: str,
+        cancel_url: str,
+    ) -> CheckoutSession:
+        """A one-time payment for `months` of a gift (a code the buyer sends on)."""
+        gift_price = await self._gift_price(price_id)
+        metadata = {"gift_code_id": str(code_id), "telegram_id": str(telegram_id)}
+        params: SessionCreateParams = {
+            "mode": "payment",
+            "line_items": [{"price": gift_price, "quantity": months}],
+            "client_reference_id": f"gift-{code_id}",
+            "metadata": metadata,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        session = await self._client.v1.checkout.sessions.create_async(
+            params=params, options={"idempotency_key": idempotency_key("gift", dict(params))}
+        )
+        assert session.url is not None
+        return CheckoutSession(
+            id=session.id,
+            url=session.url,
+            expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+        )
+
+    async def _gift_price(self, monthly_price_id: str) -> str:
+        """A one-time price of one month at the monthly price's amount, made once."""
+        monthly = await self._client.v1.prices.retrieve_async(monthly_price_id)
+        lookup_key = f"between_gift_{monthly.currency}_{monthly.unit_amount}"
+        found = await self._client.v1.prices.list_async(
+            params={"lookup_keys": [lookup_key], "active": True, "limit": 1}
+        )
+        if found.data:
+            return found.data[0].id
+        assert monthly.unit_amount is not None
+        params: PriceCreateParams = {
+            "product": str(monthly.product),
+            "currency": monthly.currency,
+            "unit_amount": monthly.unit_amount,
+            "lookup_key": lookup_key,
+            "nickname": "A gift month",
+        }
+        price = await self._client.v1.prices.create_async(
+            params=params, options={"idempotency_key": idempotency_key("price", dict(params))}
+        )
+        return price.id
 
     async def first_month_coupon(self) -> str:
         """The coupon of a month-off access code (100% off the first invoice), made once."""

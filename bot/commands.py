@@ -37,6 +37,7 @@ MEMBER_COMMANDS = (
     ("invite", "A fresh invite link to the group"),
     ("billing", "Your card, invoices, or cancelling"),
     ("leave", "Leave the waitlist"),
+    ("gift", "Give someone a month (or three)"),
     ("quiet", "Pause or resume gentle check-ins"),
     ("privacy", "What is kept, and who reads it"),
     ("mydata", "Everything kept about you"),

@@ -9,16 +9,19 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import codes, seats, stars
+from billing import codes, gifts, seats, stars
 from billing.membership import Membership
 from bot.filters import PRIVATE
 from coaching import profiles
 from core.groups import list_groups, reply_days
+from core.links import BotLinks
 from core.localtime import format_local
 from core.models import SEATED, Group, Member, Seat, SeatStatus
-from core.settings import Settings
+from core.pricing import Price
+from core.settings import ConfigError, Settings
 from prompts.buttons import (
     AcceptNote,
+    GiftMonths,
     Join,
     OpenBilling,
     QuietArrival,
@@ -43,6 +46,8 @@ def create_router() -> Router:
     router.message.register(billing_portal, Command("billing"))
     router.message.register(fresh_invite, Command("invite"))
     router.message.register(pause_checkins, Command("quiet"))
+    router.message.register(gift_command, Command("gift"))
+    router.callback_query.register(gift_button, GiftMonths.filter())
     router.callback_query.register(help_button, ShowHelp.filter())
     router.callback_query.register(join_button, Join.filter())
     router.callback_query.register(accept_note, AcceptNote.filter())
@@ -67,6 +72,8 @@ async def start(
     tool = library.tools.get((command.args or "").removeprefix("tool-"))
     if command.args == "paid":
         await message.answer(templates.render("join_paid_thanks", first_name=member.first_name))
+    elif command.args == "gift-paid":
+        await message.answer(templates.render("gift_paid_thanks"))
     elif command.args == "join":
         await _join(message, member, session, now, templates, membership, library, settings)
     elif codes.looks_like_code(command.args):
@@ -272,6 +279,56 @@ async def _redeem(
             ends=_local(done.ends_at, done.group) if done.group else None,
         ),
         reply_markup=keyboard,
+    )
+
+
+async def gift_command(message: Message, templates: Templates) -> None:
+    """/gift: a month (or three) of Between for someone else, paid once."""
+    price = templates.price
+    await message.answer(
+        templates.render("gift_offer", paying=False),
+        reply_markup=markup(
+            [button(f"A month: {price.amount}", GiftMonths(months=1))],
+            [
+                button(
+                    f"Three months: {Price(price.cents * 3, price.currency).amount}",
+                    GiftMonths(months=3),
+                )
+            ],
+        ),
+    )
+
+
+async def gift_button(
+    query: CallbackQuery,
+    callback_data: GiftMonths,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+    links: BotLinks,
+) -> None:
+    """Open the one-time Checkout for the gift."""
+    await query.answer()
+    if not isinstance(query.message, Message) or callback_data.months not in gifts.GIFT_MONTHS:
+        return
+    if membership.rules.price_id is None:
+        raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
+    checkout = await gifts.start_gift(
+        session,
+        membership.payments,
+        links,
+        price_id=membership.rules.price_id,
+        buyer=member,
+        months=callback_data.months,
+        now=now,
+    )
+    price = templates.price
+    amount = Price(price.cents * callback_data.months, price.currency).amount
+    await query.message.answer(
+        templates.render("gift_offer", paying=True, months=callback_data.months, amount=amount),
+        reply_markup=markup([link_button(f"Pay {amount}", checkout.url)]),
     )
 
 

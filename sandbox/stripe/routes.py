@@ -275,7 +275,17 @@ class RoutesMixin(LifecycleMixin):
 
         line_items = self._checkout_line_items_param(params, mode)
         subscription_data = dict_param(params, "subscription_data")
-        reject_unknown(subscription_data, {"metadata", "description"}, "subscription_data")
+        reject_unknown(
+            subscription_data, {"metadata", "description", "trial_end"}, "subscription_data"
+        )
+        trial_end = int_param(subscription_data, "trial_end")
+        # Stripe: the trial must end at least 48 hours after the session is made.
+        if trial_end is not None and from_unix_time(trial_end) < now + timedelta(hours=48):
+            raise StripeError(
+                400,
+                "`subscription_data[trial_end]` must be at least 48 hours in the future.",
+                param="subscription_data[trial_end]",
+            )
         if subscription_data and mode != "subscription":
             raise StripeError(
                 400,
@@ -343,6 +353,8 @@ class RoutesMixin(LifecycleMixin):
         self.checkout_sessions[session_id] = session
         self._checkout_line_items[session_id] = line_items
         self._subscription_metadata[session_id] = metadata_param(subscription_data)
+        if trial_end is not None:
+            self._trial_ends[session_id] = trial_end
         return session
 
     def _checkout_discounts_param(self, params: JSON) -> list[JSON]:

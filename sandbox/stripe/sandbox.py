@@ -66,6 +66,7 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
         self.invoices = {}
         self.portal_sessions = {}
         self.coupons = {}
+        self._trial_ends = {}
         # Line items are not part of a session object; they are kept beside it.
         self._checkout_line_items = {}
         # What subscription_data[metadata] will put on each session's subscription.
