@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing.membership import Membership, MembershipRules
 from billing.stripe_gateway import StripeGateway
 from bot.dispatcher import create_dispatcher
-from bot.gateway import GroupAccess, TelegramGateway, TelegramLinks, create_bot
+from bot.gateway import (
+    GroupAccess,
+    StarsGateway,
+    TelegramGateway,
+    TelegramLinks,
+    create_bot,
+)
 from core.clock import Clock, SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
 from core.logs import quiet_libraries
@@ -79,6 +85,7 @@ class Runtime:
             templates=templates,
             rules=MembershipRules.from_settings(settings),
             coach_ids=settings.coach_telegram_ids,
+            stars=StarsGateway(bot),
         )
         vocabulary = Vocabulary(library)
         safety = SafetyNet(

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import notices, seats
+from billing import gifts, notices, seats
 from billing.lifecycle import (
     Notice,
     SeatView,
@@ -24,10 +25,19 @@ from billing.lifecycle import (
     grace_is_over,
     hold_until,
 )
-from billing.ports import DoorRefused, GroupDoor, Payments
+from billing.ports import DoorRefused, GroupDoor, Payments, StarsPayments
 from core.links import BotLinks
 from core.localtime import format_local
-from core.models import SEATED, Group, Member, Seat, SeatStatus
+from core.models import (
+    SEATED,
+    AccessCode,
+    CodeKind,
+    Group,
+    Member,
+    Seat,
+    SeatStatus,
+    StarsSubscription,
+)
 from core.settings import ConfigError, Settings
 from prompts.render import Templates
 
@@ -41,6 +51,8 @@ _COACH_HEARS = {Notice.CANCEL_SCHEDULED: "cancelled", Notice.GOODBYE: "ended"}
 # five minutes of margin at both ends.
 CHECKOUT_MIN = timedelta(minutes=35)
 CHECKOUT_MAX = timedelta(hours=23, minutes=55)
+# Stripe: a trial ends 48 hours or more after the Checkout Session is made.
+GIFT_SUBSCRIBE_LEAD = timedelta(hours=49)
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,8 @@ class MembershipRules:
     checkout_minutes: int
     offer_for: timedelta
     grace: timedelta
+    # Telegram Stars a month, offered beside Checkout; 0: Stars are off.
+    stars_per_month: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MembershipRules:
@@ -59,6 +73,7 @@ class MembershipRules:
             checkout_minutes=settings.checkout_hold_minutes,
             offer_for=timedelta(hours=settings.waitlist_offer_hours),
             grace=timedelta(days=settings.payment_grace_days),
+            stars_per_month=settings.stars_per_month,
         )
 
 
@@ -72,6 +87,8 @@ class JoinOutcome:
     seats_left: int = 0
     position: int = 0
     hold_until: datetime | None = None
+    # The Telegram Stars invoice for the same seat, when Stars are on.
+    stars_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,8 +111,10 @@ class Membership:
         templates: Templates,
         rules: MembershipRules,
         coach_ids: tuple[int, ...] = (),
+        stars: StarsPayments | None = None,
     ) -> None:
         self.payments = payments
+        self.stars = stars
         self.door = door
         self.links = links
         self.templates = templates
@@ -110,6 +129,11 @@ class Membership:
         assert member.id is not None
         for seat in await seats.seats_of(session, member.id):
             group = await _group(session, seat.group_id)
+            if await _gift_to_subscribe(session, seat, now):
+                # Subscribing from a gift seat: the first charge waits for the gift's end.
+                return await self._checkout(
+                    session, seat, member, group, now, trial_end=seat.current_period_end
+                )
             if seat.status in SEATED:
                 return JoinOutcome("member", group)
             if seat.hold_expires_at is not None and seat.hold_expires_at > now:
@@ -136,8 +160,19 @@ class Membership:
         return JoinOutcome("waitlisted", chosen, position=position)
 
     async def _checkout(
-        self, session: AsyncSession, seat: Seat, member: Member, group: Group, now: datetime
+        self,
+        session: AsyncSession,
+        seat: Seat,
+        member: Member,
+        group: Group,
+        now: datetime,
+        *,
+        month_off: bool = False,
+        trial_end: datetime | None = None,
     ) -> JoinOutcome:
+        if month_off and seat.checkout_session_id is not None:
+            # The open Checkout charges the full first month: a fresh one takes it off.
+            seat.checkout_session_id = seat.checkout_url = None
         if seat.checkout_url is None:
             if self.rules.price_id is None:
                 raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
@@ -159,6 +194,8 @@ class Membership:
                 success_url=await self.links.to_bot("paid"),
                 cancel_url=await self.links.to_bot("join"),
                 expires_at=expires,
+                coupon=await self.payments.first_month_coupon() if month_off else None,
+                trial_end=trial_end,
             )
             seat.checkout_session_id = checkout.id
             seat.checkout_url = checkout.url
@@ -169,12 +206,29 @@ class Membership:
             session.add(seat)
             await session.flush()
         count = await seats.count_seats(session, group, now)
+        stars_url = None
+        if (
+            self.stars is not None
+            and self.rules.stars_per_month
+            and not month_off
+            and not trial_end
+        ):
+            stars_url = await self.stars.invoice_link(
+                title=f"{group.title}: a month"[:32],
+                description=(
+                    f"Your seat in {group.title} for 30 days. Renews every 30 days; "
+                    "cancel any time in Telegram."
+                ),
+                payload=f"seat:{seat.id}:{member.telegram_id}",
+                stars=self.rules.stars_per_month,
+            )
         return JoinOutcome(
             "checkout",
             group,
             url=seat.checkout_url,
             seats_left=count.free,
             hold_until=seat.hold_expires_at,
+            stars_url=stars_url,
         )
 
     async def portal_url(self, session: AsyncSession, member: Member) -> str | None:
@@ -194,6 +248,10 @@ class Membership:
     ) -> None:
         """Payment went through: the seat becomes active and the member gets their invite."""
         checkout = event["data"]["object"]
+        if checkout.get("mode") == "payment":
+            if not await gifts.gift_paid(session, self.templates, self.links, checkout, now):
+                log.warning("payment checkout %s is no gift we know", checkout.get("id"))
+            return
         seat = await _seat_from_metadata(session, checkout.get("metadata") or {})
         if seat is None or not checkout.get("subscription"):
             log.warning("checkout %s names no seat we know", checkout.get("id"))
@@ -207,6 +265,8 @@ class Membership:
         seat.stripe_subscription_id = checkout["subscription"]
         subscription = await self.payments.subscription(checkout["subscription"])
         await self.follow(session, seat, subscription, now)
+        if checkout.get("discounts"):
+            await _month_off_code_used(session, seat, now)
 
     async def checkout_expired(
         self, session: AsyncSession, event: dict[str, Any], now: datetime
@@ -372,6 +432,46 @@ class Membership:
             )
         return True
 
+    async def _stop_stars_renewal(self, session: AsyncSession, seat: Seat, member: Member) -> None:
+        """A seat paid in Stars that we end: Telegram must not charge another period."""
+        found = (
+            await session.exec(
+                select(StarsSubscription.charge_id).where(
+                    col(StarsSubscription.seat_id) == seat.id
+                )
+            )
+        ).first()
+        if found and self.stars is not None:
+            try:
+                await self.stars.stop_renewal(member.telegram_id, found)
+            except DoorRefused as refusal:
+                log.warning("could not stop the Stars renewal of seat %s: %s", seat.id, refusal)
+
+    async def end_and_remove(
+        self,
+        session: AsyncSession,
+        seat: Seat,
+        member: Member,
+        group: Group,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """End the seat and take the member out of the group (no message)."""
+        await self._end_and_remove(session, seat, member, group, reason, now)
+
+    async def tell_coaches(
+        self,
+        session: AsyncSession,
+        event: str,
+        key: str,
+        member: Member,
+        group: Group,
+        now: datetime,
+        **context: Any,
+    ) -> None:
+        """A quiet note to the coaches (arrivals and departures)."""
+        await self._tell_coaches(session, event, key, member, group, now, **context)
+
     async def _end_and_remove(
         self,
         session: AsyncSession,
@@ -438,6 +538,7 @@ class Membership:
         if seat.stripe_subscription_id:
             await self.payments.cancel(seat.stripe_subscription_id)
         member = await _member(session, seat.member_id)
+        await self._stop_stars_renewal(session, seat, member)
         group = await _group(session, seat.group_id)
         await self._end_and_remove(session, seat, member, group, reason, now)
         # The coach's /remove frees the seat at once; the sweep offers it with the others.
@@ -559,6 +660,32 @@ async def _seat_from_metadata(session: AsyncSession, metadata: dict[str, str]) -
         log.warning("seat %s in Stripe's metadata belongs to someone else now", seat_id)
         return None
     return seat
+
+
+async def _gift_to_subscribe(session: AsyncSession, seat: Seat, now: datetime) -> bool:
+    """A gift seat with two days or more to run and no subscription yet (Stripe wants a
+    trial to end 48 hours or more after Checkout opens)."""
+    if seat.status != SeatStatus.COMPED or seat.stripe_subscription_id:
+        return False
+    if seat.current_period_end is None or seat.current_period_end < now + GIFT_SUBSCRIBE_LEAD:
+        return False
+    found = await session.exec(
+        select(AccessCode.id)
+        .where(col(AccessCode.redeemed_seat_id) == seat.id)
+        .where(col(AccessCode.kind) == CodeKind.GIFT)
+    )
+    return found.first() is not None
+
+
+async def _month_off_code_used(session: AsyncSession, seat: Seat, now: datetime) -> None:
+    """The Checkout a month-off access code opened was paid: the code is used up."""
+    await session.exec(
+        update(AccessCode)
+        .where(col(AccessCode.redeemed_seat_id) == seat.id)
+        .where(col(AccessCode.kind) == CodeKind.MONTH_OFF)
+        .where(col(AccessCode.redeemed_at).is_(None))
+        .values(redeemed_at=now)
+    )
 
 
 async def _member(session: AsyncSession, member_id: int) -> Member:

@@ -116,17 +116,20 @@ async def queue_comped_welcome(
     seat: Seat,
     invite_link: str,
     now: datetime,
+    gift_ends: str | None = None,
 ) -> None:
-    """A free seat from the coach: welcome, and the personal invite link."""
+    """A free seat from the coach (or a gift, with its end): welcome, and the invite link."""
+    template = "welcome_gift" if gift_ends else "welcome_comped"
     await enqueue(
         session,
-        key=f"seat:{seat.id}:welcome_comped",
+        key=f"seat:{seat.id}:{template}",
         chat_id=member.telegram_id,
         text=templates.render(
-            "welcome_comped",
+            template,
             first_name=member.first_name,
             title=group.title,
             invite_link=invite_link,
+            **({"ends": gift_ends} if gift_ends else {}),
         ),
         reply_markup=COME_IN_QUIETLY,
         now=now,

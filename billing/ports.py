@@ -31,7 +31,26 @@ class Payments(Protocol):
         success_url: str,
         cancel_url: str,
         expires_at: datetime,
+        coupon: str | None = None,
+        trial_end: datetime | None = None,
     ) -> CheckoutSession: ...
+
+    async def create_gift_checkout(
+        self,
+        *,
+        price_id: str,
+        months: int,
+        code_id: int,
+        telegram_id: int,
+        success_url: str,
+        cancel_url: str,
+    ) -> CheckoutSession:
+        """A one-time payment for a gift of `months` at the monthly price."""
+        ...
+
+    async def first_month_coupon(self) -> str:
+        """The coupon id that takes the first month off (made once)."""
+        ...
 
     async def portal_url(self, customer_id: str, return_url: str) -> str: ...
 
@@ -40,6 +59,36 @@ class Payments(Protocol):
     async def subscriptions(self) -> list[SubscriptionState]: ...
 
     async def cancel(self, subscription_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StarPayment:
+    """One incoming Stars payment in the bot's transaction list (getStarTransactions)."""
+
+    charge_id: str
+    user_id: int
+    amount: int
+    paid_at: datetime
+    payload: str
+    subscription_period: int | None
+
+
+class StarsPayments(Protocol):
+    """Invoices, refunds and subscriptions in Telegram Stars (the bot's StarsGateway)."""
+
+    async def invoice_link(self, *, title: str, description: str, payload: str, stars: int) -> str:
+        """A link to a monthly (30-day) Stars subscription invoice."""
+        ...
+
+    async def refund(self, user_id: int, charge_id: str) -> None: ...
+
+    async def stop_renewal(self, user_id: int, charge_id: str) -> None:
+        """No further period: the subscription runs to the end of the one paid."""
+        ...
+
+    async def payments(self) -> tuple[list[StarPayment], set[str]]:
+        """Every incoming payment, and the charge ids refunded since."""
+        ...
 
 
 class DoorRefused(Exception):

@@ -7,16 +7,17 @@ that disagrees. What it can fix it fixes (and says so); the rest it hands to the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import seats
+from billing import seats, stars
 from billing.lifecycle import SeatView, SubscriptionState, follow_subscription
 from billing.membership import Membership, seat_for_subscription
-from core.models import Group, Member, Seat, SeatStatus
+from core.models import Group, Member, Seat, SeatStatus, StarsSubscription
 from core.outbox import enqueue
 from prompts.render import Templates
 
@@ -46,7 +47,8 @@ class Drift:
 async def reconcile(
     session: AsyncSession, membership: Membership, now: datetime, *, apply: bool
 ) -> list[Drift]:
-    """Compare every subscription with its seat; with `apply`, follow Stripe where they differ."""
+    """Compare every subscription with its seat; with `apply`, follow Stripe where they differ;
+    then the seats paid in Stars against Telegram's transactions."""
     drifts: list[Drift] = []
     subscriptions = await membership.payments.subscriptions()
     for subscription in subscriptions:
@@ -79,19 +81,35 @@ async def reconcile(
         select(Seat).where(col(Seat.status).in_([SeatStatus.ACTIVE, SeatStatus.PAST_DUE]))
     )
     for seat in paying_seats.all():
+        if seat.stripe_subscription_id is None and await _paid_in_stars(session, seat):
+            continue  # Telegram's transactions are its record (billing.stars.reconcile)
         if seat.stripe_subscription_id not in known:
             unknown = seat.stripe_subscription_id or "no subscription"
             drifts.append(
                 Drift(unknown, await _who(session, seat), str(seat.status), "unknown", False)
             )
+    if membership.stars is not None:
+        for found in await stars.reconcile(
+            session, membership, membership.stars, now, apply=apply
+        ):
+            drifts.append(StarsDrift(found.charge_id, found.who, found.what, "", found.fixed))
     return drifts
+
+
+@dataclass(frozen=True)
+class StarsDrift(Drift):
+    """A difference with Telegram's Stars transactions (`ours` says what it is)."""
+
+    def __str__(self) -> str:
+        action = "fixed" if self.fixed else "needs a look"
+        return f"{self.who}: {self.ours} ({self.subscription_id}, Telegram Stars, {action})"
 
 
 async def report_to_coaches(
     session: AsyncSession,
     templates: Templates,
     coach_ids: tuple[int, ...],
-    drifts: list[Drift],
+    drifts: Sequence[Drift],
     now: datetime,
 ) -> None:
     """Tell the coach what the reconcile changed or could not fix (nothing when all agreed)."""
@@ -143,6 +161,13 @@ async def _paid_but_ended(
         await membership.follow(session, seat, subscription, now)
     advice = "let them in" if apply else "they paid: they can be let in"
     return Drift(subscription.id, who, ours, subscription.status, apply, advice)
+
+
+async def _paid_in_stars(session: AsyncSession, seat: Seat) -> bool:
+    found = await session.exec(
+        select(StarsSubscription.id).where(col(StarsSubscription.seat_id) == seat.id)
+    )
+    return found.first() is not None
 
 
 def _describe(status: str, cancelling: bool) -> str:

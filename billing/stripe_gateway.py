@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
-from stripe.params import PriceCreateParams, ProductCreateParams
+from stripe.params import CouponCreateParams, PriceCreateParams, ProductCreateParams
 from stripe.params.checkout import SessionCreateParams
 
 from billing.lifecycle import SubscriptionState
@@ -27,6 +27,7 @@ PRICE_CURRENCY = "usd"
 # retries), so a hung Stripe costs a /join seconds, not minutes.
 TIMEOUT_SECONDS = 20
 ENDED = ("canceled", "incomplete_expired")
+MONTH_OFF_COUPON = "between_first_month_free"
 
 
 def idempotency_key(kind: str, params: dict[str, Any]) -> str:
@@ -63,8 +64,11 @@ class StripeGateway:
         success_url: str,
         cancel_url: str,
         expires_at: datetime,
+        coupon: str | None = None,
+        trial_end: datetime | None = None,
     ) -> CheckoutSession:
-        """A subscription Checkout Session for one held seat.
+        """A subscription Checkout Session for one held seat (with `coupon`: an access
+        code's first month off).
 
         The key is made from the parameters (seat, member, expiry...): sent again after a lost
         answer it brings back the same session, while a new attempt for the same seat (a
@@ -87,6 +91,12 @@ class StripeGateway:
             "cancel_url": cancel_url,
             "expires_at": int(expires_at.timestamp()),
         }
+        if trial_end is not None:
+            # A gift seat moving to a subscription: the first charge when the gift ends.
+            params["subscription_data"]["trial_end"] = int(trial_end.timestamp())
+        if coupon is not None:
+            # Stripe refuses discounts together with allow_promotion_codes.
+            params["discounts"] = [{"coupon": coupon}]
         key = idempotency_key("checkout", dict(params))
         session = await self._client.v1.checkout.sessions.create_async(
             params=params, options={"idempotency_key": key}
@@ -101,6 +111,80 @@ class StripeGateway:
             url=session.url,
             expires_at=datetime.fromtimestamp(session.expires_at, UTC),
         )
+
+    async def create_gift_checkout(
+        self,
+        *,
+        price_id: str,
+        months: int,
+        code_id: int,
+        telegram_id: int,
+        success_url: str,
+        cancel_url: str,
+    ) -> CheckoutSession:
+        """A one-time payment for `months` of a gift (a code the buyer sends on)."""
+        gift_price = await self._gift_price(price_id)
+        metadata = {"gift_code_id": str(code_id), "telegram_id": str(telegram_id)}
+        params: SessionCreateParams = {
+            "mode": "payment",
+            "line_items": [{"price": gift_price, "quantity": months}],
+            "client_reference_id": f"gift-{code_id}",
+            "metadata": metadata,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        session = await self._client.v1.checkout.sessions.create_async(
+            params=params, options={"idempotency_key": idempotency_key("gift", dict(params))}
+        )
+        assert session.url is not None
+        return CheckoutSession(
+            id=session.id,
+            url=session.url,
+            expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+        )
+
+    async def _gift_price(self, monthly_price_id: str) -> str:
+        """A one-time price of one month at the monthly price's amount, made once."""
+        monthly = await self._client.v1.prices.retrieve_async(monthly_price_id)
+        lookup_key = f"between_gift_{monthly.currency}_{monthly.unit_amount}"
+        found = await self._client.v1.prices.list_async(
+            params={"lookup_keys": [lookup_key], "active": True, "limit": 1}
+        )
+        if found.data:
+            return found.data[0].id
+        assert monthly.unit_amount is not None
+        params: PriceCreateParams = {
+            "product": str(monthly.product),
+            "currency": monthly.currency,
+            "unit_amount": monthly.unit_amount,
+            "lookup_key": lookup_key,
+            "nickname": "A gift month",
+        }
+        price = await self._client.v1.prices.create_async(
+            params=params, options={"idempotency_key": idempotency_key("price", dict(params))}
+        )
+        return price.id
+
+    async def first_month_coupon(self) -> str:
+        """The coupon of a month-off access code (100% off the first invoice), made once."""
+        try:
+            return (await self._client.v1.coupons.retrieve_async(MONTH_OFF_COUPON)).id
+        except stripe.InvalidRequestError as error:
+            if error.code != "resource_missing":
+                raise
+        params: CouponCreateParams = {
+            "id": MONTH_OFF_COUPON,
+            "percent_off": 100,
+            "duration": "once",
+            "name": "Between: first month free",
+        }
+        try:
+            created = await self._client.v1.coupons.create_async(params=params)
+        except stripe.InvalidRequestError as error:
+            if error.code != "resource_already_exists":  # made meanwhile by another process
+                raise
+            return MONTH_OFF_COUPON
+        return created.id
 
     async def portal_url(self, customer_id: str, return_url: str) -> str:
         """A one-off link to Stripe's customer portal (card, invoices, cancelling)."""

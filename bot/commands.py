@@ -39,6 +39,7 @@ MEMBER_COMMANDS = (
     ("invite", "A fresh invite link to the group"),
     ("billing", "Your card, invoices, or cancelling"),
     ("leave", "Leave the waitlist"),
+    ("gift", "Give someone a month (or three)"),
     ("quiet", "Pause or resume gentle check-ins"),
     ("privacy", "What is kept, and who reads it"),
     ("mydata", "Everything kept about you"),
@@ -55,7 +56,9 @@ COACH_COMMANDS = (
     ("waitlist", "Who waits, in order"),
     ("capacity", "Resize a group"),
     ("comp", "A free seat for a member"),
+    ("code", "Access codes: a free seat or a month off"),
     ("remove", "End a member's seat and take them out"),
+    ("refund", "Give back a member's last payment in Stars"),
     ("prompt", "The next seven days of prompts"),
     ("quiethours", "Your night: when alert repeats wait"),
 )

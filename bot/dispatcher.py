@@ -18,6 +18,7 @@ from bot.routers import (
     group,
     member,
     privacy,
+    stars,
     tools,
     weekly,
 )
@@ -80,6 +81,8 @@ def create_routers() -> list[Router]:
         group.create_router(),
         # Join requests and arrivals: who may be in the group.
         gate.create_router(),
+        # Payments in Telegram Stars: Telegram's pre-checkout question, and the payments.
+        stars.create_router(),
         # Coach commands before member commands, so a coach's /seats is never a member's.
         coach.create_router(),
         # Answers to what the bot asked the coach, before a reply is taken for a member's.
@@ -110,4 +113,5 @@ ALLOWED_UPDATES = [
     "my_chat_member",
     "chat_member",
     "chat_join_request",
+    "pre_checkout_query",
 ]

@@ -29,9 +29,15 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    ReplyParameters,
+    TransactionPartnerUser,
+)
 
-from billing.ports import DoorRefused
+from billing.ports import DoorRefused, StarPayment
 from coaching.threads import NotDelivered
 from core.clock import Clock, SystemClock
 from core.links import is_supergroup
@@ -313,3 +319,62 @@ class TelegramLinks:
     async def to_bot(self, start: str | None = None) -> str:
         me = await self._bot.me()  # aiogram keeps the answer
         return f"https://t.me/{me.username}" + (f"?start={start}" if start else "")
+
+
+class StarsGateway:
+    """Telegram Stars: subscription invoices, refunds, renewals, the transaction list (the
+    `StarsPayments` port)."""
+
+    # Currently the only subscription period Telegram accepts: 30 days.
+    PERIOD_SECONDS = 2592000
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def invoice_link(self, *, title: str, description: str, payload: str, stars: int) -> str:
+        return await self._bot.create_invoice_link(
+            title=title[:32],
+            description=description[:255],
+            payload=payload,
+            currency="XTR",
+            prices=[LabeledPrice(label="A month", amount=stars)],
+            provider_token="",
+            subscription_period=self.PERIOD_SECONDS,
+        )
+
+    async def refund(self, user_id: int, charge_id: str) -> None:
+        await self._bot.refund_star_payment(user_id=user_id, telegram_payment_charge_id=charge_id)
+
+    async def stop_renewal(self, user_id: int, charge_id: str) -> None:
+        try:
+            await self._bot.edit_user_star_subscription(
+                user_id=user_id, telegram_payment_charge_id=charge_id, is_canceled=True
+            )
+        except TelegramBadRequest as error:
+            raise DoorRefused(error.message) from None
+
+    async def payments(self) -> tuple[list[StarPayment], set[str]]:
+        """Every transaction, 100 at a time, in Telegram's (chronological) order."""
+        found: list[StarPayment] = []
+        refunded: set[str] = set()
+        offset = 0
+        while True:
+            page = await self._bot.get_star_transactions(offset=offset, limit=100)
+            for transaction in page.transactions:
+                if isinstance(transaction.receiver, TransactionPartnerUser):
+                    refunded.add(transaction.id)
+                source = transaction.source
+                if isinstance(source, TransactionPartnerUser) and source.invoice_payload:
+                    found.append(
+                        StarPayment(
+                            charge_id=transaction.id,
+                            user_id=source.user.id,
+                            amount=transaction.amount,
+                            paid_at=transaction.date,
+                            payload=source.invoice_payload,
+                            subscription_period=source.subscription_period,
+                        )
+                    )
+            if len(page.transactions) < 100:
+                return found, refunded
+            offset += len(page.transactions)

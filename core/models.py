@@ -558,3 +558,74 @@ class SafetyPlan(SQLModel, table=True):
     # The part /plan asked for and waits to hear (None: not writing the plan now).
     asking: str | None = Field(default=None, max_length=16)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CodeKind(StrEnum):
+    COMP = "comp"  # a free seat for as long as the coach keeps it (a scholarship)
+    MONTH_OFF = "month_off"  # a paid seat whose first month costs nothing
+    GIFT = "gift"  # someone bought `months` for someone else; the seat ends after them
+
+
+class AccessCode(SQLModel, table=True):
+    """A single-use code for a seat: the coach's (`/code new`) or a gift someone bought.
+
+    Redeemed by `/join CODE` or a `t.me/<bot>?start=CODE` link; the seat it gave is
+    `redeemed_seat_id` (how that seat is paid for: by this code's kind).
+    """
+
+    __tablename__ = "access_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    kind: CodeKind = Field(sa_type=String(16))
+    # A gift: how many months it pays for (30 days each).
+    months: int | None = None
+    # Who made it: the coach's Telegram id, or for a gift the buyer's (None: bought on the web).
+    created_by: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    # A gift exists from the moment its Checkout Session opens; it works once paid.
+    checkout_session_id: str | None = Field(default=None, max_length=255, unique=True)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    redeemed_by: int | None = Field(default=None, foreign_key="members.id")
+    redeemed_seat_id: int | None = Field(default=None, foreign_key="seats.id")
+    redeemed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A gift seat: when the member was told it ends soon (once).
+    ending_told_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StarsSubscription(SQLModel, table=True):
+    """A seat paid in Telegram Stars: a 30-day subscription Telegram renews by itself.
+
+    One row per seat; every payment (first and renewals) moves `expires_at` on.
+    """
+
+    __tablename__ = "stars_subscriptions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seat_id: int = Field(foreign_key="seats.id", unique=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    # The invoice's payload names the seat ("seat:<id>"); the last payment's charge id is what
+    # refundStarPayment and editUserStarSubscription take.
+    charge_id: str | None = Field(default=None, max_length=255)
+    amount: int = 0  # Stars per period
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    payments: int = 0
+    refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StarsPayment(SQLModel, table=True):
+    """One Stars payment as Telegram reported it (successful_payment), kept once by its
+    charge id: what the reconcile and refunds work from."""
+
+    __tablename__ = "stars_payments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    charge_id: str = Field(max_length=255, unique=True)
+    subscription_id: int = Field(foreign_key="stars_subscriptions.id", index=True)
+    amount: int
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paid_at: datetime = Field(sa_type=UTCDateTime)
+    refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # The monthly price members are told (it should match STRIPE_PRICE_ID's amount).
     price_cents: int = Field(default=3100, ge=100, le=1_000_000)
     price_currency: str = Field(default="usd", pattern=r"^[A-Za-z]{3}$")
+    # Telegram Stars a month for paying in Stars beside Stripe (0: not offered). Telegram
+    # takes at most 10000 for a subscription.
+    stars_per_month: int = Field(default=0, ge=0, le=10000)
 
     @field_validator("database_url")
     @classmethod

@@ -21,8 +21,16 @@ class Join(CallbackData, prefix="join"):
     """Start joining (or take an offered seat, or join again)."""
 
 
+class GiftMonths(CallbackData, prefix="gift"):
+    """Buy a gift of this many months for someone else."""
+
+    months: int
+
+
 class AcceptNote(CallbackData, prefix="accept-note"):
-    """ "I understand": Between is not a crisis service."""
+    """ "I understand": Between is not a crisis service (then the access code, if any)."""
+
+    code: str = ""
 
 
 class OpenBilling(CallbackData, prefix="billing"):
@@ -134,6 +142,7 @@ def keyboard(*rows: list[dict[str, str]]) -> dict[str, Any]:
 UPDATE_CARD = keyboard([button("Update my card", OpenBilling())])
 JOIN_AGAIN = keyboard([button("Join again", Join())])
 TAKE_MY_SEAT = keyboard([button("Take my seat", Join())])
+STAY_ON = keyboard([button("Stay on", Join())])
 COME_IN_QUIETLY = keyboard([button("Come in quietly (no welcome in the group)", QuietArrival())])
 
 

@@ -14,7 +14,7 @@ from arq.worker import Function
 from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import reconcile
+from billing import gifts, reconcile, stars
 from billing.events import (
     events_to_retry,
     job_id,
@@ -142,6 +142,8 @@ async def sweep_seats(ctx: dict[str, Any]) -> dict[str, int]:
     run = services_of(ctx)
     async with run.sessions() as session:
         done = await run.membership.sweep_seats(session, run.clock.now())
+        done["stars_ended"] = await stars.end_unrenewed(session, run.membership, run.clock.now())
+        done["gifts_ended"] = await gifts.end_gift_seats(session, run.membership, run.clock.now())
         await session.commit()
     if any(done.values()):
         log.info("seats swept: %s", done)

@@ -10,21 +10,30 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import seats
+from billing import codes, seats, stars
 from billing.membership import Membership
 from bot.filters import PRIVATE, IsCoach
 from bot.naming import group_named, member_named, read_names
 from core.groups import GroupError, list_groups, resize_group
 from core.links import BotLinks
 from core.localtime import day_name, format_local, local_date, monday_of
-from core.models import Group, Member
+from core.models import CodeKind, Group, Member
 from practice import daily
 from practice.words import Vocabulary
 from prompts.catalog import Library
 from prompts.render import Templates
 from scheduling import qa, summaries
 
-COACH_COMMANDS = ("seats", "capacity", "waitlist", "comp", "remove", "prompt")
+COACH_COMMANDS = (
+    "seats",
+    "capacity",
+    "waitlist",
+    "comp",
+    "code",
+    "refund",
+    "remove",
+    "prompt",
+)
 
 
 def create_router() -> Router:
@@ -35,7 +44,9 @@ def create_router() -> Router:
     router.message.register(set_capacity, Command("capacity"))
     router.message.register(waitlist, Command("waitlist"))
     router.message.register(comp, Command("comp"))
+    router.message.register(access_codes, Command("code"))
     router.message.register(remove, Command("remove"))
+    router.message.register(refund, Command("refund"))
     router.message.register(prompt_plan, Command("prompt", magic=F.args.is_(None)))
     router.message.register(prompt_skip, Command("prompt", magic=F.args.regexp(r"^skip\b")))
     router.message.register(prompt_now, Command("prompt", magic=F.args.regexp(r"^now\b")))
@@ -119,6 +130,53 @@ async def comp(
         await comp_member(message, member, named.group_words, session, now, templates, membership)
 
 
+async def access_codes(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    links: BotLinks,
+) -> None:
+    """/code new 3 [comp|month-off], /code list, /code revoke CODE: single-use access codes."""
+    words = (command.args or "").split()
+    action = words[0].lower() if words else "list"
+    if action == "new":
+        made = _codes_to_make(words[1:])
+        if made is None:
+            await message.answer(templates.render("coach_codes", action="usage"))
+            return
+        count, kind = made
+        assert message.from_user is not None
+        new = await codes.make_codes(
+            session, kind=kind, count=count, created_by=message.from_user.id, now=now
+        )
+        rows = [(code, await links.to_bot(code.code)) for code in new]
+        await message.answer(templates.render("coach_codes", action="new", rows=rows, kind=kind))
+    elif action == "list":
+        rows = [(code, codes.code_state(code)) for code in await codes.coach_codes(session)]
+        await message.answer(templates.render("coach_codes", action="list", rows=rows))
+    elif action == "revoke" and len(words) == 2:
+        done, code = await codes.revoke(session, words[1], now)
+        await message.answer(
+            templates.render("coach_codes", action="revoke", done=done, code=code)
+        )
+    else:
+        await message.answer(templates.render("coach_codes", action="usage"))
+
+
+def _codes_to_make(words: list[str]) -> tuple[int, CodeKind] | None:
+    """`3`, `3 comp`, `3 month-off` → (3, kind); None when it isn't that."""
+    if not words or not words[0].isdigit() or len(words) > 2:
+        return None
+    count = int(words[0])
+    kinds = {"comp": CodeKind.COMP, "free": CodeKind.COMP, "month-off": CodeKind.MONTH_OFF}
+    kind = kinds.get(words[1].lower() if len(words) == 2 else "comp")
+    if kind is None or not 1 <= count <= codes.MAX_CODES_AT_ONCE:
+        return None
+    return count, kind
+
+
 async def comp_member(
     message: Message,
     member: Member,
@@ -152,6 +210,27 @@ async def remove(
     member = await member_named(session, named.who, message, templates, command="remove")
     if member is not None:
         await remove_member(message, member, session, now, templates, membership)
+
+
+async def refund(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+) -> None:
+    """/refund Maya: her last payment in Telegram Stars goes back and her seat ends now."""
+    if not (command.args or "").strip():
+        await message.answer(templates.render("coach_refund", done="usage", member=None))
+        return
+    member = await member_named(session, read_names(command.args).who, message, templates)
+    if member is None:
+        return
+    done = "not_stars"
+    if membership.stars is not None:
+        done = await stars.refund_last_payment(session, membership, membership.stars, member, now)
+    await message.answer(templates.render("coach_refund", done=done, member=member))
 
 
 async def remove_member(

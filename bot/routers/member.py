@@ -9,16 +9,19 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import seats
+from billing import codes, gifts, seats, stars
 from billing.membership import Membership
 from bot.filters import PRIVATE
 from coaching import profiles
 from core.groups import list_groups, reply_days
+from core.links import BotLinks
 from core.localtime import format_local
 from core.models import SEATED, Group, Member, Seat, SeatStatus
-from core.settings import Settings
+from core.pricing import Price
+from core.settings import ConfigError, Settings
 from prompts.buttons import (
     AcceptNote,
+    GiftMonths,
     Join,
     OpenBilling,
     QuietArrival,
@@ -43,6 +46,8 @@ def create_router() -> Router:
     router.message.register(billing_portal, Command("billing"))
     router.message.register(fresh_invite, Command("invite"))
     router.message.register(pause_checkins, Command("quiet"))
+    router.message.register(gift_command, Command("gift"))
+    router.callback_query.register(gift_button, GiftMonths.filter())
     router.callback_query.register(help_button, ShowHelp.filter())
     router.callback_query.register(join_button, Join.filter())
     router.callback_query.register(accept_note, AcceptNote.filter())
@@ -67,8 +72,15 @@ async def start(
     tool = library.tools.get((command.args or "").removeprefix("tool-"))
     if command.args == "paid":
         await message.answer(templates.render("join_paid_thanks", first_name=member.first_name))
+    elif command.args == "gift-paid":
+        await message.answer(templates.render("gift_paid_thanks"))
     elif command.args == "join":
         await _join(message, member, session, now, templates, membership, library, settings)
+    elif codes.looks_like_code(command.args):
+        assert command.args is not None
+        await _join(
+            message, member, session, now, templates, membership, library, settings, command.args
+        )
     elif tool is not None:
         await message.answer(templates.render("tool", tool=tool))
     else:
@@ -117,6 +129,7 @@ async def help_button(query: CallbackQuery, templates: Templates) -> None:
 
 async def join_command(
     message: Message,
+    command: CommandObject,
     member: Member,
     session: AsyncSession,
     now: datetime,
@@ -125,8 +138,10 @@ async def join_command(
     library: Library,
     settings: Settings,
 ) -> None:
-    """Hold a seat and send the Checkout button, or a waitlist place."""
-    await _join(message, member, session, now, templates, membership, library, settings)
+    """Hold a seat and send the Checkout button, or a waitlist place; `/join CODE` uses an
+    access code or a gift."""
+    code = (command.args or "").strip() or None
+    await _join(message, member, session, now, templates, membership, library, settings, code)
 
 
 async def join_button(
@@ -146,6 +161,7 @@ async def join_button(
 
 async def accept_note(
     query: CallbackQuery,
+    callback_data: AcceptNote,
     member: Member,
     session: AsyncSession,
     now: datetime,
@@ -161,7 +177,17 @@ async def accept_note(
     member.agreement_accepted_at = member.agreement_accepted_at or now
     session.add(member)
     if isinstance(query.message, Message):
-        await _join(query.message, member, session, now, templates, membership, library, settings)
+        await _join(
+            query.message,
+            member,
+            session,
+            now,
+            templates,
+            membership,
+            library,
+            settings,
+            callback_data.code or None,
+        )
 
 
 async def _join(
@@ -173,6 +199,7 @@ async def _join(
     membership: Membership,
     library: Library,
     settings: Settings,
+    code: str | None = None,
 ) -> None:
     if member.crisis_note_accepted_at is None or member.agreement_accepted_at is None:
         groups = await list_groups(session)
@@ -184,11 +211,19 @@ async def _join(
                 coach=await profiles.coach_name(session, settings.coach_telegram_ids),
                 days=reply_days(groups[0] if groups else None),
             ),
-            reply_markup=markup([button(library.agreement.accept, AcceptNote())]),
+            reply_markup=markup(
+                [button(library.agreement.accept, AcceptNote(code=codes.normalise(code) or ""))]
+                if code
+                else [button(library.agreement.accept, AcceptNote())]
+            ),
         )
+        return
+    if code is not None:
+        await _redeem(message, member, session, now, templates, membership, code)
         return
     outcome = await membership.join(session, member, now)
     title = outcome.group.title if outcome.group else ""
+    stars_price = membership.rules.stars_per_month
     match outcome.kind:
         case "checkout":
             assert outcome.url is not None and outcome.group is not None
@@ -199,7 +234,14 @@ async def _join(
                     seats_left=outcome.seats_left,
                     until=_local(outcome.hold_until, outcome.group),
                 ),
-                reply_markup=markup([link_button(f"Pay {templates.price.monthly}", outcome.url)]),
+                reply_markup=markup(
+                    [link_button(f"Pay {templates.price.monthly}", outcome.url)],
+                    *(
+                        [[link_button(f"Pay ⭐ {stars_price} Stars a month", outcome.stars_url)]]
+                        if outcome.stars_url
+                        else []
+                    ),
+                ),
             )
         case "waitlisted":
             await message.answer(
@@ -209,6 +251,85 @@ async def _join(
             await message.answer(templates.render("join_member", title=title))
         case "no_group":
             await message.answer(templates.render("join_no_group"))
+
+
+async def _redeem(
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+    code: str,
+) -> None:
+    done = await codes.redeem(session, membership, member, code, now)
+    title = done.group.title if done.group else ""
+    keyboard = None
+    if done.kind == "checkout":
+        assert done.url is not None
+        keyboard = markup([link_button("Start my free month", done.url)])
+    await message.answer(
+        templates.render(
+            "code_redeemed",
+            outcome=done.kind,
+            kind=str(done.code.kind) if done.code else "",
+            title=title,
+            position=done.position,
+            until=_local(done.hold_until, done.group) if done.group else None,
+            ends=_local(done.ends_at, done.group) if done.group else None,
+        ),
+        reply_markup=keyboard,
+    )
+
+
+async def gift_command(message: Message, templates: Templates) -> None:
+    """/gift: a month (or three) of Between for someone else, paid once."""
+    price = templates.price
+    await message.answer(
+        templates.render("gift_offer", paying=False),
+        reply_markup=markup(
+            [button(f"A month: {price.amount}", GiftMonths(months=1))],
+            [
+                button(
+                    f"Three months: {Price(price.cents * 3, price.currency).amount}",
+                    GiftMonths(months=3),
+                )
+            ],
+        ),
+    )
+
+
+async def gift_button(
+    query: CallbackQuery,
+    callback_data: GiftMonths,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+    links: BotLinks,
+) -> None:
+    """Open the one-time Checkout for the gift."""
+    await query.answer()
+    if not isinstance(query.message, Message) or callback_data.months not in gifts.GIFT_MONTHS:
+        return
+    if membership.rules.price_id is None:
+        raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
+    checkout = await gifts.start_gift(
+        session,
+        membership.payments,
+        links,
+        price_id=membership.rules.price_id,
+        buyer=member,
+        months=callback_data.months,
+        now=now,
+    )
+    price = templates.price
+    amount = Price(price.cents * callback_data.months, price.currency).amount
+    await query.message.answer(
+        templates.render("gift_offer", paying=True, months=callback_data.months, amount=amount),
+        reply_markup=markup([link_button(f"Pay {amount}", checkout.url)]),
+    )
 
 
 async def leave_waitlist(
@@ -299,6 +420,18 @@ async def _send_portal(
     membership: Membership,
 ) -> None:
     assert member.id is not None
+    for seat in await seats.seats_of(session, member.id):
+        if await stars.subscription_of(session, seat) is not None:
+            group = await session.get(Group, seat.group_id)
+            assert group is not None
+            await message.answer(
+                templates.render(
+                    "billing_stars",
+                    title=group.title,
+                    until=_local(seat.current_period_end, group),
+                )
+            )
+            return
     url = await membership.portal_url(session, member)
     if url is None:
         comped = any(

@@ -35,6 +35,8 @@ class LifecycleMixin(EventsMixin):
     subscriptions: dict[str, JSON]
     invoices: dict[str, JSON]
     portal_sessions: dict[str, JSON]
+    coupons: dict[str, JSON]
+    _trial_ends: dict[str, int]
     _checkout_line_items: dict[str, list[JSON]]
     _subscription_metadata: dict[str, dict[str, str]]
 
@@ -119,6 +121,16 @@ class LifecycleMixin(EventsMixin):
         }
         recurring = items[0]["price"]["recurring"]
         end = add_interval(start, recurring["interval"], recurring["interval_count"])
+        trial_end = self._trial_ends.get(session["id"])
+        if trial_end is not None:
+            # The first period is the trial; charging starts at its end (the new anchor).
+            end = from_unix_time(trial_end)
+            subscription.update(
+                status="trialing",
+                trial_start=unix_time(start),
+                trial_end=trial_end,
+                billing_cycle_anchor=trial_end,
+            )
         self._set_period(subscription, start, end)
         self.subscriptions[subscription_id] = subscription
         return subscription

@@ -275,7 +275,17 @@ class RoutesMixin(LifecycleMixin):
 
         line_items = self._checkout_line_items_param(params, mode)
         subscription_data = dict_param(params, "subscription_data")
-        reject_unknown(subscription_data, {"metadata", "description"}, "subscription_data")
+        reject_unknown(
+            subscription_data, {"metadata", "description", "trial_end"}, "subscription_data"
+        )
+        trial_end = int_param(subscription_data, "trial_end")
+        # Stripe: the trial must end at least 48 hours after the session is made.
+        if trial_end is not None and from_unix_time(trial_end) < now + timedelta(hours=48):
+            raise StripeError(
+                400,
+                "`subscription_data[trial_end]` must be at least 48 hours in the future.",
+                param="subscription_data[trial_end]",
+            )
         if subscription_data and mode != "subscription":
             raise StripeError(
                 400,
@@ -305,12 +315,19 @@ class RoutesMixin(LifecycleMixin):
         amount = sum(
             self.prices[item["price"]]["unit_amount"] * item["quantity"] for item in line_items
         )
+        discounts = self._checkout_discounts_param(params)
+        total = amount
+        for coupon in discounts:
+            if coupon["percent_off"] is not None:
+                total -= round(total * coupon["percent_off"] / 100)
+            else:
+                total = max(0, total - int(coupon["amount_off"]))
         session_id = f"cs_test_{secrets.token_hex(24)}"
         session: JSON = {
             "id": session_id,
             "object": "checkout.session",
             "amount_subtotal": amount,
-            "amount_total": amount,
+            "amount_total": total,
             "cancel_url": str_param(params, "cancel_url"),
             "client_reference_id": str_param(params, "client_reference_id"),
             "created": unix_time(now),
@@ -318,6 +335,7 @@ class RoutesMixin(LifecycleMixin):
             "customer": customer_id,
             "customer_details": None,
             "customer_email": customer_email,
+            "discounts": [{"coupon": c["id"], "promotion_code": None} for c in discounts],
             "expires_at": expires_at,
             "invoice": None,
             "livemode": False,
@@ -335,7 +353,92 @@ class RoutesMixin(LifecycleMixin):
         self.checkout_sessions[session_id] = session
         self._checkout_line_items[session_id] = line_items
         self._subscription_metadata[session_id] = metadata_param(subscription_data)
+        if trial_end is not None:
+            self._trial_ends[session_id] = trial_end
         return session
+
+    def _checkout_discounts_param(self, params: JSON) -> list[JSON]:
+        """`discounts[0][coupon]=...`: Checkout takes one discount, never together with
+        `allow_promotion_codes` (Stripe answers 400 for both)."""
+        discounts = list_param(params, "discounts")
+        if not discounts:
+            return []
+        if bool_param(params, "allow_promotion_codes"):
+            raise StripeError(
+                400,
+                "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+                param="discounts",
+            )
+        if len(discounts) > 1:
+            raise StripeError(
+                400, "You may only specify one discount at this time.", param="discounts"
+            )
+        found = []
+        for discount in discounts:
+            if not isinstance(discount, dict):
+                raise StripeError(400, "Invalid array: discounts", param="discounts")
+            reject_unknown(discount, {"coupon", "promotion_code"}, "discounts[0]")
+            coupon_id = str_param(discount, "coupon", required=True)
+            assert coupon_id is not None
+            if coupon_id not in self.coupons:
+                raise missing("coupon", coupon_id, "discounts[0][coupon]")
+            found.append(self.coupons[coupon_id])
+        return found
+
+    # stripe/params/_coupon_create_params.py; a coupon's id may be chosen, once.
+    def _create_coupon(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(
+            params,
+            {
+                "id",
+                "percent_off",
+                "amount_off",
+                "currency",
+                "duration",
+                "duration_in_months",
+                "name",
+                "metadata",
+                "max_redemptions",
+                "redeem_by",
+            },
+        )
+        coupon_id = str_param(params, "id") or secrets.token_hex(4)
+        if coupon_id in self.coupons:
+            raise StripeError(
+                400, "Coupon already exists.", code="resource_already_exists", param="id"
+            )
+        percent = str_param(params, "percent_off")
+        amount_off = int_param(params, "amount_off")
+        if (percent is None) == (amount_off is None):
+            raise StripeError(
+                400, "You must pass exactly one of percent_off or amount_off.", param="percent_off"
+            )
+        duration = str_param(params, "duration") or "once"
+        if duration not in ("once", "repeating", "forever"):
+            raise StripeError(400, f"Invalid duration: {duration}", param="duration")
+        coupon: JSON = {
+            "id": coupon_id,
+            "object": "coupon",
+            "amount_off": amount_off,
+            "created": unix_time(self._now()),
+            "currency": str_param(params, "currency"),
+            "duration": duration,
+            "duration_in_months": int_param(params, "duration_in_months"),
+            "livemode": False,
+            "metadata": metadata_param(params),
+            "name": str_param(params, "name"),
+            "percent_off": float(percent) if percent is not None else None,
+            "valid": True,
+        }
+        self.coupons[coupon_id] = coupon
+        return coupon
+
+    def _retrieve_coupon(self, call: ApiCall) -> JSON:
+        (coupon_id,) = call.path_args
+        if coupon_id not in self.coupons:
+            raise missing("coupon", coupon_id)
+        return self.coupons[coupon_id]
 
     def _checkout_line_items_param(self, params: JSON, mode: str) -> list[JSON]:
         line_items: list[JSON] = []

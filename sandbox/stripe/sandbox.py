@@ -65,6 +65,8 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
         self.subscriptions = {}
         self.invoices = {}
         self.portal_sessions = {}
+        self.coupons = {}
+        self._trial_ends = {}
         # Line items are not part of a session object; they are kept beside it.
         self._checkout_line_items = {}
         # What subscription_data[metadata] will put on each session's subscription.
@@ -101,6 +103,8 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
             ("POST", re.compile(r"/v1/customers"), self._create_customer),
             ("GET", re.compile(r"/v1/customers"), self._list_customers),
             ("GET", re.compile(r"/v1/customers/([^/]+)"), self._retrieve_customer),
+            ("POST", re.compile(r"/v1/coupons"), self._create_coupon),
+            ("GET", re.compile(r"/v1/coupons/([^/]+)"), self._retrieve_coupon),
             ("POST", re.compile(r"/v1/checkout/sessions"), self._create_checkout_session),
             ("GET", re.compile(r"/v1/checkout/sessions/([^/]+)"), self._retrieve_checkout),
             ("POST", re.compile(r"/v1/checkout/sessions/([^/]+)/expire"), self._expire_checkout),

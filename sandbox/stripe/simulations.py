@@ -44,6 +44,17 @@ class SimulationsMixin(LifecycleMixin):
                 subscription, "subscription_create", paid=True, looks_back=instant
             )
             subscription["latest_invoice"] = invoice["id"]
+            if subscription["status"] == "trialing":
+                invoice.update(total=0, amount_due=0, amount_paid=0)
+            if session.get("discounts"):
+                # A coupon "once" takes its part off the first invoice only.
+                off = invoice["total"] - session["amount_total"]
+                invoice.update(
+                    total=session["amount_total"],
+                    amount_due=session["amount_total"],
+                    amount_paid=session["amount_total"],
+                    total_discount_amounts=[{"amount": off, "discount": "di_checkout"}],
+                )
 
         session.update(
             status="complete",

@@ -31,6 +31,7 @@ from sandbox.telegram.shapes import JSON
 _CALLBACK_QUERIES = 3 << 33
 _MY_CHAT_MEMBER = 5 << 33
 _CHAT_MEMBER = 6 << 33  # chat_member and chat_join_request share it
+_PAYMENT_QUERIES = 4 << 33  # a person's shipping and pre-checkout queries
 
 # Client.cpp: how long each kind of update may wait to be delivered, in seconds.
 MESSAGE_LIFETIME = 86400
@@ -59,6 +60,8 @@ def queue_key(update: JSON) -> int:
         return int(body["new_chat_member"]["user"]["id"]) + _CHAT_MEMBER
     if kind == "chat_join_request":
         return int(body["from"]["id"]) + _CHAT_MEMBER
+    if kind in {"pre_checkout_query", "shipping_query"}:
+        return int(body["from"]["id"]) + _PAYMENT_QUERIES
     # Anything else gets a queue of its own (Client.cpp: queue id 0 is made unique).
     return -int(update.get("update_id", 0)) - (1 << 60)
 

@@ -13,6 +13,7 @@ the ones beneath it:
     MigrationMixin migration.py a basic group upgraded to a supergroup
     ProfileMixin   profile.py   getMe and the bot's commands
     MiniAppMixin   mini_app.py  the menu button, and a person opening the Mini App
+    StarsMixin     stars.py     invoices, pre-checkout, payments and subscriptions in Stars
 
 Here are the rest: starting and stopping the HTTP server, and the method table, which says
 what area answers each Bot API method.
@@ -35,6 +36,7 @@ from sandbox.telegram.migration import MigrationMixin
 from sandbox.telegram.mini_app import MiniAppMixin
 from sandbox.telegram.profile import ProfileMixin
 from sandbox.telegram.senders import SendersMixin
+from sandbox.telegram.stars import StarsMixin
 
 SANDBOX_BOT_TOKEN = "123456789:SANDBOX-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 BOT_USER_ID = 123456789
@@ -44,7 +46,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin):
+class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin, StarsMixin):
     """A fake Telegram: the Bot API over HTTP, plus people who act and a record of it all."""
 
     def __init__(
@@ -104,6 +106,14 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin):
         self._runner: web.AppRunner | None = None
         self._client = None
         self._stopping = False
+        self._invoices = {}
+        self._pre_checkout = {}
+        self._star_subscriptions = []
+        self._star_transactions = []
+        self._refunded = set()
+        self._low_on_stars = set()
+        self._charge_numbers = itertools.count(1)
+        self._lost_payment_updates = 0
         self._handlers = self._method_table()
 
     # Lifecycle
@@ -185,6 +195,11 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin):
             "deleteMyCommands": self._delete_my_commands,
             "setChatMenuButton": self._set_chat_menu_button,
             "getChatMenuButton": self._get_chat_menu_button,
+            "createInvoiceLink": self._create_invoice_link,
+            "answerPreCheckoutQuery": self._answer_pre_checkout_query,
+            "refundStarPayment": self._refund_star_payment,
+            "editUserStarSubscription": self._edit_user_star_subscription,
+            "getStarTransactions": self._get_star_transactions,
         }
         # Telegram matches method names case-insensitively.
         return {name.lower(): (name, handler) for name, handler in handlers.items()}
