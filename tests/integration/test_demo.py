@@ -99,7 +99,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     ten_minutes = printed[printed.index("The coach's ten minutes") : printed.index("A quiet")]
     assert "In the group this past week" in ten_minutes
     assert "• Sam <3: asked for you through /sos" in ten_minutes
-    assert '• Maya: "nothing ever gets better"' in ten_minutes
+    assert '• Maya: "Nothing ever gets better"' in ten_minutes
     assert "• Sam <3: 1 voice note since the safety net fired on their words" in ten_minutes
     assert "3. Jon: “Told my brother I can't host this year. He was fine?!”" in ten_minutes
     assert "Kept as a win for Jon's weekly summary" in ten_minutes
