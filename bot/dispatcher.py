@@ -22,7 +22,7 @@ from bot.routers import (
     weekly,
 )
 from core.clock import Clock
-from core.db import SessionFactory
+from core.db import GroupCommit, Units
 from core.settings import Settings
 from practice.words import Vocabulary
 from prompts.catalog import Library
@@ -33,7 +33,7 @@ from safety.net import SafetyNet
 def create_dispatcher(
     *,
     settings: Settings,
-    sessions: SessionFactory,
+    units: Units | GroupCommit,
     clock: Clock,
     templates: Templates,
     library: Library,
@@ -55,7 +55,7 @@ def create_dispatcher(
         messenger=messenger,
         links=links,
     )
-    dispatcher.update.outer_middleware(DatabaseSessionMiddleware(sessions, clock))
+    dispatcher.update.outer_middleware(DatabaseSessionMiddleware(units, clock))
     people = PeopleMiddleware()
     for observer in PEOPLE_SPEAK_IN:
         dispatcher.observers[observer].middleware(people)
