@@ -49,6 +49,7 @@ from scheduling import jobs
 
 ZONE = ZoneInfo("Europe/London")
 WEEK_START = datetime(2026, 11, 16, 7, 30, tzinfo=ZONE)  # a Monday
+DEMO_STARS = 2400  # Telegram Stars a month, offered beside Stripe
 GROUP_ID = -1002026111601
 GROUP_TITLE = "Between · November circle"
 
@@ -58,6 +59,8 @@ SAM = 2002
 JON = 2003
 LEAH = 2004
 KIM = 2005
+NOA = 2006
+ARI = 2007
 PEOPLE = {
     COACH: "Rivka (coach)",
     MAYA: "Maya",
@@ -65,6 +68,8 @@ PEOPLE = {
     JON: "Jon",
     LEAH: "Leah",
     KIM: "Kim",
+    NOA: "Noa",
+    ARI: "Ari",
 }
 
 
@@ -127,7 +132,7 @@ class Demo:
             public_url=self.base_url,
             coach_ids=(COACH,),
             price_id=await create_price(self.stripe),
-        )
+        ).model_copy(update={"stars_per_month": DEMO_STARS})
         await upgrade_database(settings.database_url)
         self.stripe.add_webhook_endpoint(f"{self.base_url}/stripe/webhook", STRIPE_WEBHOOK_SECRET)
         for user_id, name in PEOPLE.items():
@@ -669,6 +674,34 @@ async def a_card_fails(demo: Demo) -> None:
     await demo.act(demo.telegram.user_sends(COACH, text="/seats"))
 
 
+async def other_ways_in(demo: Demo) -> None:
+    """Two more seats: Noa pays in Telegram Stars, Ari comes in with the coach's code."""
+    demo.scene("Other ways in: Stars and a code", datetime(2026, 12, 19, 12, 0, tzinfo=ZONE))
+    telegram = demo.telegram
+    await demo.act(telegram.user_sends(COACH, text="/capacity 5"))
+    await demo.act(telegram.user_sends(COACH, text="/code new 1"))
+    code = (telegram.sent_by_bot(COACH)[-1].text or "").split("?start=")[1][:10]
+    await demo.act(telegram.user_sends(NOA, text="/join"))
+    note = telegram.sent_by_bot(NOA)[-1]
+    await demo.act(telegram.user_presses(NOA, note, AcceptNote().pack()))
+    markup = telegram.sent_by_bot(NOA)[-1].reply_markup or {}
+    link = next(
+        str(b["url"])
+        for row in markup["inline_keyboard"]
+        for b in row
+        if str(b.get("url", "")).startswith("https://t.me/$")
+    )
+    demo.system("Noa", f"pays {DEMO_STARS} Stars in Telegram (a 30-day subscription)")
+    await demo.act(telegram.user_pays_invoice(NOA, link))
+    await demo.quiet()
+    demo.system("Rivka", "sends Ari the code's link; Ari opens it")
+    await demo.act(telegram.user_sends(ARI, text=f"/start {code}"))
+    note = telegram.sent_by_bot(ARI)[-1]
+    await demo.act(telegram.user_presses(ARI, note, AcceptNote(code=code).pack()))
+    await demo.quiet()
+    await demo.act(telegram.user_sends(COACH, text="/code list"))
+
+
 async def data_rights(demo: Demo) -> None:
     """Maya asks what is kept about her; Jon, who has left, asks to be forgotten."""
     demo.scene("Your data, your call", datetime(2026, 12, 20, 10, 0, tzinfo=ZONE))
@@ -808,6 +841,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     the_coachs_day,
     the_weekly_rhythm,
     a_card_fails,
+    other_ways_in,
     data_rights,
     the_dashboard,
     a_long_thread,

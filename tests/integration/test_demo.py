@@ -38,6 +38,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "Weekly summaries",
         "A card fails",
         "Three days later",
+        "Other ways in: Stars and a code",
         "Your data, your call",
         "The coach's dashboard",
         "A long evening of writing",
@@ -47,6 +48,10 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "I have every right I need" in printed
     assert "Hello, Sam <3." in printed  # an HTML-ish name shown as typed
     assert "12 seats left" in printed
+    # Noa pays in Telegram Stars and Ari comes in with the coach's code: both are let in.
+    other_ways = printed[printed.index("Other ways in") : printed.index("Your data, your call")]
+    assert "Pay ⭐ 2400 Stars a month" in other_ways
+    assert other_ways.count("Your personal invite") == 2 and "free seat · used" in other_ways
     assert "What you can do here" in printed
     assert "(customer.created) → 200" in printed
     assert "forged Stripe event → 400" in printed
@@ -56,7 +61,8 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         '/healthz → 200 {"status": "ok", "database": "ok", "redis": "ok", "worker": "ok"}'
         in printed
     )
-    assert printed.count("We're really glad you're here") == 4  # Maya, Sam, Jon, later Leah
+    # Maya, Sam, Jon, later Leah, and Noa who pays in Stars
+    assert printed.count("We're really glad you're here") == 5
     assert "you are number 1" in printed
     assert "I couldn't let you in through that link" in printed
     assert "(Kim is no longer in the group)" in printed
