@@ -154,7 +154,7 @@ class Membership:
             if held is not None:
                 return await self._checkout(session, held, member, chosen, now)
         entry, position = await seats.join_waitlist(session, member=member, group=chosen, now=now)
-        await self._tell_coaches(
+        await self.tell_coaches(
             session, "waitlist", str(entry.id), member, chosen, now, position=position
         )
         return JoinOutcome("waitlisted", chosen, position=position)
@@ -352,7 +352,7 @@ class Membership:
             )
             if notice in _COACH_HEARS:
                 until = seat.current_period_end
-                await self._tell_coaches(
+                await self.tell_coaches(
                     session,
                     _COACH_HEARS[notice],
                     f"{seat.id}:{now.isoformat()}",
@@ -364,7 +364,7 @@ class Membership:
         await session.flush()
         return list(change.notices)
 
-    async def _tell_coaches(
+    async def tell_coaches(
         self,
         session: AsyncSession,
         event: str,
@@ -374,6 +374,7 @@ class Membership:
         now: datetime,
         **context: Any,
     ) -> None:
+        """A quiet note to the coaches (arrivals, departures, payment trouble)."""
         await notices.queue_coach_note(
             session,
             self.templates,
@@ -427,7 +428,7 @@ class Membership:
                 session, self.templates, member=member, group=group, seat=seat, now=now
             )
             count = await seats.count_seats(session, group, now)
-            await self._tell_coaches(
+            await self.tell_coaches(
                 session, "joined", str(seat.id), member, group, now, count=count
             )
         return True
@@ -458,19 +459,6 @@ class Membership:
     ) -> None:
         """End the seat and take the member out of the group (no message)."""
         await self._end_and_remove(session, seat, member, group, reason, now)
-
-    async def tell_coaches(
-        self,
-        session: AsyncSession,
-        event: str,
-        key: str,
-        member: Member,
-        group: Group,
-        now: datetime,
-        **context: Any,
-    ) -> None:
-        """A quiet note to the coaches (arrivals and departures)."""
-        await self._tell_coaches(session, event, key, member, group, now, **context)
 
     async def _end_and_remove(
         self,
@@ -545,7 +533,7 @@ class Membership:
         if reason != "unpaid":
             await self.offer_seats(session, group, now)
         if reason == "unpaid":
-            await self._tell_coaches(session, "unpaid", str(seat.id), member, group, now)
+            await self.tell_coaches(session, "unpaid", str(seat.id), member, group, now)
         template = "removed_unpaid" if reason == "unpaid" else "removed_by_coach"
         await notices.queue_seat_ended(
             session,
