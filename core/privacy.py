@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.models import (
+    AccessCode,
     CoachReply,
     Entry,
     EntryKind,
@@ -28,6 +29,7 @@ from core.models import (
     SafetyAlert,
     SafetyPlan,
     Seat,
+    StarsSubscription,
     Summary,
     WaitlistEntry,
 )
@@ -150,6 +152,25 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
             }
             for plan in await _all(
                 session, select(SafetyPlan).where(col(SafetyPlan.member_id) == member.id)
+            )
+        ],
+        # How their seats were paid for besides Stripe: Telegram Stars, a code or a gift.
+        "stars_subscriptions": [
+            {
+                "stars_a_month": stars.amount,
+                "payments": stars.payments,
+                "paid_until": _when(stars.expires_at),
+                "refunded": _when(stars.refunded_at),
+            }
+            for stars in await _all(
+                session,
+                select(StarsSubscription).where(col(StarsSubscription.member_id) == member.id),
+            )
+        ],
+        "codes_redeemed": [
+            {"kind": code.kind, "months": code.months, "when": _when(code.redeemed_at)}
+            for code in await _all(
+                session, select(AccessCode).where(col(AccessCode.redeemed_by) == member.id)
             )
         ],
         # What the coach wrote about them on the dashboard: theirs to read too.

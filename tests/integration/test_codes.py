@@ -7,7 +7,8 @@ import re
 
 from sqlmodel import select
 
-from core.models import AccessCode, SeatStatus
+from core import privacy
+from core.models import AccessCode, Member, SeatStatus
 from prompts.buttons import AcceptNote
 from tests.integration.world import COACH_ID, GROUP, World
 
@@ -122,3 +123,13 @@ async def test_a_coach_typing_nonsense_gets_the_usage(world: World) -> None:
     world.person(4101, "Maya")
     await world.telegram.user_sends(4101, text="/code new 3")
     assert "coach" in (world.last(4101).text or "").lower()
+
+
+async def test_mydata_says_a_code_opened_the_seat(world: World) -> None:
+    [code] = await coach_makes(world, "1")
+    await redeem(world, 4101, "Maya", f"/join {code}")
+    async with world.sessions() as session:
+        member = (await session.exec(select(Member).where(Member.telegram_id == 4101))).one()
+        exported = await privacy.export_member(session, member)
+    [redeemed] = exported["codes_redeemed"]
+    assert redeemed["kind"] == "comp" and redeemed["when"] is not None

@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 from sqlmodel import select
 
 from billing.reconcile import reconcile
+from core import privacy
 from core.clock import SimulatedClock
 from core.db import SessionFactory
-from core.models import SeatStatus, StarsSubscription
+from core.models import Member, SeatStatus, StarsSubscription
 from core.settings import Settings
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
@@ -178,3 +179,13 @@ async def test_the_nightly_reconcile_applies_a_payment_whose_update_was_lost(wor
     assert seat is not None and seat.status == SeatStatus.ACTIVE
     assert seat.current_period_end is not None and seat.current_period_end > world.clock.now()
     assert world.told(COACH_ID, "a payment we missed") == 1
+
+
+async def test_mydata_says_how_the_seat_is_paid_in_stars(world: World) -> None:
+    await pays_in_stars(world, MAYA, "Maya")
+    async with world.sessions() as session:
+        member = (await session.exec(select(Member).where(Member.telegram_id == MAYA))).one()
+        exported = await privacy.export_member(session, member)
+    [stars] = exported["stars_subscriptions"]
+    assert (stars["stars_a_month"], stars["payments"], stars["refunded"]) == (STARS, 1, None)
+    assert stars["paid_until"] is not None
