@@ -24,14 +24,7 @@ from bot.gateway import (
     create_bot,
 )
 from core.clock import Clock, SystemClock
-from core.db import (
-    GroupCommit,
-    SessionFactory,
-    Units,
-    create_engine,
-    create_session_factory,
-    update_units,
-)
+from core.db import SessionFactory, create_engine, create_session_factory
 from core.logs import quiet_libraries
 from core.pricing import Price
 from core.settings import Settings
@@ -51,8 +44,6 @@ class Runtime:
     clock: Clock
     engine: AsyncEngine
     sessions: SessionFactory
-    # How updates get their session (a group commit on SQLite).
-    units: Units | GroupCommit
     redis: ArqRedis
     bot: Bot
     telegram: TelegramGateway
@@ -77,7 +68,6 @@ class Runtime:
         clock = clock or SystemClock()
         engine = create_engine(settings.database_url)
         sessions = create_session_factory(engine)
-        units = update_units(engine, sessions)
         redis = await create_pool(RedisSettings.from_dsn(redis_url))
         bot = create_bot(
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base, clock=clock
@@ -104,7 +94,7 @@ class Runtime:
         telegram = TelegramGateway(bot)
         dispatcher = create_dispatcher(
             settings=settings,
-            units=units,
+            sessions=sessions,
             clock=clock,
             templates=templates,
             library=library,
@@ -119,7 +109,6 @@ class Runtime:
             clock=clock,
             engine=engine,
             sessions=sessions,
-            units=units,
             redis=redis,
             bot=bot,
             telegram=telegram,
@@ -140,7 +129,6 @@ class Runtime:
         await self.stripe.close()
         await self.bot.session.close()
         await self.redis.aclose()
-        await self.units.close()
         await self.engine.dispose()
 
 

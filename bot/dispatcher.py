@@ -24,7 +24,7 @@ from bot.routers import (
 )
 from bot.routers import safety as safety_routes
 from core.clock import Clock
-from core.db import GroupCommit, Units
+from core.db import SessionFactory
 from core.settings import Settings
 from practice.words import Vocabulary
 from prompts.catalog import Library
@@ -35,7 +35,7 @@ from safety.net import SafetyNet
 def create_dispatcher(
     *,
     settings: Settings,
-    units: Units | GroupCommit,
+    sessions: SessionFactory,
     clock: Clock,
     templates: Templates,
     library: Library,
@@ -57,7 +57,7 @@ def create_dispatcher(
         messenger=messenger,
         links=links,
     )
-    dispatcher.update.outer_middleware(DatabaseSessionMiddleware(units, clock))
+    dispatcher.update.outer_middleware(DatabaseSessionMiddleware(sessions, clock))
     people = PeopleMiddleware()
     for observer in PEOPLE_SPEAK_IN:
         dispatcher.observers[observer].middleware(people)

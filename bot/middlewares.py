@@ -11,13 +11,11 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.types import Chat, Message, TelegramObject, Update, User
-from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.errors import refused_by_telegram
 from core.clock import Clock
-from core.db import GroupCommit, Units
+from core.db import SessionFactory, insert_if_new
 from core.members import remember_member
 from core.models import EventStatus, ExternalEvent, Member
 from practice.checkins import home_group
@@ -28,17 +26,11 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DatabaseSessionMiddleware(BaseMiddleware):
-    """Opens the update's session, skips an update already handled, commits at the end; the
-    answer goes back to Telegram only once the commit is durable.
+    """Opens the update's session, skips an update already handled, commits at the end.
 
     The update id is written in the same transaction as the handler's own changes, so an
     update that failed half-way is handled again when Telegram resends it, and one that
     succeeded is never handled twice. `now` is read once here: one update, one moment.
-
-    No transaction is open while Telegram (or any other service) answers: a call the handler
-    makes first commits what it did so far (core.db.outside_transaction). If the handler then
-    fails for a reason that may pass, the update id is released again, so the resend is
-    handled, and finds the work done before the call done.
 
     When Telegram refuses a call (a 4xx) after the handler did its work, that work is kept
     and the update counts as handled: Telegram is not asked to resend it (bot/errors.py), so
@@ -47,18 +39,24 @@ class DatabaseSessionMiddleware(BaseMiddleware):
     logged.
     """
 
-    def __init__(self, units: Units | GroupCommit, clock: Clock) -> None:
-        self._units = units
+    def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
+        self._sessions = sessions
         self._clock = clock
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         now = self._clock.now()
         update_id = str(event.update_id)
-        async with self._units.unit() as unit:
-            session = unit.session
+        values = {
+            "source": "telegram",
+            "event_id": update_id,
+            "type": event.event_type,
+            "received_at": now,
+            "status": EventStatus.PROCESSED,
+        }
+        async with self._sessions() as session:
             # Written first, kept only if the handler succeeds: a failure rolls both back.
-            if not await claim_update(session, update_id, event.event_type, now):
+            if not await insert_if_new(session, ExternalEvent, values, ["source", "event_id"]):
                 log.info("update %s was handled before; ignored", update_id)
                 return None
             data["session"] = session
@@ -67,44 +65,10 @@ class DatabaseSessionMiddleware(BaseMiddleware):
                 result = await handler(event, data)
             except Exception as error:
                 if refused_by_telegram(error):
-                    await unit.finish()
-                elif unit.committed_early:
-                    await unit.resume()
-                    await session.rollback()
-                    await session.exec(
-                        delete(EVENTS)
-                        .where(EVENTS.c.source == "telegram")
-                        .where(EVENTS.c.event_id == update_id)
-                    )
-                    await unit.finish()
+                    await session.commit()
                 raise
-            await unit.finish()
+            await session.commit()
             return result
-
-
-EVENTS = ExternalEvent.__table__  # type: ignore[attr-defined]
-CLAIM = {
-    dialect: builder(EVENTS)
-    .values(
-        source="telegram",
-        event_id=bindparam("event_id"),
-        type=bindparam("type"),
-        received_at=bindparam("received_at"),
-        status=EventStatus.PROCESSED,
-        attempts=0,
-    )
-    .on_conflict_do_nothing(index_elements=["source", "event_id"])
-    for dialect, builder in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
-
-
-async def claim_update(session: AsyncSession, update_id: str, kind: str, now: datetime) -> bool:
-    """Note the update as handled (in the update's transaction); False: it was before."""
-    connection = await session.connection()
-    result = await connection.execute(
-        CLAIM[connection.dialect.name], {"event_id": update_id, "type": kind, "received_at": now}
-    )
-    return bool(result.rowcount)
 
 
 class PeopleMiddleware(BaseMiddleware):
