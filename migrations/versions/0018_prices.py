@@ -37,11 +37,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("seats") as batch:
-        batch.drop_column("stripe_status")
-    with op.batch_alter_table("groups") as batch:
-        batch.drop_column("price_interval_count")
-        batch.drop_column("price_interval")
-        batch.drop_column("price_currency")
-        batch.drop_column("price_cents")
-        batch.drop_column("stripe_price_id")
+    # Column by column, not a batch: SQLite (3.35 and later) drops a column in place, where a
+    # batch would copy the table, which its foreign keys forbid for `groups`.
+    op.drop_column("seats", "stripe_status")
+    for column in (
+        "price_interval_count",
+        "price_interval",
+        "price_currency",
+        "price_cents",
+        "stripe_price_id",
+    ):
+        op.drop_column("groups", column)

@@ -13,14 +13,12 @@ import stripe
 from redis.asyncio import Redis
 
 from app.doctor import run_checks
-from billing.prices import checked_price, set_group_price
-from billing.stripe_gateway import StripeGateway
 from core.clock import SimulatedClock
 from core.db import SessionFactory
-from core.groups import find_group
 from core.pricing import Price
 from core.settings import Settings
 from prompts.buttons import AcceptNote
+from sandbox.harness import price_group
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.integration.test_cli import bare_environment, between
@@ -56,21 +54,7 @@ async def archive(sandbox: StripeSandbox, price_id: str) -> None:
 
 
 async def price_the_group(world: World, price: Price) -> str:
-    """What `between stripe setup --currency ... --amount ...` and `between group set
-    --price-id` do: the price made in Stripe, read back and kept on the group."""
-    gateway = StripeGateway(world.stripe.api_key, world.stripe.base_url)
-    try:
-        price_id, _ = await gateway.ensure_price(price)
-        found = checked_price(await gateway.price(price_id))
-    finally:
-        await gateway.close()
-    async with world.sessions() as session:
-        group = await find_group(session, chat_id=GROUP)
-        assert group is not None
-        set_group_price(group, price_id, found)
-        session.add(group)
-        await session.commit()
-    return price_id
+    return await price_group(world.stripe, world.sessions, chat_id=GROUP, price=price)
 
 
 def buttons(world: World, user_id: int) -> list[str]:
