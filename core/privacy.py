@@ -65,6 +65,7 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
                 "ended": _when(seat.ended_at),
                 "stripe_customer": seat.stripe_customer_id,
                 "stripe_subscription": seat.stripe_subscription_id,
+                "stripe_status": seat.stripe_status,
             }
             for seat in await _all(session, select(Seat).where(col(Seat.member_id) == member.id))
         ],
