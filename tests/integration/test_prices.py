@@ -4,15 +4,19 @@ the doctor; /seats says how each seat pays and what it brings in."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import stripe
+from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from app.doctor import run_checks
+from app.web import create_app
 from core.clock import SimulatedClock
 from core.db import SessionFactory
 from core.pricing import Price
@@ -22,6 +26,7 @@ from sandbox.harness import price_group
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.integration.test_cli import bare_environment, between
+from tests.integration.test_dashboard import group_id, log_in
 from tests.integration.world import COACH_ID, GROUP, World, world_with_settings
 
 NBSP = "\u00a0"
@@ -198,3 +203,24 @@ async def test_the_doctor_checks_each_group_s_price_against_stripe(world: World)
     checks = {check.name: check for check in await run_checks(world.settings)}
     assert not checks["price of Between circle"].ok
     assert f"{price_id} is archived in Stripe" in checks["price of Between circle"].detail
+
+
+async def test_the_dashboard_shows_what_each_seat_pays_in_the_group_s_currency(
+    world: World,
+) -> None:
+    await price_the_group(world, Price(3100, "gbp"))
+    await world.join_and_pay(MAYA, "Maya")
+    world.person(LEA, "Lea")
+    await world.telegram.user_sends(LEA, text="/start")
+    await world.telegram.user_sends(COACH_ID, text="/comp @lea")
+    async with TestClient(TestServer(create_app(world.runtime))) as client:
+        await log_in(client, world)
+        gid = await group_id(world)
+        page = await (await client.get(f"/dashboard/groups/{gid}")).text()
+        assert "Monthly revenue" in page and "1 paying × £31 a month" in page
+        assert 'Stripe<br><span class="hint">£31 a month' in page
+        assert 'comped<br><span class="hint">nothing</span>' in page
+        members = await (await client.get(f"/dashboard/groups/{gid}/members.csv")).text()
+    rows = {row[0]: row for row in csv.reader(io.StringIO(members))}
+    assert rows["first name"][-2:] == ["pays by", "a month"]
+    assert rows["Maya"][-2:] == ["Stripe", "£31"] and rows["Lea"][-2:] == ["comped", "nothing"]
