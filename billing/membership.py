@@ -355,6 +355,9 @@ class Membership:
         seat.cancel_at_period_end = change.cancel_at_period_end
         seat.past_due_since = change.past_due_since
         seat.stripe_status = subscription.status
+        if subscription.price is not None:
+            seat.billed_cents = subscription.price.per_month_cents
+            seat.billed_currency = subscription.price.currency
         seat.updated_at = now
         member = await _member(session, seat.member_id)
         group = await _group(session, seat.group_id)

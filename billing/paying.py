@@ -8,7 +8,7 @@ opened it), so it follows every change (a gift seat that subscribes, a free mont
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -78,7 +78,8 @@ class SeatPays:
     member: Member
     seat: Seat
     method: Method
-    cents: int  # a month, in the group's currency's smallest unit
+    cents: int  # a month, in the smallest unit of `currency`
+    currency: str  # the group's, or that of the price the seat was sold at
     stars: int  # a month (Telegram's 30 days), in Stars
 
 
@@ -91,16 +92,25 @@ class GroupIncome:
 
     @property
     def cents(self) -> int:
-        return sum(paid.cents for paid in self.seats)
+        """What the seats bring in a month in the group's currency."""
+        return self.by_currency().get(self.price.currency, 0)
 
     @property
     def stars(self) -> int:
         return sum(paid.stars for paid in self.seats)
 
+    def by_currency(self) -> dict[str, int]:
+        """Money a month by currency, the group's first (seats sold before its price changed
+        to another currency keep theirs)."""
+        totals = {self.price.currency: 0}
+        for paid in self.seats:
+            totals[paid.currency] = totals.get(paid.currency, 0) + paid.cents
+        return {currency: cents for currency, cents in totals.items() if cents}
+
     @property
     def total(self) -> str:
         """ "£62", "£62 and ⭐ 500", "nothing yet"."""
-        parts = [self.price.money(self.cents)] if self.cents else []
+        parts = [self._money(cents, currency) for currency, cents in self.by_currency().items()]
         if self.stars:
             parts.append(f"⭐ {self.stars}")
         return " and ".join(parts) or "nothing yet"
@@ -109,14 +119,17 @@ class GroupIncome:
         """What one seat brings in a month: "£31", "⭐ 500", "nothing"."""
         if paid.stars:
             return f"⭐ {paid.stars}"
-        return self.price.money(paid.cents) if paid.cents else "nothing"
+        return self._money(paid.cents, paid.currency) if paid.cents else "nothing"
+
+    def _money(self, cents: int, currency: str) -> str:
+        return replace(self.price, currency=currency).money(cents)
 
 
 async def what_seats_pay(
     session: AsyncSession, group: Group, price: Price, now: datetime
 ) -> GroupIncome:
     """Each seated member of the group, how their seat is paid and what it brings in a
-    month (Stripe seats at the group's price)."""
+    month (a Stripe seat at what its subscription bills, else at the group's price)."""
     rows = (
         await session.exec(
             select(Seat, Member)
@@ -149,13 +162,23 @@ async def what_seats_pay(
         method = seat_method(
             seat, paid_in_stars=in_stars is not None, code=codes.get(seat.id), now=now
         )
+        cents, currency = _billed(seat, price) if method == Method.STRIPE else (0, price.currency)
         paying.append(
             SeatPays(
                 member=member,
                 seat=seat,
                 method=method,
-                cents=price.per_month_cents if method == Method.STRIPE else 0,
+                cents=cents,
+                currency=currency,
                 stars=in_stars.amount if method == Method.STARS and in_stars else 0,
             )
         )
     return GroupIncome(price=price, seats=paying)
+
+
+def _billed(seat: Seat, price: Price) -> tuple[int, str]:
+    """What a Stripe seat's subscription bills a month, as Stripe last said; the group's
+    price for a seat not heard of since it was stored."""
+    if seat.billed_cents is None or seat.billed_currency is None:
+        return price.per_month_cents, price.currency
+    return seat.billed_cents, seat.billed_currency

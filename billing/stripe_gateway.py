@@ -19,7 +19,7 @@ from stripe.params.checkout import SessionCreateParams
 
 from billing.lifecycle import SubscriptionState
 from billing.ports import CheckoutSession
-from core.pricing import Price
+from core.pricing import INTERVALS, Price
 
 PRICE_LOOKUP_KEY = "between_monthly_31"
 PRICE_CENTS = 3100
@@ -304,9 +304,11 @@ def _state(resource: Any) -> SubscriptionState:
     found = resource.to_dict()
     # Endive (our pinned version) keeps the billing period on the subscription's items only.
     period_end = None
+    billed = None
     items = found.get("items")
     if items and items.get("data"):
         period_end = items["data"][0].get("current_period_end")
+        billed = _billed(items["data"][0])
     return SubscriptionState(
         id=found["id"],
         status=found["status"],
@@ -314,4 +316,20 @@ def _state(resource: Any) -> SubscriptionState:
         current_period_end=datetime.fromtimestamp(period_end, UTC) if period_end else None,
         customer_id=str(found.get("customer") or ""),
         metadata={str(k): str(v) for k, v in (found.get("metadata") or {}).items()},
+        price=billed,
+    )
+
+
+def _billed(item: dict[str, Any]) -> Price | None:
+    """What a subscription item bills a period; None for a price without one amount."""
+    price = item.get("price") or {}
+    recurring = price.get("recurring") or {}
+    amount = price.get("unit_amount")
+    if not isinstance(amount, int) or recurring.get("interval") not in INTERVALS:
+        return None
+    return Price(
+        amount * int(item.get("quantity") or 1),
+        str(price.get("currency", "")),
+        str(recurring["interval"]),
+        int(recurring.get("interval_count") or 1),
     )

@@ -203,8 +203,11 @@ class Seat(SQLModel, table=True):
     checkout_url: str | None = Field(default=None, max_length=1000)
     stripe_customer_id: str | None = Field(default=None, max_length=255)
     stripe_subscription_id: str | None = Field(default=None, max_length=255, index=True)
-    # The subscription's status as Stripe last gave it ("trialing": the seat is on a trial).
+    # The subscription's status as Stripe last gave it ("trialing": the seat is on a trial),
+    # and what it bills a month before discounts (a seat keeps the price it was sold at).
     stripe_status: str | None = Field(default=None, max_length=32)
+    billed_cents: int | None = None
+    billed_currency: str | None = Field(default=None, max_length=3)
     current_period_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancel_at_period_end: bool = False
     past_due_since: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -28,8 +28,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("price_interval_count", sa.Integer()))
     with op.batch_alter_table("seats") as batch:
         batch.add_column(sa.Column("stripe_status", sqlmodel.sql.sqltypes.AutoString(length=32)))
+        batch.add_column(sa.Column("billed_cents", sa.Integer()))
+        batch.add_column(sa.Column("billed_currency", sqlmodel.sql.sqltypes.AutoString(length=3)))
     # A seat with a subscription was following it already: its status is as good as Stripe's
-    # (a trial shows as one from the next event on).
+    # (a trial shows as one from the next event on); what it bills is known from the next
+    # event on too (until then it counts at its group's price).
     op.execute(
         "UPDATE seats SET stripe_status = status WHERE stripe_subscription_id IS NOT NULL"
         " AND status IN ('active', 'past_due')"
@@ -39,7 +42,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Column by column, not a batch: SQLite (3.35 and later) drops a column in place, where a
     # batch would copy the table, which its foreign keys forbid for `groups`.
-    op.drop_column("seats", "stripe_status")
+    for column in ("billed_currency", "billed_cents", "stripe_status"):
+        op.drop_column("seats", column)
     for column in (
         "price_interval_count",
         "price_interval",

@@ -224,3 +224,24 @@ async def test_the_dashboard_shows_what_each_seat_pays_in_the_group_s_currency(
     rows = {row[0]: row for row in csv.reader(io.StringIO(members))}
     assert rows["first name"][-2:] == ["pays by", "a month"]
     assert rows["Maya"][-2:] == ["Stripe", "£31"] and rows["Lea"][-2:] == ["comped", "nothing"]
+
+
+async def test_a_new_price_is_for_new_seats_and_each_seat_counts_at_what_stripe_bills(
+    world: World,
+) -> None:
+    await price_the_group(world, Price(3100, "gbp"))
+    await world.join_and_pay(MAYA, "Maya")
+    await price_the_group(world, Price(3500, "gbp"))
+    await world.join_and_pay(NOA, "Noa")
+    await price_the_group(world, Price(4000, "eur"))
+    await world.join_and_pay(ARI, "Ari")
+    seat = await world.seat(ARI)
+    assert seat is not None and seat.checkout_session_id is not None
+    assert world.stripe.checkout_sessions[seat.checkout_session_id]["currency"] == "eur"
+
+    await world.telegram.user_sends(COACH_ID, text="/seats")
+    seats = world.last(COACH_ID).text or ""
+    assert "Between circle · €40 a month" in seats
+    assert "• Maya: Stripe, £31" in seats and "• Noa: Stripe, £35" in seats
+    assert "• Ari: Stripe, €40" in seats
+    assert "Brings in €40 and £66 a month." in seats
