@@ -342,6 +342,8 @@ def group_list() -> None:
     """Show the registered groups."""
     settings = load_settings()
 
+    default = Price(settings.price_cents, settings.price_currency.lower())
+
     async def fetch() -> list[tuple[str, ...]]:
         async with _session(settings) as session:
             return [
@@ -349,6 +351,7 @@ def group_list() -> None:
                     str(group.chat_id),
                     group.title,
                     str(group.capacity),
+                    price_of(group, default).recurring,
                     group.timezone,
                     "yes" if group.bot_can_invite and group.bot_can_restrict else "missing",
                 )
@@ -361,7 +364,7 @@ def group_list() -> None:
             "No groups yet: add the bot to your group as an admin, or `between group add`."
         )
         return
-    table = Table("chat id", "title", "seats", "time zone", "bot rights")
+    table = Table("chat id", "title", "seats", "price", "time zone", "bot rights")
     for row in rows:
         table.add_row(*row)
     console.print(table)

@@ -109,6 +109,8 @@ async def test_the_coach_makes_a_price_in_pounds_and_gives_it_to_a_group(
     code, out, err = await between(*chosen, price_id, env=env, cwd=tmp_path)
     assert code == 0, err
     assert "London circle (-100555)" in out and "£31 a month" in out
+    code, listed, _ = await between("group", "list", env=env, cwd=tmp_path)
+    assert code == 0 and "£31 a month" in listed, listed
 
     # What Stripe would refuse, or a seat can't be sold at, is one line saying why.
     code, _, err = await between(*chosen, "price_nope", env=env, cwd=tmp_path)
