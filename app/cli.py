@@ -32,6 +32,7 @@ from core.groups import (
 )
 from core.localtime import WEEKDAYS
 from core.logs import configure_logging
+from core.pricing import Price, parse_amount, price_of
 from core.settings import ConfigError, Settings, load_settings
 from prompts.catalog import Library
 from prompts.loader import LIBRARY_DIR, LibraryError, check_library, load_library
@@ -229,6 +230,10 @@ def group_set(
         bool | None,
         typer.Option(help="Require the coach's approval before summaries go out."),
     ] = None,
+    price_id: Annotated[
+        str | None,
+        typer.Option(help="Sell its seats at this Stripe price (price_...), read from Stripe."),
+    ] = None,
 ) -> None:
     """Change a registered group's settings."""
     schedule = Schedule(
@@ -250,8 +255,42 @@ def group_set(
         summary_approval=summary_approval,
     )
     _save_group(
-        chat_id=chat_id, title=None, capacity=None, timezone=None, existing=True, schedule=schedule
+        chat_id=chat_id,
+        title=None,
+        capacity=None,
+        timezone=None,
+        existing=True,
+        schedule=schedule,
+        price=_stripe_price(price_id) if price_id is not None else None,
     )
+
+
+def _stripe_price(price_id: str) -> tuple[str, Price]:
+    """The Stripe price a group's seats are to be sold at, read from Stripe and checked."""
+    import stripe
+
+    from billing.prices import PriceRefused, checked_price
+    from billing.stripe_gateway import StripeGateway
+
+    settings = _settings("STRIPE_SECRET_KEY")
+    assert settings.stripe_secret_key is not None
+    api_key = settings.stripe_secret_key.get_secret_value()
+
+    async def read() -> dict[str, Any]:
+        gateway = StripeGateway(api_key, settings.stripe_api_base)
+        try:
+            return await gateway.price(price_id)
+        except stripe.InvalidRequestError as error:
+            if error.code == "resource_missing":
+                raise CommandError(f"Stripe has no price {price_id!r}") from None
+            raise CommandError(f"Stripe refused {price_id!r}: {error.user_message}") from None
+        finally:
+            await gateway.close()
+
+    try:
+        return price_id, checked_price(_run(read()))
+    except PriceRefused as refused:
+        raise CommandError(str(refused)) from None
 
 
 def _save_group(
@@ -262,7 +301,10 @@ def _save_group(
     timezone: str | None,
     existing: bool = False,
     schedule: Schedule | None = None,
+    price: tuple[str, Price] | None = None,
 ) -> None:
+    from billing.prices import set_group_price
+
     settings = load_settings()
 
     async def save() -> str:
@@ -280,12 +322,16 @@ def _save_group(
                 now=SystemClock().now(),
             )
             change_schedule(saved, schedule or Schedule())
+            if price is not None:
+                set_group_price(saved, *price)
             await session.commit()
+            sold_at = price_of(saved, Price(settings.price_cents, settings.price_currency))
             return (
                 f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}, "
                 f"prompt at {saved.prompt_time} on {saved.prompt_days}, "
                 f"replies {saved.reply_days} by {saved.reply_by}, "
-                f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}"
+                f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}, "
+                f"{sold_at.recurring}" + ("" if saved.stripe_price_id else " (the default price)")
             )
 
     console.print(f"Saved {_run(save())}", markup=False)
@@ -296,6 +342,8 @@ def group_list() -> None:
     """Show the registered groups."""
     settings = load_settings()
 
+    default = Price(settings.price_cents, settings.price_currency.lower())
+
     async def fetch() -> list[tuple[str, ...]]:
         async with _session(settings) as session:
             return [
@@ -303,6 +351,7 @@ def group_list() -> None:
                     str(group.chat_id),
                     group.title,
                     str(group.capacity),
+                    price_of(group, default).recurring,
                     group.timezone,
                     "yes" if group.bot_can_invite and group.bot_can_restrict else "missing",
                 )
@@ -315,18 +364,30 @@ def group_list() -> None:
             "No groups yet: add the bot to your group as an admin, or `between group add`."
         )
         return
-    table = Table("chat id", "title", "seats", "time zone", "bot rights")
+    table = Table("chat id", "title", "seats", "price", "time zone", "bot rights")
     for row in rows:
         table.add_row(*row)
     console.print(table)
 
 
 @stripe_app.command("setup")
-def stripe_setup() -> None:
-    """Create the product and the $31/month price once (running it again changes nothing)."""
+def stripe_setup(
+    currency: Annotated[
+        str | None, typer.Option(help="A price of its own in this currency, e.g. gbp.")
+    ] = None,
+    amount: Annotated[
+        str | None, typer.Option(help="Its amount a period, e.g. 31 or 29.50.")
+    ] = None,
+    interval: Annotated[str, typer.Option(help="How often it renews: month or year.")] = "month",
+) -> None:
+    """Create the product and the price once (running it again changes nothing): the
+    default $31 a month, or with --currency and --amount a price for a group."""
+    import stripe
+
     from billing.events import STRIPE_HANDLERS
     from billing.stripe_gateway import StripeGateway
 
+    price = _price_to_make(currency, amount, interval)
     settings = _settings("STRIPE_SECRET_KEY")
     assert settings.stripe_secret_key is not None
     api_key = settings.stripe_secret_key.get_secret_value()
@@ -334,15 +395,24 @@ def stripe_setup() -> None:
     async def ensure() -> tuple[str, bool]:
         gateway = StripeGateway(api_key, settings.stripe_api_base)
         try:
-            return await gateway.ensure_price()
+            return await gateway.ensure_price(price)
+        except stripe.InvalidRequestError as error:
+            raise CommandError(f"Stripe refused the price: {error.user_message}") from None
         finally:
             await gateway.close()
 
     price_id, created = _run(ensure())
+    shown = (price or Price()).recurring
     console.print(
-        ("Created" if created else "Found") + f" the $31/month price: {price_id}", markup=False
+        ("Created" if created else "Found") + f" the {shown} price: {price_id}", markup=False
     )
-    console.print(f"Set STRIPE_PRICE_ID={price_id}", markup=False)
+    if price is None:
+        console.print(f"Set STRIPE_PRICE_ID={price_id}", markup=False)
+    else:
+        console.print(
+            f"Sell a group's seats at it: between group set --chat-id ID --price-id {price_id}",
+            markup=False,
+        )
     if settings.public_url:
         webhook = f"{settings.public_url}/stripe/webhook"
         console.print(f"Stripe webhook endpoint: {webhook}", markup=False)
@@ -354,6 +424,23 @@ def stripe_setup() -> None:
             "set PUBLIC_URL and run this again to see the webhook to add.",
             markup=False,
         )
+
+
+def _price_to_make(currency: str | None, amount: str | None, interval: str) -> Price | None:
+    """The price `stripe setup` was asked for; None: the default."""
+    if currency is None and amount is None and interval == "month":
+        return None
+    if currency is None or amount is None:
+        raise CommandError("a price of its own needs both --currency and --amount")
+    if len(currency) != 3 or not currency.isalpha():
+        raise CommandError(f"{currency!r} is not a currency code: use three letters, e.g. gbp")
+    if interval not in ("month", "year"):
+        raise CommandError(f"--interval is month or year, not {interval!r}")
+    try:
+        cents = parse_amount(amount, currency)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    return Price(cents, currency.lower(), interval)
 
 
 @billing_app.command("reconcile")

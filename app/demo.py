@@ -40,8 +40,15 @@ from core.models import (
     OutboxState,
     Seat,
 )
+from core.pricing import Price
 from prompts.buttons import AcceptNote, Forget, PickFeeling
-from sandbox.harness import STRIPE_WEBHOOK_SECRET, Sandboxes, create_price, newest_seat
+from sandbox.harness import (
+    STRIPE_WEBHOOK_SECRET,
+    Sandboxes,
+    create_price,
+    newest_seat,
+    price_group,
+)
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import ChatMessage, TelegramSandbox
 from sandbox.zoom import ZoomSandbox
@@ -50,6 +57,7 @@ from scheduling import jobs
 ZONE = ZoneInfo("Europe/London")
 WEEK_START = datetime(2026, 11, 16, 7, 30, tzinfo=ZONE)  # a Monday
 DEMO_STARS = 2400  # Telegram Stars a month, offered beside Stripe
+GROUP_PRICE = Price(3100, "gbp")  # the London group's own price
 GROUP_ID = -1002026111601
 GROUP_TITLE = "Between · November circle"
 
@@ -243,7 +251,8 @@ class Demo:
         assert seat.checkout_session_id is not None
         self.system(
             "Stripe Checkout",
-            f"{PEOPLE[user_id]} pays $31 (session {seat.checkout_session_id[:14]}…)",
+            f"{PEOPLE[user_id]} pays {GROUP_PRICE.amount} "
+            f"(session {seat.checkout_session_id[:14]}…)",
         )
         await self.stripe.complete_checkout(seat.checkout_session_id)
         await self.quiet()
@@ -318,6 +327,15 @@ async def opening_day(demo: Demo) -> None:
             f"{group.title} ({group.chat_id}): {group.capacity} seats, {group.timezone}, "
             f"bot rights {'ok' if group.bot_can_invite and group.bot_can_restrict else 'missing'}",
         )
+    # A London group is charged in pounds: a price of its own, made in Stripe.
+    price_id = await price_group(
+        demo.stripe, demo.runtime.sessions, chat_id=GROUP_ID, price=GROUP_PRICE
+    )
+    demo.system("between stripe setup", f"--currency gbp --amount 31 → {price_id}")
+    demo.system(
+        "between group set",
+        f"--chat-id {GROUP_ID} --price-id {price_id} → {GROUP_PRICE.recurring}",
+    )
     demo.clock.advance(timedelta(minutes=5))
     await demo.act(telegram.user_sends(COACH, text="/profile"))
     for answer in (
@@ -700,6 +718,7 @@ async def other_ways_in(demo: Demo) -> None:
     await demo.act(telegram.user_presses(ARI, note, AcceptNote(code=code).pack()))
     await demo.quiet()
     await demo.act(telegram.user_sends(COACH, text="/code list"))
+    await demo.act(telegram.user_sends(COACH, text="/seats"))
 
 
 async def data_rights(demo: Demo) -> None:

@@ -17,10 +17,12 @@ from app.runtime import zoom_gateway as runtime_zoom
 from app.supervise import HEARTBEAT_STALE, RUNNING, read_heartbeats
 from app.web import TELEGRAM_WEBHOOK_PATH
 from billing.events import STRIPE_HANDLERS
-from billing.stripe_gateway import PRICE_CENTS, PRICE_CURRENCY, StripeGateway
+from billing.prices import price_drift
+from billing.stripe_gateway import StripeGateway
 from bot.gateway import create_bot
 from core.db import SchemaError, check_schema_current, create_engine, create_session_factory
 from core.groups import BotRights, list_groups, missing_rights
+from core.pricing import Price, price_of
 from core.redis import redis_url_for
 from core.settings import ConfigError, Settings
 from scheduling.zoom import ZoomError
@@ -201,14 +203,19 @@ async def _stripe(settings: Settings) -> list[Check]:
             return [Check("stripe key", False, _stripe_says(error))]
         mode = "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
         checks = [Check("stripe key", True, f"accepted ({mode} mode)")]
-        checks.append(await _stripe_price(gateway, settings.stripe_price_id))
+        checks.append(await _stripe_price(gateway, settings))
+        checks.extend(await _group_prices(gateway, settings))
         checks.append(await _stripe_webhook(gateway, settings))
         return checks
     finally:
         await gateway.close()
 
 
-async def _stripe_price(gateway: StripeGateway, price_id: str | None) -> Check:
+async def _stripe_price(gateway: StripeGateway, settings: Settings) -> Check:
+    """The default price (groups without one of their own) against PRICE_CENTS and
+    PRICE_CURRENCY, which the texts name."""
+    price_id = settings.stripe_price_id
+    told = Price(settings.price_cents, settings.price_currency.lower())
     if price_id is None:
         return Check("STRIPE_PRICE_ID", False, "not set: run `between stripe setup`")
     try:
@@ -229,18 +236,43 @@ async def _stripe_price(gateway: StripeGateway, price_id: str | None) -> Check:
         and price.get("type") == "recurring"
         and recurring.get("interval") == "month"
         and recurring.get("interval_count") == 1
-        and amount == PRICE_CENTS
-        and price.get("currency") == PRICE_CURRENCY
+        and amount == told.cents
+        and price.get("currency") == told.currency
     )
     if right:
-        return Check("STRIPE_PRICE_ID", True, f"{price_id}: $31.00 a month")
+        return Check("STRIPE_PRICE_ID", True, f"{price_id}: {told.recurring}")
     inactive = "" if price.get("active") else ", archived"
     return Check(
         "STRIPE_PRICE_ID",
         False,
-        f"{price_id} is {what}{inactive}, not an active $31.00 a month: "
-        "run `between stripe setup` for the right one",
+        f"{price_id} is {what}{inactive}, not an active {told.recurring} (PRICE_CENTS, "
+        "PRICE_CURRENCY): run `between stripe setup` for the right one",
     )
+
+
+async def _group_prices(gateway: StripeGateway, settings: Settings) -> list[Check]:
+    """Each group with a price of its own: still in Stripe, active, as the group says."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            groups = [g for g in await list_groups(session) if g.stripe_price_id]
+    except Exception:
+        return []  # the database check says what is wrong
+    finally:
+        await engine.dispose()
+    checks = []
+    for group in groups:
+        assert group.stripe_price_id is not None
+        name = f"price of {group.title}"
+        try:
+            found = await gateway.price(group.stripe_price_id)
+        except stripe.StripeError as error:
+            checks.append(Check(name, False, _stripe_says(error)))
+            continue
+        drift = price_drift(group, found)
+        shown = price_of(group, Price()).recurring
+        checks.append(Check(name, drift is None, drift or f"{group.stripe_price_id}: {shown}"))
+    return checks
 
 
 async def _stripe_webhook(gateway: StripeGateway, settings: Settings) -> Check:

@@ -73,7 +73,7 @@ class Runtime:
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base, clock=clock
         )
         library = load_library(settings.prompt_library_dir or LIBRARY_DIR)
-        templates = Templates(price=Price(settings.price_cents, settings.price_currency))
+        templates = Templates(price=Price(settings.price_cents, settings.price_currency.lower()))
         links = TelegramLinks(bot)
         stripe = StripeGateway(
             settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base

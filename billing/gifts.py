@@ -136,6 +136,7 @@ async def sweep_gift_seats(
             text=templates.render(
                 "gift_ending",
                 first_name=member.first_name,
+                price=templates.price_for(group, member.language_code),
                 title=group.title,
                 ends=format_local(seat.current_period_end, group.timezone),
             ),

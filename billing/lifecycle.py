@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from core.models import SeatStatus
+from core.pricing import Price
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class SubscriptionState:
     current_period_end: datetime | None
     customer_id: str
     metadata: dict[str, str]
+    # What it bills a period (its item's price × quantity, before discounts), when known.
+    price: Price | None = None
 
 
 class Notice(StrEnum):

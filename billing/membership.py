@@ -38,6 +38,7 @@ from core.models import (
     SeatStatus,
     StarsSubscription,
 )
+from core.pricing import Price
 from core.settings import ConfigError, Settings
 from prompts.render import Templates
 
@@ -122,6 +123,35 @@ class Membership:
         # Who gets the quiet notes of arrivals and departures.
         self.coach_ids = coach_ids
 
+    # --- the price -------------------------------------------------------------------------
+
+    def price_id(self, group: Group | None) -> str:
+        """The Stripe price a seat in `group` is sold at: its own, else STRIPE_PRICE_ID."""
+        if group is not None and group.stripe_price_id:
+            return group.stripe_price_id
+        if self.rules.price_id is None:
+            raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
+        return self.rules.price_id
+
+    async def price_group(
+        self, session: AsyncSession, member: Member, now: datetime
+    ) -> Group | None:
+        """The group whose price a member is told before choosing one: theirs, else the one
+        /join would give them."""
+        assert member.id is not None
+        live = await seats.seats_of(session, member.id)
+        if live:
+            return await _group(session, live[0].group_id)
+        entry = await seats.open_entry(session, member_id=member.id)
+        if entry is not None:
+            return await _group(session, entry.group_id)
+        return (await seats.group_with_room(session, now))[0]
+
+    async def price_for(self, session: AsyncSession, member: Member, now: datetime) -> Price:
+        """The price of the member's group (see price_group), in the member's language."""
+        group = await self.price_group(session, member, now)
+        return self.templates.price_for(group, member.language_code)
+
     # --- the join funnel ---------------------------------------------------------------------
 
     async def join(self, session: AsyncSession, member: Member, now: datetime) -> JoinOutcome:
@@ -174,8 +204,7 @@ class Membership:
             # The open Checkout charges the full first month: a fresh one takes it off.
             seat.checkout_session_id = seat.checkout_url = None
         if seat.checkout_url is None:
-            if self.rules.price_id is None:
-                raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
+            price_id = self.price_id(group)
             assert seat.id is not None and member.id is not None and group.id is not None
             wanted = hold_until(
                 now,
@@ -186,7 +215,7 @@ class Membership:
             # to match the Checkout Session, below.
             expires = min(max(wanted, now + CHECKOUT_MIN), now + CHECKOUT_MAX)
             checkout = await self.payments.create_checkout(
-                price_id=self.rules.price_id,
+                price_id=price_id,
                 seat_id=seat.id,
                 member_id=member.id,
                 group_id=group.id,
@@ -325,6 +354,10 @@ class Membership:
         seat.stripe_customer_id = subscription.customer_id or seat.stripe_customer_id
         seat.cancel_at_period_end = change.cancel_at_period_end
         seat.past_due_since = change.past_due_since
+        seat.stripe_status = subscription.status
+        if subscription.price is not None:
+            seat.billed_cents = subscription.price.per_month_cents
+            seat.billed_currency = subscription.price.currency
         seat.updated_at = now
         member = await _member(session, seat.member_id)
         group = await _group(session, seat.group_id)

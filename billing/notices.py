@@ -98,6 +98,7 @@ async def queue_offer(
         chat_id=member.telegram_id,
         text=templates.render(
             "waitlist_offer",
+            price=templates.price_for(group, member.language_code),
             first_name=member.first_name,
             title=group.title,
             until=format_local(seat.hold_expires_at, group.timezone),

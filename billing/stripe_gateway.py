@@ -19,6 +19,7 @@ from stripe.params.checkout import SessionCreateParams
 
 from billing.lifecycle import SubscriptionState
 from billing.ports import CheckoutSession
+from core.pricing import INTERVALS, Price
 
 PRICE_LOOKUP_KEY = "between_monthly_31"
 PRICE_CENTS = 3100
@@ -143,20 +144,27 @@ class StripeGateway:
             expires_at=datetime.fromtimestamp(session.expires_at, UTC),
         )
 
-    async def _gift_price(self, monthly_price_id: str) -> str:
-        """A one-time price of one month at the monthly price's amount, made once."""
-        monthly = await self._client.v1.prices.retrieve_async(monthly_price_id)
-        lookup_key = f"between_gift_{monthly.currency}_{monthly.unit_amount}"
+    async def _gift_price(self, recurring_price_id: str) -> str:
+        """A one-time price of one month at what the recurring price comes to a month, made
+        once."""
+        recurring = await self._client.v1.prices.retrieve_async(recurring_price_id)
+        assert recurring.unit_amount is not None and recurring.recurring is not None
+        month = Price(
+            recurring.unit_amount,
+            recurring.currency,
+            recurring.recurring.interval,
+            recurring.recurring.interval_count,
+        ).per_month_cents
+        lookup_key = f"between_gift_{recurring.currency}_{month}"
         found = await self._client.v1.prices.list_async(
             params={"lookup_keys": [lookup_key], "active": True, "limit": 1}
         )
         if found.data:
             return found.data[0].id
-        assert monthly.unit_amount is not None
         params: PriceCreateParams = {
-            "product": str(monthly.product),
-            "currency": monthly.currency,
-            "unit_amount": monthly.unit_amount,
+            "product": str(recurring.product),
+            "currency": recurring.currency,
+            "unit_amount": month,
             "lookup_key": lookup_key,
             "nickname": "A gift month",
         }
@@ -253,40 +261,54 @@ class StripeGateway:
         newest_first = [event.to_dict(for_json=True) async for event in page.auto_paging_iter()]
         return newest_first[::-1]
 
-    async def ensure_price(self) -> tuple[str, bool]:
-        """The $31/month price, created once under its lookup key; (price id, created now)."""
+    async def ensure_price(self, price: Price | None = None) -> tuple[str, bool]:
+        """The recurring price (the default: $31 a month), created once under its lookup key;
+        (price id, created now)."""
+        price = price or Price(PRICE_CENTS, PRICE_CURRENCY)
+        lookup_key = price_lookup_key(price)
         found = await self._client.v1.prices.list_async(
-            params={"lookup_keys": [PRICE_LOOKUP_KEY], "active": True, "limit": 1}
+            params={"lookup_keys": [lookup_key], "active": True, "limit": 1}
         )
         if found.data:
             return found.data[0].id, False
-        product_params: ProductCreateParams = {"name": "Between: the $1/day coaching group"}
+        product_params: ProductCreateParams = {"name": "Between: a seat in the coaching group"}
         product = await self._client.v1.products.create_async(
             params=product_params,
             options={"idempotency_key": idempotency_key("product", dict(product_params))},
         )
         price_params: PriceCreateParams = {
             "product": product.id,
-            "currency": PRICE_CURRENCY,
-            "unit_amount": PRICE_CENTS,
-            "recurring": {"interval": "month"},
-            "lookup_key": PRICE_LOOKUP_KEY,
-            "nickname": "$31 a month",
+            "currency": price.currency,
+            "unit_amount": price.cents,
+            "recurring": {"interval": price.interval, "interval_count": price.interval_count},
+            "lookup_key": lookup_key,
+            "nickname": price.recurring,
         }
-        price = await self._client.v1.prices.create_async(
+        created = await self._client.v1.prices.create_async(
             params=price_params,
             options={"idempotency_key": idempotency_key("price", dict(price_params))},
         )
-        return price.id, True
+        return created.id, True
+
+
+def price_lookup_key(price: Price) -> str:
+    """The lookup key `between stripe setup` finds its price by when run again (the default
+    price keeps the key it always had)."""
+    if price == Price(PRICE_CENTS, PRICE_CURRENCY):
+        return PRICE_LOOKUP_KEY
+    every = "" if price.interval_count == 1 else f"{price.interval_count}"
+    return f"between_{every}{price.interval}_{price.currency}_{price.cents}"
 
 
 def _state(resource: Any) -> SubscriptionState:
     found = resource.to_dict()
     # Endive (our pinned version) keeps the billing period on the subscription's items only.
     period_end = None
+    billed = None
     items = found.get("items")
     if items and items.get("data"):
         period_end = items["data"][0].get("current_period_end")
+        billed = _billed(items["data"][0])
     return SubscriptionState(
         id=found["id"],
         status=found["status"],
@@ -294,4 +316,20 @@ def _state(resource: Any) -> SubscriptionState:
         current_period_end=datetime.fromtimestamp(period_end, UTC) if period_end else None,
         customer_id=str(found.get("customer") or ""),
         metadata={str(k): str(v) for k, v in (found.get("metadata") or {}).items()},
+        price=billed,
+    )
+
+
+def _billed(item: dict[str, Any]) -> Price | None:
+    """What a subscription item bills a period; None for a price without one amount."""
+    price = item.get("price") or {}
+    recurring = price.get("recurring") or {}
+    amount = price.get("unit_amount")
+    if not isinstance(amount, int) or recurring.get("interval") not in INTERVALS:
+        return None
+    return Price(
+        amount * int(item.get("quantity") or 1),
+        str(price.get("currency", "")),
+        str(recurring["interval"]),
+        int(recurring.get("interval_count") or 1),
     )

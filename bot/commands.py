@@ -52,7 +52,7 @@ COACH_COMMANDS = (
     ("highlight", "Reply to a message: a win for their summary"),
     ("post", "Words (or your voice note) to the group"),
     ("broadcast", "A private message to every member"),
-    ("seats", "Seats taken, held, free; the waitlist"),
+    ("seats", "Seats taken, held, free; how each pays; the waitlist"),
     ("waitlist", "Who waits, in order"),
     ("capacity", "Resize a group"),
     ("comp", "A free seat for a member"),

@@ -56,6 +56,13 @@ class Group(GroupBase, table=True):
     bot_can_restrict: bool = False
     # When the coach's last round (the digest) was queued: the next one covers what came since.
     last_round_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The group's own Stripe price, as Stripe described it when the coach chose it (`between
+    # group set --price-id`); none: the default (STRIPE_PRICE_ID, PRICE_CENTS, PRICE_CURRENCY).
+    stripe_price_id: str | None = Field(default=None, max_length=255)
+    price_cents: int | None = None
+    price_currency: str | None = Field(default=None, max_length=3)
+    price_interval: str | None = Field(default=None, max_length=8)  # day, week, month, year
+    price_interval_count: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -196,6 +203,11 @@ class Seat(SQLModel, table=True):
     checkout_url: str | None = Field(default=None, max_length=1000)
     stripe_customer_id: str | None = Field(default=None, max_length=255)
     stripe_subscription_id: str | None = Field(default=None, max_length=255, index=True)
+    # The subscription's status as Stripe last gave it ("trialing": the seat is on a trial),
+    # and what it bills a month before discounts (a seat keeps the price it was sold at).
+    stripe_status: str | None = Field(default=None, max_length=32)
+    billed_cents: int | None = None
+    billed_currency: str | None = Field(default=None, max_length=3)
     current_period_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancel_at_period_end: bool = False
     past_due_since: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -65,6 +65,10 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
                 "ended": _when(seat.ended_at),
                 "stripe_customer": seat.stripe_customer_id,
                 "stripe_subscription": seat.stripe_subscription_id,
+                "stripe_status": seat.stripe_status,
+                "billed_a_month": (
+                    f"{seat.billed_cents} {seat.billed_currency}" if seat.billed_cents else None
+                ),
             }
             for seat in await _all(session, select(Seat).where(col(Seat.member_id) == member.id))
         ],

@@ -13,8 +13,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billing.paying import GroupIncome, Method, SeatPays, what_seats_pay
 from billing.seats import SeatCount, count_seats
-from billing.stripe_gateway import PRICE_CENTS
 from coaching.rules import answer_by
 from core.localtime import at_local, local_date, monday_of, parse_days, parse_time
 from core.models import (
@@ -33,6 +33,7 @@ from core.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
+from core.pricing import Price
 from dashboard import figures
 from dashboard.figures import MonthChurn, ResponseTimes, Tenure
 from practice.words import Vocabulary
@@ -60,6 +61,7 @@ class MemberRow:
     summary_week: date | None = None
     notes: int = 0
     drifting: str | None = None
+    pays: SeatPays | None = None  # how the seat is paid, what it brings in a month
 
     @property
     def status(self) -> str:
@@ -91,12 +93,13 @@ class Money:
     comped: int
     past_due: int
     cancelling: int
-    price_cents: int
+    income: GroupIncome
     churn: list[MonthChurn]
 
     @property
     def mrr_cents(self) -> int:
-        return self.paying * self.price_cents
+        """What the seats paid in money bring in a month, in the group's currency."""
+        return self.income.cents
 
 
 @dataclass
@@ -114,7 +117,7 @@ class Overview:
 
 
 async def overview(
-    session: AsyncSession, group: Group, now: datetime, vocabulary: Vocabulary
+    session: AsyncSession, group: Group, now: datetime, vocabulary: Vocabulary, price: Price
 ) -> Overview:
     """Everything the dashboard's page shows for one group."""
     assert group.id is not None
@@ -231,7 +234,7 @@ async def overview(
         today=today,
         rows=rows,
         weeks=_weeks(group, weeks, entries, tenures, vocabulary, since),
-        money=await _money(session, group, rows, tenures, today, now),
+        money=await _money(session, group, rows, tenures, today, now, price),
         responses=_responses(group, entries, replies, since, now),
     )
 
@@ -366,6 +369,7 @@ async def _money(
     tenures: list[Tenure],
     today: date,
     now: datetime,
+    price: Price,
 ) -> Money:
     offers = (
         await session.exec(
@@ -383,19 +387,23 @@ async def _money(
         )
         for first in figures.month_firsts(today, MONTHS)
     ]
+    income = await what_seats_pay(session, group, price, now)
+    by_seat = {paid.seat.id: paid for paid in income.seats}
+    for row in rows:
+        row.pays = by_seat.get(row.seat.id)
     return Money(
         seats=await count_seats(session, group, now),
         offers=int(offers),
         # Paying: an active subscription (also while it runs to a cancellation at period end).
         paying=sum(
             1
-            for row in rows
-            if row.seat.status == SeatStatus.ACTIVE and row.seat.stripe_subscription_id
+            for paid in income.seats
+            if paid.seat.status == SeatStatus.ACTIVE and paid.method == Method.STRIPE
         ),
         comped=sum(1 for row in rows if row.seat.status == SeatStatus.COMPED),
         past_due=sum(1 for row in rows if row.seat.status == SeatStatus.PAST_DUE),
         cancelling=sum(1 for row in rows if row.seat.cancel_at_period_end),
-        price_cents=PRICE_CENTS,
+        income=income,
         churn=figures.monthly_churn(tenures, months),
     )
 

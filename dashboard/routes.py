@@ -31,6 +31,7 @@ from core.db import SessionFactory
 from core.groups import SettingsError, change_schedule, list_groups, schedule_from_form
 from core.localtime import WEEKDAYS, day_name, describe_days, parse_days, zone
 from core.models import Group
+from core.pricing import Price
 from core.settings import Settings
 from dashboard import auth, charts, queries
 from dashboard.auth import SESSION_COOKIE, CoachSession, LoginRefused
@@ -225,7 +226,9 @@ class Dashboard:
         async with self._counted() as (session, counter):
             group = await self._group(session, request)
             groups = await list_groups(session)
-            overview = await queries.overview(session, group, self.clock.now(), self.vocabulary)
+            overview = await queries.overview(
+                session, group, self.clock.now(), self.vocabulary, self._price(group)
+            )
         overview.rows.sort(key=SORTS[sort], reverse=descending)
         response = self._page(
             "group.html",
@@ -350,7 +353,9 @@ class Dashboard:
         self._require(request)
         async with self.sessions() as session:
             group = await self._group(session, request)
-            view = await queries.overview(session, group, self.clock.now(), self.vocabulary)
+            view = await queries.overview(
+                session, group, self.clock.now(), self.vocabulary, self._price(group)
+            )
         local = _local(group)
         header: list[object] = [
             "first name",
@@ -367,6 +372,8 @@ class Dashboard:
             "summary",
             "notes",
             "drifting",
+            "pays by",
+            "a month",
         ]
         rows: list[list[object]] = [header] + [
             [
@@ -375,6 +382,8 @@ class Dashboard:
                 local(row.last_check_in), row.days_checked_in, local(row.waiting_since),
                 row.open_alerts, local(row.last_reply), row.summary or "", row.notes,
                 row.drifting or "",
+                row.pays.method if row.pays else "",
+                view.money.income.brings(row.pays) if row.pays else "",
             ]
             for row in view.rows
         ]  # fmt: skip
@@ -384,7 +393,9 @@ class Dashboard:
         self._require(request)
         async with self.sessions() as session:
             group = await self._group(session, request)
-            view = await queries.overview(session, group, self.clock.now(), self.vocabulary)
+            view = await queries.overview(
+                session, group, self.clock.now(), self.vocabulary, self._price(group)
+            )
         header: list[object] = [
             "week of",
             "seated",
@@ -417,6 +428,10 @@ class Dashboard:
                 text="This form had expired or did not come from your dashboard. "
                 "Go back, reload the page and try again."
             )
+
+    def _price(self, group: Group) -> Price:
+        """The group's price, written in English like the rest of the dashboard."""
+        return self.membership.templates.price_for(group)
 
     async def _group(self, session: AsyncSession, request: web.Request) -> Group:
         group = await session.get(Group, int(request.match_info["group_id"]))

@@ -1,6 +1,7 @@
 """Messages are jinja2 templates in Telegram's HTML; whatever a person typed is escaped.
 
-Every template can use a few globals: `price` (the monthly price, rendered in one place),
+Every template can use a few globals: `price` (the default price, rendered in one place; a
+message about one group is given that group's price, in the reader's language, as `price`),
 `automatic` (the line that says a message was sent by the bot, not written by a person) and
 `plural(count, "summary", "summaries")` ("1 summary", "2 summaries").
 """
@@ -15,7 +16,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from core.longtext import cap
-from core.pricing import Price
+from core.models import Group
+from core.pricing import Price, price_of
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -70,6 +72,10 @@ class Templates:
         self.price = price or Price()
         self._env.globals.update(price=self.price, automatic=AUTOMATIC, plural=plural)
         self._env.filters["blanks"] = blanks
+
+    def price_for(self, group: Group | None, language_code: str | None = None) -> Price:
+        """The price members of `group` pay (the default without one), in their language."""
+        return price_of(group, self.price).in_locale(language_code)
 
     def render(self, name: str, /, **context: Any) -> str:
         """Render `name` (without `.html`) to a Telegram HTML message."""

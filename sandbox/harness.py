@@ -9,10 +9,12 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from billing.prices import checked_price, set_group_price
 from billing.stripe_gateway import StripeGateway
 from core.db import SessionFactory
-from core.groups import register_group
+from core.groups import find_group, register_group
 from core.models import Group, Member, Seat
+from core.pricing import Price
 from core.settings import Settings
 from prompts.buttons import AcceptNote
 from sandbox.stripe import StripeSandbox
@@ -82,6 +84,26 @@ async def create_price(stripe: StripeSandbox) -> str:
         price_id, _ = await gateway.ensure_price()
     finally:
         await gateway.close()
+    return price_id
+
+
+async def price_group(
+    stripe: StripeSandbox, sessions: SessionFactory, *, chat_id: int, price: Price
+) -> str:
+    """What `between stripe setup --currency ... --amount ...` and then `between group set
+    --price-id` do: the price made in Stripe, read back from it and kept on the group."""
+    gateway = StripeGateway(stripe.api_key, stripe.base_url)
+    try:
+        price_id, _ = await gateway.ensure_price(price)
+        found = checked_price(await gateway.price(price_id))
+    finally:
+        await gateway.close()
+    async with sessions() as session:
+        group = await find_group(session, chat_id=chat_id)
+        assert group is not None
+        set_group_price(group, price_id, found)
+        session.add(group)
+        await session.commit()
     return price_id
 
 

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import codes, seats, stars
+from billing import codes, paying, seats, stars
 from billing.membership import Membership
 from bot.filters import PRIVATE, IsCoach
 from bot.naming import group_named, member_named, read_names
@@ -68,9 +68,14 @@ async def refuse(message: Message, templates: Templates) -> None:
 async def seats_overview(
     message: Message, session: AsyncSession, now: datetime, templates: Templates
 ) -> None:
-    """Seated, held, free and waiting, per group."""
+    """Seated, held, free and waiting, per group; how each seat pays and what it brings in."""
+    language = message.from_user.language_code if message.from_user else None
     rows = [
-        (group, await seats.count_seats(session, group, now))
+        (
+            group,
+            await seats.count_seats(session, group, now),
+            await paying.what_seats_pay(session, group, templates.price_for(group, language), now),
+        )
         for group in await list_groups(session)
     ]
     await message.answer(templates.render("coach_seats", rows=rows))

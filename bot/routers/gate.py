@@ -46,16 +46,17 @@ async def join_request(
     membership: Membership,
 ) -> None:
     """Approve a member with a seat in this group; decline anyone else and say how to join."""
-    if await find_group(session, chat_id=request.chat.id) is None:
+    asked_for = await find_group(session, chat_id=request.chat.id)
+    if asked_for is None:
         return
     if group is not None:  # the middleware found their seat in this very group
         await membership.door.approve(request.chat.id, member.telegram_id)
         return
     log.info("join request by %s to %s declined: no seat", member.id, request.chat.id)
     # Telegram lets the bot write to an applicant only until their request is answered.
-    await _tell(
-        bot, request.user_chat_id, templates.render("join_declined", first_name=member.first_name)
-    )
+    price = templates.price_for(asked_for, member.language_code)
+    declined = templates.render("join_declined", first_name=member.first_name, price=price)
+    await _tell(bot, request.user_chat_id, declined)
     await membership.door.decline(request.chat.id, member.telegram_id)
 
 

@@ -17,8 +17,7 @@ from core.groups import list_groups, reply_days
 from core.links import BotLinks
 from core.localtime import format_local
 from core.models import SEATED, Group, Member, Seat, SeatStatus
-from core.pricing import Price
-from core.settings import ConfigError, Settings
+from core.settings import Settings
 from prompts.buttons import (
     AcceptNote,
     GiftMonths,
@@ -84,7 +83,9 @@ async def start(
     elif tool is not None:
         await message.answer(templates.render("tool", tool=tool))
     else:
-        await _welcome(message, member, session, now, templates, settings.coach_telegram_ids)
+        await _welcome(
+            message, member, session, now, templates, membership, settings.coach_telegram_ids
+        )
 
 
 async def _welcome(
@@ -93,10 +94,12 @@ async def _welcome(
     session: AsyncSession,
     now: datetime,
     templates: Templates,
+    membership: Membership,
     coach_ids: tuple[int, ...],
 ) -> None:
     groups = await list_groups(session)
     free = [(await seats.count_seats(session, group, now)).free for group in groups]
+    price = await membership.price_for(session, member, now)
     named = await profiles.profiles(session, coach_ids)
     coach = named[0] if named else None
     if coach is not None and coach.photo_file_id:
@@ -108,9 +111,10 @@ async def _welcome(
             first_name=member.first_name,
             seats_left=sum(free) if groups else None,
             coach=coach,
+            price=price,
         ),
         reply_markup=markup(
-            [button(f"Join: {templates.price.monthly}", Join())],
+            [button(f"Join: {price.recurring}", Join())],
             [button("How it works", ShowHelp())],
         ),
     )
@@ -227,15 +231,17 @@ async def _join(
     match outcome.kind:
         case "checkout":
             assert outcome.url is not None and outcome.group is not None
+            price = templates.price_for(outcome.group, member.language_code)
             await message.answer(
                 templates.render(
                     "join_checkout",
+                    price=price,
                     title=title,
                     seats_left=outcome.seats_left,
                     until=_local(outcome.hold_until, outcome.group),
                 ),
                 reply_markup=markup(
-                    [link_button(f"Pay {templates.price.monthly}", outcome.url)],
+                    [link_button(f"Pay {price.recurring}", outcome.url)],
                     *(
                         [[link_button(f"Pay ⭐ {stars_price} Stars a month", outcome.stars_url)]]
                         if outcome.stars_url
@@ -271,6 +277,7 @@ async def _redeem(
     await message.answer(
         templates.render(
             "code_redeemed",
+            price=templates.price_for(done.group, member.language_code),
             outcome=done.kind,
             kind=str(done.code.kind) if done.code else "",
             title=title,
@@ -282,19 +289,21 @@ async def _redeem(
     )
 
 
-async def gift_command(message: Message, templates: Templates) -> None:
+async def gift_command(
+    message: Message,
+    member: Member,
+    session: AsyncSession,
+    now: datetime,
+    templates: Templates,
+    membership: Membership,
+) -> None:
     """/gift: a month (or three) of Between for someone else, paid once."""
-    price = templates.price
+    month = (await membership.price_for(session, member, now)).month()
     await message.answer(
         templates.render("gift_offer", paying=False),
         reply_markup=markup(
-            [button(f"A month: {price.amount}", GiftMonths(months=1))],
-            [
-                button(
-                    f"Three months: {Price(price.cents * 3, price.currency).amount}",
-                    GiftMonths(months=3),
-                )
-            ],
+            [button(f"A month: {month.amount}", GiftMonths(months=1))],
+            [button(f"Three months: {month.times(3).amount}", GiftMonths(months=3))],
         ),
     )
 
@@ -313,19 +322,18 @@ async def gift_button(
     await query.answer()
     if not isinstance(query.message, Message) or callback_data.months not in gifts.GIFT_MONTHS:
         return
-    if membership.rules.price_id is None:
-        raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
+    group = await membership.price_group(session, member, now)
     checkout = await gifts.start_gift(
         session,
         membership.payments,
         links,
-        price_id=membership.rules.price_id,
+        price_id=membership.price_id(group),
         buyer=member,
         months=callback_data.months,
         now=now,
     )
-    price = templates.price
-    amount = Price(price.cents * callback_data.months, price.currency).amount
+    month = templates.price_for(group, member.language_code).month()
+    amount = month.times(callback_data.months).amount
     await query.message.answer(
         templates.render("gift_offer", paying=True, months=callback_data.months, amount=amount),
         reply_markup=markup([link_button(f"Pay {amount}", checkout.url)]),

@@ -33,8 +33,11 @@ PRODUCT_CREATE_PARAMS = param_names(
 PRICE_CREATE_PARAMS = param_names(
     """
     currency unit_amount product product_data recurring lookup_key transfer_lookup_key
-    metadata nickname active tax_behavior billing_scheme unit_amount_decimal
+    metadata nickname active tax_behavior billing_scheme unit_amount_decimal tiers tiers_mode
     """
+)
+PRICE_UPDATE_PARAMS = param_names(
+    "active lookup_key transfer_lookup_key metadata nickname tax_behavior currency_options"
 )
 PRICE_LIST_PARAMS = LIST_PARAMS | param_names("active currency lookup_keys product type recurring")
 CUSTOMER_CREATE_PARAMS = param_names(

@@ -27,6 +27,7 @@ from sandbox.stripe.params import (
     PORTAL_CREATE_PARAMS,
     PRICE_CREATE_PARAMS,
     PRICE_LIST_PARAMS,
+    PRICE_UPDATE_PARAMS,
     PRODUCT_CREATE_PARAMS,
     SUBSCRIPTION_LIST_PARAMS,
     SUBSCRIPTION_UPDATE_PARAMS,
@@ -45,6 +46,19 @@ CHECKOUT_MAX_LIFETIME = timedelta(hours=24)
 # checkout/_session.py: Literal["elements", "embedded_page", "form", "hosted_page"], default
 # hosted_page; the names before 2026-03-25.dahlia (hosted, embedded, custom) now fail.
 UI_MODES = ("elements", "embedded_page", "form", "hosted_page")
+# Prices: an amount fits in eight digits of the smallest unit, and a price renews within three
+# years (docs.stripe.com/api/prices/create: "Maximum of three years interval allowed (3 years,
+# 36 months, or 156 weeks)").
+MAX_UNIT_AMOUNT = 99_999_999
+MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
+# Settlement currencies a price may be in (a part of docs.stripe.com/currencies).
+# fmt: off
+CURRENCIES = frozenset((
+    "usd", "aed", "aud", "bgn", "brl", "cad", "chf", "clp", "czk", "dkk", "eur", "gbp", "hkd",
+    "huf", "idr", "ils", "inr", "isk", "jpy", "krw", "mxn", "myr", "nok", "nzd", "php", "pln",
+    "ron", "sek", "sgd", "thb", "try", "twd", "zar",
+))
+# fmt: on
 
 
 class RoutesMixin(LifecycleMixin):
@@ -127,12 +141,17 @@ class RoutesMixin(LifecycleMixin):
         params = call.params
         reject_unknown(params, PRICE_CREATE_PARAMS)
         currency = str_param(params, "currency", required=True)
-        unit_amount = int_param(params, "unit_amount", required=True)
-        assert currency is not None and unit_amount is not None
-        if unit_amount < 0:
+        assert currency is not None
+        if currency.lower() not in CURRENCIES:
             raise StripeError(
-                400, "This value must be greater than or equal to 0.", param="unit_amount"
+                400,
+                f"Invalid currency: {currency.lower()}. Stripe currently supports these "
+                f"currencies: {', '.join(sorted(CURRENCIES))}",
+                param="currency",
             )
+        # A tiered price has no single unit amount: each tier has its own.
+        tiered = str_param(params, "billing_scheme") == "tiered"
+        unit_amount = self._price_unit_amount(params, tiered)
         product_id = str_param(params, "product")
         if product_id is None:
             product_data = dict_param(params, "product_data")
@@ -147,22 +166,7 @@ class RoutesMixin(LifecycleMixin):
         recurring: JSON | None = None
         recurring_params = dict_param(params, "recurring")
         if recurring_params:
-            reject_unknown(
-                recurring_params, {"interval", "interval_count", "usage_type"}, "recurring"
-            )
-            interval = str_param(recurring_params, "interval", required=True)
-            if interval not in ("day", "week", "month", "year"):
-                raise StripeError(
-                    400,
-                    "Invalid recurring[interval]: must be one of day, week, month, or year",
-                    param="recurring[interval]",
-                )
-            recurring = {
-                "interval": interval,
-                "interval_count": int_param(recurring_params, "interval_count") or 1,
-                "meter": None,
-                "usage_type": "licensed",
-            }
+            recurring = self._price_recurring(recurring_params)
 
         lookup_key = str_param(params, "lookup_key")
         if lookup_key is not None:
@@ -180,7 +184,7 @@ class RoutesMixin(LifecycleMixin):
             "id": new_id("price"),
             "object": "price",
             "active": bool_param(params, "active") is not False,
-            "billing_scheme": "per_unit",
+            "billing_scheme": "tiered" if tiered else "per_unit",
             "created": unix_time(self._now()),
             "currency": currency.lower(),
             "livemode": False,
@@ -190,11 +194,117 @@ class RoutesMixin(LifecycleMixin):
             "product": product_id,
             "recurring": recurring,
             "tax_behavior": str_param(params, "tax_behavior") or "unspecified",
+            "tiers_mode": str_param(params, "tiers_mode") if tiered else None,
             "type": "recurring" if recurring else "one_time",
             "unit_amount": unit_amount,
-            "unit_amount_decimal": str(unit_amount),
+            "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
         }
         self.prices[price["id"]] = price
+        return price
+
+    @staticmethod
+    def _price_unit_amount(params: JSON, tiered: bool) -> int | None:
+        if tiered:
+            if str_param(params, "tiers_mode") not in ("graduated", "volume"):
+                raise StripeError(400, "Missing required param: tiers_mode.", param="tiers_mode")
+            if not list_param(params, "tiers"):
+                raise StripeError(400, "Missing required param: tiers.", param="tiers")
+            if "unit_amount" in params:
+                raise StripeError(
+                    400,
+                    "You may only specify one of these parameters: tiers, unit_amount.",
+                    param="unit_amount",
+                )
+            return None
+        unit_amount = int_param(params, "unit_amount", required=True)
+        assert unit_amount is not None
+        if unit_amount < 0:
+            raise StripeError(
+                400, "This value must be greater than or equal to 0.", param="unit_amount"
+            )
+        if unit_amount > MAX_UNIT_AMOUNT:
+            raise StripeError(
+                400,
+                f"This value must be less than or equal to {MAX_UNIT_AMOUNT}.",
+                param="unit_amount",
+            )
+        return unit_amount
+
+    @staticmethod
+    def _price_recurring(recurring_params: JSON) -> JSON:
+        reject_unknown(
+            recurring_params,
+            {"interval", "interval_count", "usage_type", "meter", "trial_period_days"},
+            "recurring",
+        )
+        interval = str_param(recurring_params, "interval", required=True)
+        if interval not in MAX_INTERVAL_COUNT:
+            raise StripeError(
+                400,
+                "Invalid recurring[interval]: must be one of day, week, month, or year",
+                param="recurring[interval]",
+            )
+        count = int_param(recurring_params, "interval_count") or 1
+        if not 1 <= count <= MAX_INTERVAL_COUNT[interval]:
+            raise StripeError(
+                400,
+                "Invalid recurring[interval_count]: the maximum interval allowed is three "
+                "years (3 years, 36 months, or 156 weeks).",
+                param="recurring[interval_count]",
+            )
+        usage_type = str_param(recurring_params, "usage_type") or "licensed"
+        if usage_type not in ("licensed", "metered"):
+            raise StripeError(
+                400,
+                "Invalid recurring[usage_type]: must be one of licensed or metered",
+                param="recurring[usage_type]",
+            )
+        meter = str_param(recurring_params, "meter")
+        if usage_type == "metered" and meter is None:
+            # Since 2025-03-31.basil a metered price bills by a billing meter.
+            raise StripeError(
+                400, "Missing required param: recurring[meter].", param="recurring[meter]"
+            )
+        return {
+            "interval": interval,
+            "interval_count": count,
+            "meter": meter if usage_type == "metered" else None,
+            "trial_period_days": int_param(recurring_params, "trial_period_days"),
+            "usage_type": usage_type,
+        }
+
+    def _update_price(self, call: ApiCall) -> JSON:
+        """Only a few fields of a price change (Stripe keeps its amount and interval for
+        good: a new amount is a new price); `active=false` archives it."""
+        params = call.params
+        reject_unknown(params, PRICE_UPDATE_PARAMS)
+        price = self._retrieve_price(call)
+        active = bool_param(params, "active")
+        if active is not None:
+            price["active"] = active
+        if "nickname" in params:
+            price["nickname"] = str_param(params, "nickname") or None
+        if "metadata" in params:
+            price["metadata"].update(metadata_param(params))
+        if "lookup_key" in params:
+            lookup_key = str_param(params, "lookup_key") or None
+            holder = next(
+                (
+                    p
+                    for p in self.prices.values()
+                    if lookup_key and p["lookup_key"] == lookup_key and p is not price
+                ),
+                None,
+            )
+            if holder is not None and not bool_param(params, "transfer_lookup_key"):
+                raise StripeError(
+                    400,
+                    f"A price (`{holder['id']}`) already uses that lookup key.",
+                    param="lookup_key",
+                )
+            if holder is not None:
+                holder["lookup_key"] = None
+            price["lookup_key"] = lookup_key
         return price
 
     def _list_prices(self, call: ApiCall) -> JSON:
@@ -458,6 +568,20 @@ class RoutesMixin(LifecycleMixin):
             if not price["active"]:
                 raise StripeError(
                     400, f"The price `{price_id}` is not active.", param=f"{name}[price]"
+                )
+            if mode == "payment" and price["recurring"] is not None:
+                raise StripeError(
+                    400,
+                    "You specified `payment` mode but passed a recurring price. Either switch "
+                    "to `subscription` mode or use only one-time prices.",
+                    param=f"{name}[price]",
+                )
+            if price["unit_amount"] is None:
+                # Stripe bills tiered prices by their tiers; the sandbox doesn't model them.
+                raise StripeError(
+                    400,
+                    "The sandbox models per-unit prices only; tiered prices are not sold here.",
+                    param=f"{name}[price]",
                 )
             if mode == "subscription" and price["recurring"] is None:
                 raise StripeError(

@@ -100,6 +100,7 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
             ("POST", re.compile(r"/v1/prices"), self._create_price),
             ("GET", re.compile(r"/v1/prices"), self._list_prices),
             ("GET", re.compile(r"/v1/prices/([^/]+)"), self._retrieve_price),
+            ("POST", re.compile(r"/v1/prices/([^/]+)"), self._update_price),
             ("POST", re.compile(r"/v1/customers"), self._create_customer),
             ("GET", re.compile(r"/v1/customers"), self._list_customers),
             ("GET", re.compile(r"/v1/customers/([^/]+)"), self._retrieve_customer),

@@ -138,10 +138,10 @@ async def test_stripe_setup_creates_the_price_once_and_prints_what_to_configure(
     }
     code, first, err = await between("stripe", "setup", env=env, cwd=tmp_path)
     assert code == 0, err
-    assert "Created the $31/month price: price_" in first
+    assert "Created the $31 a month price: price_" in first
     assert "https://between.example.org/stripe/webhook" in first
     code, again, _ = await between("stripe", "setup", env=env, cwd=tmp_path)
-    assert "Found the $31/month price" in again
+    assert "Found the $31 a month price" in again
     assert len(stripe_sandbox.prices) == 1
 
 

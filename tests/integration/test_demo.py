@@ -70,6 +70,12 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     assert "a seat opened in Between · November circle" in printed
     assert "(Jon is no longer in the group)" in printed
     assert "Seats: 3 · taken 3 · held 0 · free 0 · waitlist 0" in printed
+    # The London group is charged in pounds, and /seats says how each seat pays.
+    assert "about £1 a day: £31 a month" in printed and "Maya pays £31 (session" in printed
+    # (Only the coach's own /start, before there is a group, names the default price.)
+    assert "$31" not in printed[printed.index("People find the bot") :]
+    assert "• Maya: Stripe, £31" in printed and "• Noa: Stars, ⭐ 2400" in printed
+    assert "• Ari: code, nothing" in printed and "Brings in £" in printed
     assert "Inner kid week · Tuesday" in printed  # the daily prompt, a themed week
     assert "Sam <3: (voice)" in printed
     assert "You named it: afraid." in printed

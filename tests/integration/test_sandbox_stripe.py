@@ -181,6 +181,85 @@ async def test_a_lookup_key_belongs_to_one_price(client: stripe.StripeClient) ->
     assert raised.value.param == "lookup_key"
 
 
+async def test_prices_are_refused_where_stripe_refuses_them(client: stripe.StripeClient) -> None:
+    price = await create_monthly_price(client)
+    product = product_id(price)
+    monthly = {"interval": "month"}
+    refused: list[tuple[dict[str, Any], str, str]] = [
+        ({"currency": "xyz", "unit_amount": 100}, "currency", "Invalid currency: xyz."),
+        ({"currency": "gbp", "unit_amount": 100_000_000}, "unit_amount", "less than or equal"),
+        (
+            {"currency": "gbp", "unit_amount": 100, "recurring": monthly | {"interval_count": 37}},
+            "recurring[interval_count]",
+            "three years",
+        ),
+        (
+            {
+                "currency": "gbp",
+                "unit_amount": 100,
+                "recurring": monthly | {"usage_type": "metered"},
+            },
+            "recurring[meter]",
+            "Missing required param",
+        ),
+        (
+            {"currency": "gbp", "billing_scheme": "tiered", "tiers_mode": "volume"},
+            "tiers",
+            "tiers",
+        ),
+    ]
+    call = client.v1.prices.create_async
+    for params, param, says in refused:
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            await call(params={"product": product, **params})  # type: ignore[typeddict-item]
+        assert (raised.value.param, raised.value.http_status) == (param, 400)
+        assert says in str(raised.value.user_message)
+    yearly = await client.v1.prices.create_async(
+        params={
+            "product": product,
+            "currency": "gbp",
+            "unit_amount": 31000,
+            "recurring": {"interval": "year"},
+        }
+    )
+    assert yearly.recurring is not None and yearly.recurring.interval_count == 1
+
+
+async def test_an_archived_price_stays_readable_and_is_sold_no_more(
+    client: stripe.StripeClient,
+) -> None:
+    price = await create_monthly_price(client)
+    archived = await client.v1.prices.update_async(price.id, params={"active": False})
+    assert archived.active is False and archived.unit_amount == 3100
+    assert (await client.v1.prices.retrieve_async(price.id)).active is False
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        await client.v1.checkout.sessions.create_async(params=checkout_params(price.id))
+    assert raised.value.param == "line_items[0][price]"
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        changed: Any = {"unit_amount": 3500}  # Stripe keeps a price's amount for good
+        await client.v1.prices.update_async(price.id, params=changed)
+    assert "unit_amount" in str(raised.value.user_message)
+
+    one_time = await client.v1.prices.create_async(
+        params={"product": product_id(price), "currency": "usd", "unit_amount": 3100}
+    )
+    recurring = await client.v1.prices.create_async(
+        params={
+            "product": product_id(price),
+            "currency": "usd",
+            "unit_amount": 3100,
+            "recurring": {"interval": "month"},
+        }
+    )
+    for mode, price_id in (("payment", recurring.id), ("subscription", one_time.id)):
+        params = checkout_params(price_id)
+        params["mode"] = mode
+        params.pop("subscription_data")
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            await client.v1.checkout.sessions.create_async(params=params)
+        assert raised.value.param == "line_items[0][price]"
+
+
 async def test_checkout_session_carries_reference_metadata_and_expiry(
     sandbox: StripeSandbox, client: stripe.StripeClient
 ) -> None:
