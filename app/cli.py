@@ -229,6 +229,13 @@ def group_set(
         bool | None,
         typer.Option(help="Require the coach's approval before summaries go out."),
     ] = None,
+    trial_days: Annotated[
+        int | None, typer.Option(help="Days of free trial for newcomers at Checkout (0: none).")
+    ] = None,
+    promotion_codes: Annotated[
+        str | None,
+        typer.Option(help="on: Checkout takes your Stripe promotion codes; off: it doesn't."),
+    ] = None,
 ) -> None:
     """Change a registered group's settings."""
     schedule = Schedule(
@@ -248,10 +255,19 @@ def group_set(
         summary_day=summary_day,
         summary_time=summary_time,
         summary_approval=summary_approval,
+        trial_days=trial_days,
+        promotion_codes=None if promotion_codes is None else _on_off(promotion_codes),
     )
     _save_group(
         chat_id=chat_id, title=None, capacity=None, timezone=None, existing=True, schedule=schedule
     )
+
+
+def _on_off(value: str) -> bool:
+    words = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
+    if value.strip().lower() not in words:
+        raise typer.BadParameter(f"{value!r}: say on or off", param_hint="--promotion-codes")
+    return words[value.strip().lower()]
 
 
 def _save_group(
@@ -285,7 +301,10 @@ def _save_group(
                 f"{saved.title} ({saved.chat_id}): {saved.capacity} seats, {saved.timezone}, "
                 f"prompt at {saved.prompt_time} on {saved.prompt_days}, "
                 f"replies {saved.reply_days} by {saved.reply_by}, "
-                f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}"
+                f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}, "
+                f"trial {saved.trial_days or 'none'}"
+                f"{' days' if saved.trial_days else ''}, "
+                f"promotion codes {'on' if saved.promotion_codes else 'off'}"
             )
 
     console.print(f"Saved {_run(save())}", markup=False)
