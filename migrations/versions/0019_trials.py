@@ -18,13 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("groups") as batch:
+        batch.add_column(sa.Column("trial_days", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(
-            sa.Column("trial_days", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch.add_column(
-            sa.Column(
-                "promotion_codes", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("promotion_codes", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     with op.batch_alter_table("seats") as batch:
         batch.add_column(sa.Column("trial_ends_at", sa.DateTime(timezone=True), nullable=True))
