@@ -37,19 +37,30 @@ class PagesMixin(SimulationsMixin):
         )
         cancel = session["cancel_url"]
         cancel_link = f' <a href="{html.escape(cancel)}">Cancel</a>' if cancel else ""
+        code_field = (
+            '<label>Promotion code <input name="promotion_code"></label> '
+            if session.get("allow_promotion_codes")
+            else ""
+        )
         body = (
             f"<ul>{rows}</ul>"
-            f'<form method="post"><button type="submit">Pay (test card)</button>'
+            f'<form method="post">{code_field}<button type="submit">Pay (test card)</button>'
             f"{cancel_link}</form>"
         )
         return _page("Checkout (Stripe sandbox)", body)
 
     async def _checkout_page_pay(self, request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]
+        form = await request.post()
+        typed = str(form.get("promotion_code") or "").strip() or None
         try:
-            await self.complete_checkout(session_id)
+            await self.complete_checkout(session_id, promotion_code=typed)
         except (KeyError, ValueError) as error:
-            return _page("Checkout", f"<p>{html.escape(str(error))}</p>", status=410)
+            # A code that doesn't work keeps the page open to try again; a closed session is gone.
+            status = 400 if typed and session_id in self.checkout_sessions else 410
+            if status == 400 and self.checkout_sessions[session_id]["status"] != "open":
+                status = 410
+            return _page("Checkout", f"<p>{html.escape(str(error))}</p>", status=status)
         success_url = self.checkout_sessions[session_id]["success_url"]
         if not success_url:
             return _page("Checkout", "<p>Paid. You can close this page.</p>")
