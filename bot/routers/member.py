@@ -349,17 +349,21 @@ async def leave_waitlist(
         return
     group = await session.get(Group, seated[0].group_id)
     assert group is not None
+    # A seat paid in Stars is cancelled in Telegram itself, not in Stripe's portal.
+    in_stars = await stars.subscription_of(session, seated[0]) is not None
+    comped = seated[0].status == SeatStatus.COMPED
     await message.answer(
         templates.render(
             "how_to_cancel",
             first_name=member.first_name,
             title=group.title,
-            comped=seated[0].status == SeatStatus.COMPED,
+            comped=comped,
+            stars=in_stars,
             cancelling=seated[0].cancel_at_period_end,
             until=_local(seated[0].current_period_end, group),
         ),
         reply_markup=None
-        if seated[0].status == SeatStatus.COMPED
+        if comped or in_stars
         else markup([button("Open billing", OpenBilling())]),
     )
 
