@@ -19,6 +19,8 @@ class SubscriptionState:
     current_period_end: datetime | None
     customer_id: str
     metadata: dict[str, str]
+    # When its free trial ends (Stripe's trial_end), if it has or had one.
+    trial_end: datetime | None = None
 
 
 class Notice(StrEnum):
@@ -30,6 +32,7 @@ class Notice(StrEnum):
     CANCEL_SCHEDULED = "cancel_scheduled"
     CANCEL_UNDONE = "cancel_undone"
     GOODBYE = "goodbye"
+    TRIAL_ENDING = "trial_ending"
 
 
 # Stripe's statuses as a seat sees them; the others (incomplete, paused) change nothing.

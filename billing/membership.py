@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import gifts, notices, seats
@@ -185,6 +185,14 @@ class Membership:
             # A hold (or what is left of an offer) shorter than Stripe allows is lengthened
             # to match the Checkout Session, below.
             expires = min(max(wanted, now + CHECKOUT_MIN), now + CHECKOUT_MAX)
+            # One offer at a time: an access code's month off, else the group's trial for
+            # someone who never had one, else the field for the coach's promotion codes.
+            discounted = month_off or trial_end is not None
+            trial_days = (
+                group.trial_days
+                if group.trial_days and not discounted and await trial_allowed(session, member)
+                else None
+            )
             checkout = await self.payments.create_checkout(
                 price_id=self.rules.price_id,
                 seat_id=seat.id,
@@ -196,6 +204,8 @@ class Membership:
                 expires_at=expires,
                 coupon=await self.payments.first_month_coupon() if month_off else None,
                 trial_end=trial_end,
+                trial_days=trial_days,
+                promotion_codes=group.promotion_codes and not discounted and not trial_days,
             )
             seat.checkout_session_id = checkout.id
             seat.checkout_url = checkout.url
@@ -321,6 +331,13 @@ class Membership:
         removal."""
         view = SeatView(seat.status, seat.cancel_at_period_end, seat.past_due_since)
         change = follow_subscription(view, subscription, now)
+        if (
+            seat.status == SeatStatus.HELD
+            and subscription.status == "trialing"
+            and subscription.trial_end is not None
+        ):
+            # A newcomer's seat starting on the group's free trial (a gift's seat is comped).
+            seat.trial_ends_at = subscription.trial_end
         seat.current_period_end = subscription.current_period_end or seat.current_period_end
         seat.stripe_customer_id = subscription.customer_id or seat.stripe_customer_id
         seat.cancel_at_period_end = change.cancel_at_period_end
@@ -363,6 +380,24 @@ class Membership:
                 )
         await session.flush()
         return list(change.notices)
+
+    async def trial_will_end(
+        self, session: AsyncSession, event: dict[str, Any], now: datetime
+    ) -> None:
+        """Stripe's notice, three days before a free trial ends: the member is reminded, once,
+        with what happens next (a first payment if a card is saved, else a kind ending)."""
+        found = event["data"]["object"]
+        seat = await seat_for_subscription(session, str(found["id"]), found.get("metadata") or {})
+        if seat is None or seat.trial_ends_at is None or seat.status not in SEATED:
+            return
+        if found.get("status") != "trialing":
+            return
+        member = await _member(session, seat.member_id)
+        group = await _group(session, seat.group_id)
+        card = await self.payments.card_saved(str(found["id"]))
+        await notices.queue_trial_ending(
+            session, self.templates, member=member, group=group, seat=seat, card=card, now=now
+        )
 
     async def tell_coaches(
         self,
@@ -648,6 +683,27 @@ async def _seat_from_metadata(session: AsyncSession, metadata: dict[str, str]) -
         log.warning("seat %s in Stripe's metadata belongs to someone else now", seat_id)
         return None
     return seat
+
+
+async def trial_allowed(session: AsyncSession, member: Member) -> bool:
+    """One free trial per person: not for someone who had one, or who has paid for a seat
+    before (in Stripe or in Stars): they know the group already."""
+    assert member.id is not None
+    had = await session.exec(
+        select(Seat.id)
+        .where(col(Seat.member_id) == member.id)
+        .where(
+            or_(
+                col(Seat.trial_ends_at).is_not(None), col(Seat.stripe_subscription_id).is_not(None)
+            )
+        )
+    )
+    if had.first() is not None:
+        return False
+    paid_in_stars = await session.exec(
+        select(StarsSubscription.id).where(col(StarsSubscription.member_id) == member.id)
+    )
+    return paid_in_stars.first() is None
 
 
 async def _gift_to_subscribe(session: AsyncSession, seat: Seat, now: datetime) -> bool:
