@@ -11,9 +11,10 @@ import pytest
 import stripe
 from sqlmodel import select
 
+from core import privacy
 from core.groups import Schedule, change_schedule
 from core.localtime import format_local_day
-from core.models import Group, SeatStatus
+from core.models import Group, Member, SeatStatus
 from tests.integration.world import GROUP, World
 
 SAM = 4401
@@ -226,3 +227,12 @@ async def test_the_sandbox_refuses_what_stripe_refuses(
         await client.v1.checkout.sessions.create_async(params=sent)  # type: ignore[arg-type]
     await http.close_async()  # type: ignore[no-untyped-call]
     assert refusal in str(refused.value)
+
+
+async def test_mydata_says_when_the_free_trial_ends(world: World) -> None:
+    await starts_a_trial(world)
+    async with world.sessions() as session:
+        member = (await session.exec(select(Member).where(Member.telegram_id == SAM))).one()
+        exported = await privacy.export_member(session, member)
+    [seat] = exported["membership"]
+    assert seat["free_trial_until"] is not None
