@@ -387,14 +387,18 @@ class Membership:
         """Stripe's notice, three days before a free trial ends: the member is reminded, once,
         with what happens next (a first payment if a card is saved, else a kind ending)."""
         found = event["data"]["object"]
-        seat = await seat_for_subscription(session, str(found["id"]), found.get("metadata") or {})
+        subscription_id = str(found["id"])
+        seat = await seat_for_subscription(session, subscription_id, found.get("metadata") or {})
         if seat is None or seat.trial_ends_at is None or seat.status not in SEATED:
-            return
-        if found.get("status") != "trialing":
+            return  # no trial of ours (a gift's "Stay on" has its own notices)
+        # The state now, not the event's: a notice arriving late, after the trial ended or
+        # after the member cancelled (they were told then), says nothing.
+        current = await self.payments.subscription(subscription_id)
+        if current.status != "trialing" or current.cancel_at_period_end:
             return
         member = await _member(session, seat.member_id)
         group = await _group(session, seat.group_id)
-        card = await self.payments.card_saved(str(found["id"]))
+        card = await self.payments.card_saved(subscription_id)
         await notices.queue_trial_ending(
             session, self.templates, member=member, group=group, seat=seat, card=card, now=now
         )

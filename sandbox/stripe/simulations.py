@@ -172,6 +172,8 @@ class SimulationsMixin(LifecycleMixin):
 
     def _end_trial(self, subscription: JSON) -> list[JSON]:
         before = copy.deepcopy(subscription)
+        if subscription["cancel_at_period_end"]:
+            return [self._end(subscription)]  # cancelled in the trial: it ends, uncharged
         if self._payment_method(subscription) is not None:
             previous_period = self._advance_period(subscription)
             invoice = self._new_invoice(

@@ -236,3 +236,23 @@ async def test_mydata_says_when_the_free_trial_ends(world: World) -> None:
         exported = await privacy.export_member(session, member)
     [seat] = exported["membership"]
     assert seat["free_trial_until"] is not None
+
+
+async def test_a_trial_cancelled_in_the_portal_gets_no_reminder_and_ends_with_the_goodbye(
+    world: World,
+) -> None:
+    await starts_a_trial(world)
+    seat = await world.seat(SAM)
+    assert seat is not None and seat.stripe_subscription_id is not None
+    await world.stripe.cancel_at_period_end(seat.stripe_subscription_id)
+    await world.settle()
+    assert world.told(SAM, "Your membership is set to end") == 1
+
+    world.clock.advance(timedelta(days=4, hours=1))
+    await world.stripe.pass_time()
+    await world.settle()
+    assert world.told(SAM, REMINDER) == 0  # they have said already; no second word about it
+    world.clock.advance(timedelta(days=3))
+    await world.stripe.pass_time()
+    await world.settle()
+    assert world.told(SAM, "Your membership has ended") == 1
