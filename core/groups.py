@@ -212,6 +212,8 @@ def schedule_from_form(fields: Mapping[str, str]) -> Schedule:
         summary_day=words("summary_day"),
         summary_time=words("summary_time"),
         summary_approval=fields.get("summary_approval") in ("on", "true", "1", "yes"),
+        trial_days=number("trial_days", "trial days"),
+        promotion_codes=fields.get("promotion_codes") in ("on", "true", "1", "yes"),
     )
     if problems:
         # Report these with whatever else is wrong, as one set.
