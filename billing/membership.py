@@ -89,6 +89,8 @@ class JoinOutcome:
     hold_until: datetime | None = None
     # The Telegram Stars invoice for the same seat, when Stars are on.
     stars_url: str | None = None
+    # The free trial this Checkout starts with (days), if any.
+    trial_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,14 @@ class Membership:
         if month_off and seat.checkout_session_id is not None:
             # The open Checkout charges the full first month: a fresh one takes it off.
             seat.checkout_session_id = seat.checkout_url = None
+        # One offer at a time: an access code's month off, else the group's trial for someone
+        # who never had one, else the field for the coach's promotion codes.
+        discounted = month_off or trial_end is not None
+        trial_days = (
+            group.trial_days
+            if group.trial_days and not discounted and await trial_allowed(session, member)
+            else None
+        )
         if seat.checkout_url is None:
             if self.rules.price_id is None:
                 raise ConfigError("STRIPE_PRICE_ID is not set: run `between stripe setup`")
@@ -185,14 +195,6 @@ class Membership:
             # A hold (or what is left of an offer) shorter than Stripe allows is lengthened
             # to match the Checkout Session, below.
             expires = min(max(wanted, now + CHECKOUT_MIN), now + CHECKOUT_MAX)
-            # One offer at a time: an access code's month off, else the group's trial for
-            # someone who never had one, else the field for the coach's promotion codes.
-            discounted = month_off or trial_end is not None
-            trial_days = (
-                group.trial_days
-                if group.trial_days and not discounted and await trial_allowed(session, member)
-                else None
-            )
             checkout = await self.payments.create_checkout(
                 price_id=self.rules.price_id,
                 seat_id=seat.id,
@@ -239,6 +241,7 @@ class Membership:
             seats_left=count.free,
             hold_until=seat.hold_expires_at,
             stars_url=stars_url,
+            trial_days=trial_days,
         )
 
     async def portal_url(self, session: AsyncSession, member: Member) -> str | None:

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import codes, gifts, seats, stars
 from billing.membership import Membership
+from billing.notices import trial_length
 from bot.filters import PRIVATE
 from coaching import profiles
 from core.groups import list_groups, reply_days
@@ -233,9 +234,17 @@ async def _join(
                     title=title,
                     seats_left=outcome.seats_left,
                     until=_local(outcome.hold_until, outcome.group),
+                    trial=trial_length(outcome.trial_days) if outcome.trial_days else None,
                 ),
                 reply_markup=markup(
-                    [link_button(f"Pay {templates.price.monthly}", outcome.url)],
+                    [
+                        link_button(
+                            f"Start my {trial_length(outcome.trial_days)}"
+                            if outcome.trial_days
+                            else f"Pay {templates.price.monthly}",
+                            outcome.url,
+                        )
+                    ],
                     *(
                         [[link_button(f"Pay ⭐ {stars_price} Stars a month", outcome.stars_url)]]
                         if outcome.stars_url

@@ -45,6 +45,10 @@ async def test_a_trial_starts_without_a_card_and_the_welcome_says_when_it_ends(
 ) -> None:
     await starts_a_trial(world)
 
+    offer = next(m for m in world.telegram.sent_by_bot(SAM) if "held for you" in (m.text or ""))
+    assert "Start with a free week, on the house: no card" in (offer.text or "")
+    buttons = [b["text"] for row in (offer.reply_markup or {})["inline_keyboard"] for b in row]
+    assert buttons == ["Start my free week"]
     seat = await world.seat(SAM)
     assert seat is not None and seat.status == SeatStatus.ACTIVE
     assert checkout_of(world, seat.checkout_session_id)["payment_method_collection"] == (
@@ -136,6 +140,7 @@ async def test_one_trial_per_member_a_second_join_pays_from_the_start(world: Wor
     subscription = world.stripe.subscriptions[again.stripe_subscription_id or ""]
     assert subscription["status"] == "active" and subscription["trial_end"] is None
     assert world.told(SAM, "Your free week ends") == 1  # the first welcome only
+    assert world.told(SAM, "Start with a free week") == 1  # the second /join: pay from today
 
 
 async def test_a_promotion_code_typed_on_the_checkout_page_takes_its_discount(
