@@ -142,6 +142,7 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
         app.router.add_post("/pay/{session_id}", self._checkout_page_pay)
         app.router.add_get("/portal/{portal_id}", self._portal_page)
         app.router.add_post("/portal/{portal_id}/cancel/{subscription_id}", self._portal_cancel)
+        app.router.add_post("/portal/{portal_id}/card", self._portal_save_card)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()

@@ -103,9 +103,16 @@ async def test_a_card_saved_in_the_trial_carries_the_membership_on_silently(
     world: World,
 ) -> None:
     await starts_a_trial(world)
-    seat = await world.seat(SAM)
-    assert seat is not None and seat.stripe_customer_id is not None
-    await world.stripe.add_payment_method(seat.stripe_customer_id)
+    # /billing, then "Save a card" in Stripe's portal.
+    await world.telegram.user_sends(SAM, text="/billing")
+    markup = world.last(SAM).reply_markup or {}
+    portal = next(str(b["url"]) for row in markup["inline_keyboard"] for b in row if "url" in b)
+    async with aiohttp.ClientSession() as browser:
+        async with browser.get(portal) as page:
+            assert "Save a card" in await page.text()
+        async with browser.post(f"{portal}/card") as saved:
+            assert "Card saved." in await saved.text()
+    await world.settle()
 
     world.clock.advance(timedelta(days=4, hours=1))
     await world.stripe.pass_time()
