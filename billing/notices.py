@@ -68,8 +68,10 @@ async def queue_notice(
 
 
 def trial_length(days: int) -> str:
-    """ "free week", "free fortnight", "free 10 days": how a trial is named to a member."""
-    return {7: "free week", 14: "free fortnight"}.get(days, f"free {days} days")
+    """ "free week", "free fortnight", "free 10-day trial": how a trial is named to a member
+    (always one thing, so "Your free 10-day trial ends" reads right)."""
+    names = {1: "free day", 7: "free week", 14: "free fortnight"}
+    return names.get(days, f"free {days}-day trial")
 
 
 async def queue_trial_ending(
