@@ -54,7 +54,9 @@ async def queue_notice(
         period_end=format_local(period_end, group.timezone) if period_end else None,
         grace_days=grace.days,
         trial_ends=format_local_day(trial, group.timezone) if trial else None,
-        trial_length=trial_length(round((trial - now) / timedelta(days=1))) if trial else None,
+        trial_length=trial_length(group.trial_days or round((trial - now) / timedelta(days=1)))
+        if trial
+        else None,
         **context,
     )
     await enqueue(
