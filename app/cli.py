@@ -234,6 +234,13 @@ def group_set(
         str | None,
         typer.Option(help="Sell its seats at this Stripe price (price_...), read from Stripe."),
     ] = None,
+    trial_days: Annotated[
+        int | None, typer.Option(help="Days of free trial for newcomers at Checkout (0: none).")
+    ] = None,
+    promotion_codes: Annotated[
+        str | None,
+        typer.Option(help="on: Checkout takes your Stripe promotion codes; off: it doesn't."),
+    ] = None,
 ) -> None:
     """Change a registered group's settings."""
     schedule = Schedule(
@@ -253,6 +260,8 @@ def group_set(
         summary_day=summary_day,
         summary_time=summary_time,
         summary_approval=summary_approval,
+        trial_days=trial_days,
+        promotion_codes=None if promotion_codes is None else _on_off(promotion_codes),
     )
     _save_group(
         chat_id=chat_id,
@@ -293,6 +302,13 @@ def _stripe_price(price_id: str) -> tuple[str, Price]:
         raise CommandError(str(refused)) from None
 
 
+def _on_off(value: str) -> bool:
+    words = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
+    if value.strip().lower() not in words:
+        raise typer.BadParameter(f"{value!r}: say on or off", param_hint="--promotion-codes")
+    return words[value.strip().lower()]
+
+
 def _save_group(
     *,
     chat_id: int,
@@ -331,6 +347,9 @@ def _save_group(
                 f"prompt at {saved.prompt_time} on {saved.prompt_days}, "
                 f"replies {saved.reply_days} by {saved.reply_by}, "
                 f"Q&A {WEEKDAYS[saved.qa_weekday]} {saved.qa_time}, "
+                f"trial {saved.trial_days or 'none'}"
+                f"{' days' if saved.trial_days else ''}, "
+                f"promotion codes {'on' if saved.promotion_codes else 'off'}, "
                 f"{sold_at.recurring}" + ("" if saved.stripe_price_id else " (the default price)")
             )
 

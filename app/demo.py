@@ -31,7 +31,7 @@ from app.runtime import Runtime
 from app.serve import Part, running
 from core.clock import SimulatedClock
 from core.db import upgrade_database
-from core.groups import list_groups, register_group
+from core.groups import Schedule, change_schedule, find_group, list_groups, register_group
 from core.logs import FORMAT, quiet_libraries
 from core.models import (
     EventStatus,
@@ -69,6 +69,7 @@ LEAH = 2004
 KIM = 2005
 NOA = 2006
 ARI = 2007
+DEV = 2008
 PEOPLE = {
     COACH: "Rivka (coach)",
     MAYA: "Maya",
@@ -78,6 +79,7 @@ PEOPLE = {
     KIM: "Kim",
     NOA: "Noa",
     ARI: "Ari",
+    DEV: "Dev",
 }
 
 
@@ -721,6 +723,32 @@ async def other_ways_in(demo: Demo) -> None:
     await demo.act(telegram.user_sends(COACH, text="/seats"))
 
 
+async def a_free_week(demo: Demo) -> None:
+    """The coach offers a free week: Dev joins with no card asked, and Stripe's notice three
+    days before the end brings Dev a reminder of what happens then."""
+    demo.scene("A free week", datetime(2026, 12, 21, 10, 0, tzinfo=ZONE))
+    assert demo.runtime is not None
+    async with demo.runtime.sessions() as session:
+        group = await find_group(session, chat_id=GROUP_ID)
+        assert group is not None
+        change_schedule(group, Schedule(trial_days=7))
+        await session.commit()
+    demo.system("Rivka", f"runs `between group set --chat-id {GROUP_ID} --trial-days 7`")
+    await demo.act(demo.telegram.user_sends(COACH, text="/capacity 6"))
+    await demo.act(demo.telegram.user_sends(DEV, text="/join"))
+    note = demo.telegram.sent_by_bot(DEV)[-1]
+    await demo.act(demo.telegram.user_presses(DEV, note, AcceptNote().pack()))
+    seat = await demo.seat(DEV)
+    assert seat.checkout_session_id is not None
+    demo.system("Stripe Checkout", "Dev starts the free week: nothing due, no card asked")
+    await demo.stripe.complete_checkout(seat.checkout_session_id)
+    await demo.quiet()
+    demo.scene("Three days before the free week ends", datetime(2026, 12, 25, 10, 5, tzinfo=ZONE))
+    demo.system("Stripe", "sends customer.subscription.trial_will_end")
+    await demo.stripe.pass_time()
+    await demo.quiet()
+
+
 async def data_rights(demo: Demo) -> None:
     """Maya asks what is kept about her; Jon, who has left, asks to be forgotten."""
     demo.scene("Your data, your call", datetime(2026, 12, 20, 10, 0, tzinfo=ZONE))
@@ -864,6 +892,7 @@ SCENES: list[Callable[[Demo], Awaitable[None]]] = [
     data_rights,
     the_dashboard,
     a_long_thread,
+    a_free_week,
 ]
 
 

@@ -64,6 +64,7 @@ STRIPE_HANDLERS: dict[str, StripeHandler] = {
     "customer.subscription.created": Membership.subscription_changed,
     "customer.subscription.updated": Membership.subscription_changed,
     "customer.subscription.deleted": Membership.subscription_changed,
+    "customer.subscription.trial_will_end": Membership.trial_will_end,
     "invoice.paid": Membership.subscription_changed,
     "invoice.payment_failed": Membership.subscription_changed,
 }

@@ -22,6 +22,8 @@ class SubscriptionState:
     metadata: dict[str, str]
     # What it bills a period (its item's price × quantity, before discounts), when known.
     price: Price | None = None
+    # When its free trial ends (Stripe's trial_end), if it has or had one.
+    trial_end: datetime | None = None
 
 
 class Notice(StrEnum):
@@ -33,6 +35,7 @@ class Notice(StrEnum):
     CANCEL_SCHEDULED = "cancel_scheduled"
     CANCEL_UNDONE = "cancel_undone"
     GOODBYE = "goodbye"
+    TRIAL_ENDING = "trial_ending"
 
 
 # Stripe's statuses as a seat sees them; the others (incomplete, paused) change nothing.

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import gifts, notices, seats
@@ -90,6 +90,8 @@ class JoinOutcome:
     hold_until: datetime | None = None
     # The Telegram Stars invoice for the same seat, when Stars are on.
     stars_url: str | None = None
+    # The free trial this Checkout starts with (days), if any.
+    trial_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,14 @@ class Membership:
         if month_off and seat.checkout_session_id is not None:
             # The open Checkout charges the full first month: a fresh one takes it off.
             seat.checkout_session_id = seat.checkout_url = None
+        # One offer at a time: an access code's month off, else the group's trial for someone
+        # who never had one, else the field for the coach's promotion codes.
+        discounted = month_off or trial_end is not None
+        trial_days = (
+            group.trial_days
+            if group.trial_days and not discounted and await trial_allowed(session, member)
+            else None
+        )
         if seat.checkout_url is None:
             price_id = self.price_id(group)
             assert seat.id is not None and member.id is not None and group.id is not None
@@ -225,6 +235,8 @@ class Membership:
                 expires_at=expires,
                 coupon=await self.payments.first_month_coupon() if month_off else None,
                 trial_end=trial_end,
+                trial_days=trial_days,
+                promotion_codes=group.promotion_codes and not discounted and not trial_days,
             )
             seat.checkout_session_id = checkout.id
             seat.checkout_url = checkout.url
@@ -258,6 +270,7 @@ class Membership:
             seats_left=count.free,
             hold_until=seat.hold_expires_at,
             stars_url=stars_url,
+            trial_days=trial_days,
         )
 
     async def portal_url(self, session: AsyncSession, member: Member) -> str | None:
@@ -350,6 +363,13 @@ class Membership:
         removal."""
         view = SeatView(seat.status, seat.cancel_at_period_end, seat.past_due_since)
         change = follow_subscription(view, subscription, now)
+        if (
+            seat.status == SeatStatus.HELD
+            and subscription.status == "trialing"
+            and subscription.trial_end is not None
+        ):
+            # A newcomer's seat starting on the group's free trial (a gift's seat is comped).
+            seat.trial_ends_at = subscription.trial_end
         seat.current_period_end = subscription.current_period_end or seat.current_period_end
         seat.stripe_customer_id = subscription.customer_id or seat.stripe_customer_id
         seat.cancel_at_period_end = change.cancel_at_period_end
@@ -396,6 +416,28 @@ class Membership:
                 )
         await session.flush()
         return list(change.notices)
+
+    async def trial_will_end(
+        self, session: AsyncSession, event: dict[str, Any], now: datetime
+    ) -> None:
+        """Stripe's notice, three days before a free trial ends: the member is reminded, once,
+        with what happens next (a first payment if a card is saved, else a kind ending)."""
+        found = event["data"]["object"]
+        subscription_id = str(found["id"])
+        seat = await seat_for_subscription(session, subscription_id, found.get("metadata") or {})
+        if seat is None or seat.trial_ends_at is None or seat.status not in SEATED:
+            return  # no trial of ours (a gift's "Stay on" has its own notices)
+        # The state now, not the event's: a notice arriving late, after the trial ended or
+        # after the member cancelled (they were told then), says nothing.
+        current = await self.payments.subscription(subscription_id)
+        if current.status != "trialing" or current.cancel_at_period_end:
+            return
+        member = await _member(session, seat.member_id)
+        group = await _group(session, seat.group_id)
+        card = await self.payments.card_saved(subscription_id)
+        await notices.queue_trial_ending(
+            session, self.templates, member=member, group=group, seat=seat, card=card, now=now
+        )
 
     async def tell_coaches(
         self,
@@ -681,6 +723,27 @@ async def _seat_from_metadata(session: AsyncSession, metadata: dict[str, str]) -
         log.warning("seat %s in Stripe's metadata belongs to someone else now", seat_id)
         return None
     return seat
+
+
+async def trial_allowed(session: AsyncSession, member: Member) -> bool:
+    """One free trial per person: not for someone who had one, or who has paid for a seat
+    before (in Stripe or in Stars): they know the group already."""
+    assert member.id is not None
+    had = await session.exec(
+        select(Seat.id)
+        .where(col(Seat.member_id) == member.id)
+        .where(
+            or_(
+                col(Seat.trial_ends_at).is_not(None), col(Seat.stripe_subscription_id).is_not(None)
+            )
+        )
+    )
+    if had.first() is not None:
+        return False
+    paid_in_stars = await session.exec(
+        select(StarsSubscription.id).where(col(StarsSubscription.member_id) == member.id)
+    )
+    return paid_in_stars.first() is None
 
 
 async def _gift_to_subscribe(session: AsyncSession, seat: Seat, now: datetime) -> bool:

@@ -12,10 +12,16 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.lifecycle import Notice
-from core.localtime import format_local
+from core.localtime import format_local, format_local_day
 from core.models import Group, Member, Seat, WaitlistEntry
 from core.outbox import enqueue
-from prompts.buttons import COME_IN_QUIETLY, JOIN_AGAIN, TAKE_MY_SEAT, UPDATE_CARD
+from prompts.buttons import (
+    COME_IN_QUIETLY,
+    JOIN_AGAIN,
+    OPEN_BILLING,
+    TAKE_MY_SEAT,
+    UPDATE_CARD,
+)
 from prompts.render import Templates
 
 # The keyboard that comes with a notice, if any.
@@ -40,12 +46,17 @@ async def queue_notice(
 ) -> None:
     """The private message for a change of the seat's state (welcome, payment failed, ...)."""
     period_end = seat.current_period_end
+    trial = seat.trial_ends_at if notice == Notice.WELCOME else None
     text = templates.render(
         notice.value,
         first_name=member.first_name,
         title=group.title,
         period_end=format_local(period_end, group.timezone) if period_end else None,
         grace_days=grace.days,
+        trial_ends=format_local_day(trial, group.timezone) if trial else None,
+        trial_length=trial_length(group.trial_days or round((trial - now) / timedelta(days=1)))
+        if trial
+        else None,
         **context,
     )
     await enqueue(
@@ -54,6 +65,43 @@ async def queue_notice(
         chat_id=member.telegram_id,
         text=text,
         reply_markup=_NOTICE_BUTTONS.get(notice),
+        now=now,
+    )
+
+
+def trial_length(days: int) -> str:
+    """ "free week", "free fortnight", "free 10-day trial": how a trial is named to a member
+    (always one thing, so "Your free 10-day trial ends" reads right)."""
+    names = {1: "free day", 7: "free week", 14: "free fortnight"}
+    return names.get(days, f"free {days}-day trial")
+
+
+async def queue_trial_ending(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    member: Member,
+    group: Group,
+    seat: Seat,
+    card: bool,
+    now: datetime,
+) -> None:
+    """Three days before a free trial ends: when, and what happens then. Once per trial
+    (Stripe may send its notice again; the key is the seat's)."""
+    assert seat.trial_ends_at is not None
+    await enqueue(
+        session,
+        key=f"seat:{seat.id}:trial_ending",
+        chat_id=member.telegram_id,
+        text=templates.render(
+            "trial_ending",
+            first_name=member.first_name,
+            title=group.title,
+            trial_ends=format_local_day(seat.trial_ends_at, group.timezone),
+            card=card,
+            price=templates.price_for(group, member.language_code),
+        ),
+        reply_markup=OPEN_BILLING,
         now=now,
     )
 

@@ -33,6 +33,8 @@ class Payments(Protocol):
         expires_at: datetime,
         coupon: str | None = None,
         trial_end: datetime | None = None,
+        trial_days: int | None = None,
+        promotion_codes: bool = False,
     ) -> CheckoutSession: ...
 
     async def create_gift_checkout(
@@ -57,6 +59,10 @@ class Payments(Protocol):
     async def subscription(self, subscription_id: str) -> SubscriptionState: ...
 
     async def subscriptions(self) -> list[SubscriptionState]: ...
+
+    async def card_saved(self, subscription_id: str) -> bool:
+        """Whether the subscription has a card to charge when its trial ends."""
+        ...
 
     async def cancel(self, subscription_id: str) -> None: ...
 

@@ -67,9 +67,13 @@ class StripeGateway:
         expires_at: datetime,
         coupon: str | None = None,
         trial_end: datetime | None = None,
+        trial_days: int | None = None,
+        promotion_codes: bool = False,
     ) -> CheckoutSession:
         """A subscription Checkout Session for one held seat (with `coupon`: an access
-        code's first month off).
+        code's first month off; `trial_days`: the group's free trial, no card asked, ending
+        the subscription if none is saved by then; `promotion_codes`: a field for the coach's
+        Stripe promotion codes).
 
         The key is made from the parameters (seat, member, expiry...): sent again after a lost
         answer it brings back the same session, while a new attempt for the same seat (a
@@ -95,9 +99,19 @@ class StripeGateway:
         if trial_end is not None:
             # A gift seat moving to a subscription: the first charge when the gift ends.
             params["subscription_data"]["trial_end"] = int(trial_end.timestamp())
+        if trial_days:
+            # Nothing is due during the trial, so Checkout asks for no card; a trial that
+            # ends without one ends the subscription (and the seat, with the goodbye).
+            params["subscription_data"]["trial_period_days"] = trial_days
+            params["subscription_data"]["trial_settings"] = {
+                "end_behavior": {"missing_payment_method": "cancel"}
+            }
+            params["payment_method_collection"] = "if_required"
         if coupon is not None:
             # Stripe refuses discounts together with allow_promotion_codes.
             params["discounts"] = [{"coupon": coupon}]
+        elif promotion_codes:
+            params["allow_promotion_codes"] = True
         key = idempotency_key("checkout", dict(params))
         session = await self._client.v1.checkout.sessions.create_async(
             params=params, options={"idempotency_key": key}
@@ -213,6 +227,18 @@ class StripeGateway:
         )
         return [_state(found) async for found in page.auto_paging_iter()]
 
+    async def card_saved(self, subscription_id: str) -> bool:
+        """Whether a renewal has a card to be charged to: the subscription's own, or the
+        customer's default (a card saved in the portal during a trial)."""
+        found = await self._client.v1.subscriptions.retrieve_async(
+            subscription_id, params={"expand": ["customer"]}
+        )
+        if found.default_payment_method:
+            return True
+        customer = found.customer
+        settings = getattr(customer, "invoice_settings", None)
+        return bool(settings and settings.default_payment_method)
+
     async def cancel(self, subscription_id: str) -> None:
         """End a subscription now (a member removed by the coach or after the grace period).
 
@@ -315,6 +341,9 @@ def _state(resource: Any) -> SubscriptionState:
         cancel_at_period_end=bool(found.get("cancel_at_period_end")),
         current_period_end=datetime.fromtimestamp(period_end, UTC) if period_end else None,
         customer_id=str(found.get("customer") or ""),
+        trial_end=datetime.fromtimestamp(found["trial_end"], UTC)
+        if found.get("trial_end")
+        else None,
         metadata={str(k): str(v) for k, v in (found.get("metadata") or {}).items()},
         price=billed,
     )

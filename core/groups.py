@@ -120,6 +120,8 @@ class Schedule:
     summary_day: str | None = None
     summary_time: str | None = None
     summary_approval: bool | None = None
+    trial_days: int | None = None
+    promotion_codes: bool | None = None
 
 
 class SettingsError(GroupError):
@@ -159,6 +161,8 @@ def _checked_changes(schedule: Schedule) -> tuple[dict[str, object], dict[str, s
         "summary_time": ("summary_time", lambda v: _time(str(v), "summary time")),
         "summary_approval": ("summary_needs_approval", bool),
         "country": ("country", _country),
+        "trial_days": ("trial_days", _trial_days),
+        "promotion_codes": ("promotion_codes", bool),
     }
     changes: dict[str, object] = {}
     problems: dict[str, str] = {}
@@ -208,6 +212,8 @@ def schedule_from_form(fields: Mapping[str, str]) -> Schedule:
         summary_day=words("summary_day"),
         summary_time=words("summary_time"),
         summary_approval=fields.get("summary_approval") in ("on", "true", "1", "yes"),
+        trial_days=number("trial_days", "trial days"),
+        promotion_codes=fields.get("promotion_codes") in ("on", "true", "1", "yes"),
     )
     if problems:
         # Report these with whatever else is wrong, as one set.
@@ -234,6 +240,14 @@ def _quiet_days(value: object) -> int:
     days = int(str(value))
     if not 1 <= days <= 60:
         raise GroupError("quiet days should be between 1 and 60")
+    return days
+
+
+def _trial_days(value: object) -> int:
+    days = int(str(value))
+    # Stripe's subscription_data.trial_period_days: at least 1 and at most 730 (0 here: none).
+    if not 0 <= days <= 730:
+        raise GroupError("trial days should be between 0 (no trial) and 730")
     return days
 
 

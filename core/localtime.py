@@ -102,3 +102,8 @@ def day_due(
 def format_local(moment: datetime, zone_name: str) -> str:
     """A moment as the group reads it, e.g. "Monday 16 November, 09:00 (Europe/London)"."""
     return f"{moment.astimezone(zone(zone_name)):%A %-d %B, %H:%M} ({zone_name})"
+
+
+def format_local_day(moment: datetime, zone_name: str) -> str:
+    """The day a moment falls on where the group is, e.g. "Wednesday 9 December"."""
+    return f"{moment.astimezone(zone(zone_name)):%A %-d %B}"

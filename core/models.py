@@ -44,6 +44,10 @@ class GroupBase(SQLModel):
     summary_weekday: int = Field(default=6, ge=0, le=6)
     summary_time: str = Field(default="18:00", max_length=5)
     summary_needs_approval: bool = False
+    # Billing: days of free trial a newcomer's Checkout starts with (0: none), and whether
+    # Checkout takes the coach's Stripe promotion codes.
+    trial_days: int = Field(default=0, ge=0, le=730)
+    promotion_codes: bool = False
 
 
 class Group(GroupBase, table=True):
@@ -211,6 +215,8 @@ class Seat(SQLModel, table=True):
     current_period_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancel_at_period_end: bool = False
     past_due_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the free trial this seat started with ends (set: the member has had their trial).
+    trial_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     invite_link: str | None = Field(default=None, max_length=255)
     joined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

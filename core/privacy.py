@@ -62,6 +62,7 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
                 "since": _when(seat.created_at),
                 "renews_or_ends": _when(seat.current_period_end),
                 "cancelling": seat.cancel_at_period_end,
+                "free_trial_until": _when(seat.trial_ends_at),
                 "ended": _when(seat.ended_at),
                 "stripe_customer": seat.stripe_customer_id,
                 "stripe_subscription": seat.stripe_subscription_id,

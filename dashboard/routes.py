@@ -570,6 +570,8 @@ def _form_of(group: Group) -> dict[str, str]:
         "summary_day": WEEKDAYS[group.summary_weekday],
         "summary_time": group.summary_time,
         "summary_approval": "on" if group.summary_needs_approval else "",
+        "trial_days": str(group.trial_days),
+        "promotion_codes": "on" if group.promotion_codes else "",
     }
 
 

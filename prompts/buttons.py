@@ -140,6 +140,7 @@ def keyboard(*rows: list[dict[str, str]]) -> dict[str, Any]:
 
 
 UPDATE_CARD = keyboard([button("Update my card", OpenBilling())])
+OPEN_BILLING = keyboard([button("Open billing", OpenBilling())])
 JOIN_AGAIN = keyboard([button("Join again", Join())])
 TAKE_MY_SEAT = keyboard([button("Take my seat", Join())])
 STAY_ON = keyboard([button("Stay on", Join())])

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing import codes, gifts, seats, stars
 from billing.membership import Membership
+from billing.notices import trial_length
 from bot.filters import PRIVATE
 from coaching import profiles
 from core.groups import list_groups, reply_days
@@ -239,9 +240,17 @@ async def _join(
                     title=title,
                     seats_left=outcome.seats_left,
                     until=_local(outcome.hold_until, outcome.group),
+                    trial=trial_length(outcome.trial_days) if outcome.trial_days else None,
                 ),
                 reply_markup=markup(
-                    [link_button(f"Pay {price.recurring}", outcome.url)],
+                    [
+                        link_button(
+                            f"Start my {trial_length(outcome.trial_days)}"
+                            if outcome.trial_days
+                            else f"Pay {price.recurring}",
+                            outcome.url,
+                        )
+                    ],
                     *(
                         [[link_button(f"Pay ⭐ {stars_price} Stars a month", outcome.stars_url)]]
                         if outcome.stars_url
@@ -357,17 +366,21 @@ async def leave_waitlist(
         return
     group = await session.get(Group, seated[0].group_id)
     assert group is not None
+    # A seat paid in Stars is cancelled in Telegram itself, not in Stripe's portal.
+    in_stars = await stars.subscription_of(session, seated[0]) is not None
+    comped = seated[0].status == SeatStatus.COMPED
     await message.answer(
         templates.render(
             "how_to_cancel",
             first_name=member.first_name,
             title=group.title,
-            comped=seated[0].status == SeatStatus.COMPED,
+            comped=comped,
+            stars=in_stars,
             cancelling=seated[0].cancel_at_period_end,
             until=_local(seated[0].current_period_end, group),
         ),
         reply_markup=None
-        if seated[0].status == SeatStatus.COMPED
+        if comped or in_stars
         else markup([button("Open billing", OpenBilling())]),
     )
 

@@ -37,6 +37,9 @@ class LifecycleMixin(EventsMixin):
     portal_sessions: dict[str, JSON]
     coupons: dict[str, JSON]
     _trial_ends: dict[str, int]
+    _trial_plans: dict[str, JSON]
+    promotion_codes: dict[str, JSON]
+    _trial_will_end_sent: set[str]
     _checkout_line_items: dict[str, list[JSON]]
     _subscription_metadata: dict[str, dict[str, str]]
 
@@ -68,6 +71,7 @@ class LifecycleMixin(EventsMixin):
             "currency": None,
             "delinquent": False,
             "invoice_prefix": secrets.token_hex(4).upper(),
+            "invoice_settings": {"default_payment_method": None},
             "livemode": False,
         }
         self.customers[customer["id"]] = customer
@@ -116,12 +120,22 @@ class LifecycleMixin(EventsMixin):
             "metadata": dict(self._subscription_metadata[session["id"]]),
             "start_date": unix_time(start),
             "status": "active",
+            "default_payment_method": None,
             "trial_end": None,
+            "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
             "trial_start": None,
         }
         recurring = items[0]["price"]["recurring"]
         end = add_interval(start, recurring["interval"], recurring["interval_count"])
         trial_end = self._trial_ends.get(session["id"])
+        plan = self._trial_plans.get(session["id"]) or {}
+        if plan.get("days"):
+            # trial_period_days count from the subscription's start.
+            trial_end = unix_time(start + timedelta(days=plan["days"]))
+        if plan.get("missing_payment_method"):
+            subscription["trial_settings"]["end_behavior"]["missing_payment_method"] = plan[
+                "missing_payment_method"
+            ]
         if trial_end is not None:
             # The first period is the trial; charging starts at its end (the new anchor).
             end = from_unix_time(trial_end)
@@ -279,6 +293,14 @@ class LifecycleMixin(EventsMixin):
         return self.make_event(
             "customer.subscription.updated", subscription, previous_attributes=changed
         )
+
+    def _payment_method(self, subscription: JSON) -> str | None:
+        """The card a renewal would be charged to: the subscription's, else the customer's."""
+        customer = self.customers[subscription["customer"]]
+        found = subscription.get("default_payment_method") or (
+            customer.get("invoice_settings") or {}
+        ).get("default_payment_method")
+        return str(found) if found else None
 
     def _live_subscription(self, subscription_id: str) -> JSON:
         subscription = self._get(self.subscriptions, subscription_id, "subscription")

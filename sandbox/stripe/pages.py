@@ -2,8 +2,8 @@
 
 Plain HTML stand-ins. The Checkout page lists what is being bought, pays with a test card and
 sends the customer on to success_url (with {CHECKOUT_SESSION_ID} filled in); the portal lists
-the customer's subscriptions, lets them cancel a plan at the end of its period, and links back
-to return_url.
+the customer's subscriptions, lets them cancel a plan at the end of its period or save a
+card, and links back to return_url.
 """
 
 from __future__ import annotations
@@ -37,19 +37,30 @@ class PagesMixin(SimulationsMixin):
         )
         cancel = session["cancel_url"]
         cancel_link = f' <a href="{html.escape(cancel)}">Cancel</a>' if cancel else ""
+        code_field = (
+            '<label>Promotion code <input name="promotion_code"></label> '
+            if session.get("allow_promotion_codes")
+            else ""
+        )
         body = (
             f"<ul>{rows}</ul>"
-            f'<form method="post"><button type="submit">Pay (test card)</button>'
+            f'<form method="post">{code_field}<button type="submit">Pay (test card)</button>'
             f"{cancel_link}</form>"
         )
         return _page("Checkout (Stripe sandbox)", body)
 
     async def _checkout_page_pay(self, request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]
+        form = await request.post()
+        typed = str(form.get("promotion_code") or "").strip() or None
         try:
-            await self.complete_checkout(session_id)
+            await self.complete_checkout(session_id, promotion_code=typed)
         except (KeyError, ValueError) as error:
-            return _page("Checkout", f"<p>{html.escape(str(error))}</p>", status=410)
+            # A code that doesn't work keeps the page open to try again; a closed session is gone.
+            status = 400 if typed and session_id in self.checkout_sessions else 410
+            if status == 400 and self.checkout_sessions[session_id]["status"] != "open":
+                status = 410
+            return _page("Checkout", f"<p>{html.escape(str(error))}</p>", status=status)
         success_url = self.checkout_sessions[session_id]["success_url"]
         if not success_url:
             return _page("Checkout", "<p>Paid. You can close this page.</p>")
@@ -78,7 +89,23 @@ class PagesMixin(SimulationsMixin):
             rows.append(f"<li>{html.escape(self._describe_price(price))}: {state}{action}</li>")
         back = portal["return_url"]
         back_link = f'<p><a href="{html.escape(back)}">Back</a></p>' if back else ""
-        return _page("Billing (Stripe sandbox)", f"<ul>{''.join(rows)}</ul>{back_link}")
+        customer = self.customers[portal["customer"]]
+        card = (customer.get("invoice_settings") or {}).get("default_payment_method")
+        card_form = (
+            "<p>Card saved.</p>"
+            if card
+            else f'<form method="post" action="/portal/{portal["id"]}/card">'
+            '<button type="submit">Save a card (test card)</button></form>'
+        )
+        return _page("Billing (Stripe sandbox)", f"<ul>{''.join(rows)}</ul>{card_form}{back_link}")
+
+    async def _portal_save_card(self, request: web.Request) -> web.Response:
+        portal_id = request.match_info["portal_id"]
+        portal = self.portal_sessions.get(portal_id)
+        if portal is None:
+            return _page("Not found", "<p>There is no such portal session.</p>", status=404)
+        await self.add_payment_method(portal["customer"])
+        raise web.HTTPFound(f"/portal/{portal_id}")
 
     async def _portal_cancel(self, request: web.Request) -> web.Response:
         portal_id = request.match_info["portal_id"]

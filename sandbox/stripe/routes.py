@@ -386,8 +386,16 @@ class RoutesMixin(LifecycleMixin):
         line_items = self._checkout_line_items_param(params, mode)
         subscription_data = dict_param(params, "subscription_data")
         reject_unknown(
-            subscription_data, {"metadata", "description", "trial_end"}, "subscription_data"
+            subscription_data,
+            {"metadata", "description", "trial_end", "trial_period_days", "trial_settings"},
+            "subscription_data",
         )
+        if subscription_data and mode != "subscription":
+            raise StripeError(
+                400,
+                "You can only pass in subscription_data in subscription mode.",
+                param="subscription_data",
+            )
         trial_end = int_param(subscription_data, "trial_end")
         # Stripe: the trial must end at least 48 hours after the session is made.
         if trial_end is not None and from_unix_time(trial_end) < now + timedelta(hours=48):
@@ -396,11 +404,14 @@ class RoutesMixin(LifecycleMixin):
                 "`subscription_data[trial_end]` must be at least 48 hours in the future.",
                 param="subscription_data[trial_end]",
             )
-        if subscription_data and mode != "subscription":
+        trial_days = self._trial_period_days_param(subscription_data, trial_end)
+        missing_payment_method = self._trial_settings_param(subscription_data)
+        collection = str_param(params, "payment_method_collection") or "always"
+        if collection not in ("always", "if_required"):
             raise StripeError(
                 400,
-                "You can only pass in subscription_data in subscription mode.",
-                param="subscription_data",
+                "Invalid payment_method_collection: must be one of always or if_required",
+                param="payment_method_collection",
             )
 
         expires_at = int_param(params, "expires_at")
@@ -452,6 +463,8 @@ class RoutesMixin(LifecycleMixin):
             "locale": str_param(params, "locale"),
             "metadata": metadata_param(params),
             "mode": mode,
+            "allow_promotion_codes": bool_param(params, "allow_promotion_codes") or None,
+            "payment_method_collection": collection,
             "payment_status": "unpaid",
             "status": "open",
             "subscription": None,
@@ -465,7 +478,115 @@ class RoutesMixin(LifecycleMixin):
         self._subscription_metadata[session_id] = metadata_param(subscription_data)
         if trial_end is not None:
             self._trial_ends[session_id] = trial_end
+        self._trial_plans[session_id] = {
+            "days": trial_days,
+            "missing_payment_method": missing_payment_method,
+        }
         return session
+
+    @staticmethod
+    def _trial_period_days_param(subscription_data: JSON, trial_end: int | None) -> int | None:
+        """`subscription_data[trial_period_days]`: whole days from 1 to 730, never beside
+        `trial_end` (the Checkout Session create reference: "Has to be at least 1")."""
+        if "trial_period_days" not in subscription_data:
+            return None
+        days = int_param(subscription_data, "trial_period_days", required=True)
+        assert days is not None
+        if trial_end is not None:
+            raise StripeError(
+                400,
+                "You may only specify one of these parameters: trial_end, trial_period_days.",
+                param="subscription_data[trial_period_days]",
+            )
+        if days < 1:
+            raise StripeError(
+                400,
+                "This value must be greater than or equal to 1.",
+                param="subscription_data[trial_period_days]",
+            )
+        if days > 730:
+            raise StripeError(
+                400,
+                "This value must be less than or equal to 730.",
+                param="subscription_data[trial_period_days]",
+            )
+        return days
+
+    @staticmethod
+    def _trial_settings_param(subscription_data: JSON) -> str:
+        """What a trial that ends without a payment method does (Stripe's default:
+        create_invoice, which then can't be paid)."""
+        settings = dict_param(subscription_data, "trial_settings")
+        if not settings:
+            return "create_invoice"
+        reject_unknown(settings, {"end_behavior"}, "subscription_data[trial_settings]")
+        behavior = dict_param(settings, "end_behavior")
+        name = "subscription_data[trial_settings][end_behavior][missing_payment_method]"
+        reject_unknown(behavior, {"missing_payment_method"}, name.rsplit("[", 1)[0])
+        chosen = str_param(behavior, "missing_payment_method", required=True)
+        if chosen not in ("cancel", "create_invoice", "pause"):
+            raise StripeError(
+                400,
+                f"Invalid {name}: must be one of cancel, create_invoice, or pause",
+                param=name,
+            )
+        assert chosen is not None
+        return chosen
+
+    # stripe/params/_promotion_code_create_params.py: a customer-facing code for a coupon
+    # (since 2025-09-30.clover the coupon sits under `promotion`).
+    def _create_promotion_code(self, call: ApiCall) -> JSON:
+        params = call.params
+        reject_unknown(
+            params,
+            {
+                "promotion",
+                "code",
+                "active",
+                "customer",
+                "expires_at",
+                "max_redemptions",
+                "metadata",
+                "restrictions",
+            },
+        )
+        promotion = dict_param(params, "promotion")
+        if not promotion:
+            raise StripeError(400, "Missing required param: promotion.", param="promotion")
+        reject_unknown(promotion, {"coupon", "type"}, "promotion")
+        if str_param(promotion, "type", required=True) != "coupon":
+            raise StripeError(400, "Invalid promotion[type]: must be coupon", param="promotion")
+        coupon_id = str_param(promotion, "coupon", required=True)
+        assert coupon_id is not None
+        if coupon_id not in self.coupons:
+            raise missing("coupon", coupon_id, "promotion[coupon]")
+        code = str_param(params, "code") or secrets.token_hex(4).upper()
+        # Codes are case-insensitive, and one active code has one customer-facing name.
+        if any(
+            found["code"].lower() == code.lower() and found["active"]
+            for found in self.promotion_codes.values()
+        ):
+            raise StripeError(
+                400,
+                "An active promotion code with `code` already exists.",
+                param="code",
+            )
+        promotion_code: JSON = {
+            "id": new_id("promo"),
+            "object": "promotion_code",
+            "active": bool_param(params, "active") is not False,
+            "code": code,
+            "created": unix_time(self._now()),
+            "customer": str_param(params, "customer"),
+            "expires_at": int_param(params, "expires_at"),
+            "livemode": False,
+            "max_redemptions": int_param(params, "max_redemptions"),
+            "metadata": metadata_param(params),
+            "promotion": {"coupon": coupon_id, "type": "coupon"},
+            "times_redeemed": 0,
+        }
+        self.promotion_codes[promotion_code["id"]] = promotion_code
+        return promotion_code
 
     def _checkout_discounts_param(self, params: JSON) -> list[JSON]:
         """`discounts[0][coupon]=...`: Checkout takes one discount, never together with

@@ -67,6 +67,11 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
         self.portal_sessions = {}
         self.coupons = {}
         self._trial_ends = {}
+        # Per session: trial_period_days and what a trial ending without a card does.
+        self._trial_plans = {}
+        self.promotion_codes = {}
+        # Subscriptions whose customer.subscription.trial_will_end has been sent.
+        self._trial_will_end_sent = set()
         # Line items are not part of a session object; they are kept beside it.
         self._checkout_line_items = {}
         # What subscription_data[metadata] will put on each session's subscription.
@@ -106,6 +111,7 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
             ("GET", re.compile(r"/v1/customers/([^/]+)"), self._retrieve_customer),
             ("POST", re.compile(r"/v1/coupons"), self._create_coupon),
             ("GET", re.compile(r"/v1/coupons/([^/]+)"), self._retrieve_coupon),
+            ("POST", re.compile(r"/v1/promotion_codes"), self._create_promotion_code),
             ("POST", re.compile(r"/v1/checkout/sessions"), self._create_checkout_session),
             ("GET", re.compile(r"/v1/checkout/sessions/([^/]+)"), self._retrieve_checkout),
             ("POST", re.compile(r"/v1/checkout/sessions/([^/]+)/expire"), self._expire_checkout),
@@ -137,6 +143,7 @@ class StripeSandbox(PagesMixin, AccountMixin, RoutesMixin, ApiMixin):
         app.router.add_post("/pay/{session_id}", self._checkout_page_pay)
         app.router.add_get("/portal/{portal_id}", self._portal_page)
         app.router.add_post("/portal/{portal_id}/cancel/{subscription_id}", self._portal_cancel)
+        app.router.add_post("/portal/{portal_id}/card", self._portal_save_card)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()

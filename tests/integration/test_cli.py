@@ -123,6 +123,23 @@ async def test_groups_are_added_changed_and_listed(tmp_path: Path) -> None:
         "group", "set", "--chat-id", "-100123", "--prompt-time", "9am", env=env, cwd=tmp_path
     )
     assert code == 2 and err.strip() == "error: prompt time '9am' should look like 09:00"
+    code, out, _ = await between(
+        "group", "set", "--chat-id", "-100123", "--trial-days", "7", "--promotion-codes", "on",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 0 and "trial 7 days, promotion codes on" in out
+    code, _, err = await between(
+        "group", "set", "--chat-id", "-100123", "--trial-days", "-1", env=env, cwd=tmp_path
+    )
+    assert code == 2 and err.strip() == "error: trial days should be between 0 (no trial) and 730"
+    code, _, err = await between(
+        "group", "set", "--chat-id", "-100123", "--promotion-codes", "maybe", env=env, cwd=tmp_path
+    )
+    assert code == 2 and "say on or off" in err and "Traceback" not in err
+    code, out, _ = await between(
+        "group", "set", "--chat-id", "-100123", "--trial-days", "0", env=env, cwd=tmp_path
+    )
+    assert code == 0 and "trial none, promotion codes on" in out
     code, out, _ = await between("group", "list", env=env, cwd=tmp_path)
     assert code == 0 and "Tuesday circle" in out and "Europe/London" in out
 

@@ -107,6 +107,7 @@ AUTOMATIC = (
     "offer_lapsed",
     "welcome_paid",
     "welcome_comped",
+    "trial_ending",
 )
 
 

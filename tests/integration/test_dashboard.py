@@ -393,10 +393,17 @@ async def test_settings_change_with_the_same_checks_as_the_cli(
 
     wrong = await client.post(
         f"/dashboard/groups/{gid}/settings",
-        data={**fields, "prompt_time": "9am", "timezone": "Mars/Olympus", "quiet_days": "x"},
+        data={
+            **fields,
+            "prompt_time": "9am",
+            "timezone": "Mars/Olympus",
+            "quiet_days": "x",
+            "trial_days": "800",
+        },
     )
     assert wrong.status == 400
     answer = await wrong.text()
+    assert "trial days should be between 0 (no trial) and 730" in answer
     assert "prompt time &#39;9am&#39; should look like 09:00" in answer
     assert (
         "unknown time zone" in answer
@@ -415,6 +422,8 @@ async def test_settings_change_with_the_same_checks_as_the_cli(
             "prompt_time": "07:30",
             "timezone": "Europe/London",
             "summary_approval": "on",
+            "trial_days": "7",
+            "promotion_codes": "on",
         },
     )
     assert saved.status == 200 and "Saved." in await saved.text()
@@ -426,6 +435,7 @@ async def test_settings_change_with_the_same_checks_as_the_cli(
         "Europe/London",
         True,
     )
+    assert (group.trial_days, group.promotion_codes) == (7, True)
     assert (group.qa_weekday, group.summary_weekday) == (2, 6)
 
 

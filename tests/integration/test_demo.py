@@ -42,6 +42,8 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         "Your data, your call",
         "The coach's dashboard",
         "A long evening of writing",
+        "A free week",
+        "Three days before the free week ends",
     ]
     assert "I'm set up in Between · November circle" in printed
     assert "• Ban users" in printed
@@ -62,7 +64,7 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
         in printed
     )
     # Maya, Sam, Jon, later Leah, and Noa who pays in Stars
-    assert printed.count("We're really glad you're here") == 5
+    assert printed.count("We're really glad you're here") == 6
     assert "you are number 1" in printed
     assert "I couldn't let you in through that link" in printed
     assert "(Kim is no longer in the group)" in printed
@@ -141,6 +143,9 @@ async def test_the_demo_shows_setup_welcome_and_the_webhooks(tmp_path: Path) -> 
     evening = printed[printed.index("A long evening of writing") :]
     assert "Maya: recent thread" in evening
     assert "it came in 2 messages of at most 4,096" in evening  # one long thread, split
+    trial = printed[printed.index("A free week") :]
+    assert "Your free week ends on Monday 28 December" in trial
+    assert "Dev, your free days in Between · November circle end on Monday 28 December" in trial
     logged = (tmp_path / "demo.log").read_text()
     for words in ("Tight chest", "better off without me", "I said no to the extra shift"):
         assert words in printed and words not in logged  # the log has ids and kinds only

@@ -191,3 +191,14 @@ async def test_mydata_says_how_the_seat_is_paid_in_stars(world: World) -> None:
     [stars] = exported["stars_subscriptions"]
     assert (stars["stars_a_month"], stars["payments"], stars["refunded"]) == (STARS, 1, None)
     assert stars["paid_until"] is not None
+
+
+async def test_cancel_from_a_stars_seat_says_how_to_cancel_in_telegram(world: World) -> None:
+    await pays_in_stars(world, MAYA, "Maya")
+
+    await world.telegram.user_sends(MAYA, text="/cancel")
+    answer = world.last(MAYA)
+    text = answer.text or ""
+    assert "My Stars" in text and "Cancel subscription" in text
+    assert "Cancel plan" not in text  # Stripe's portal has nothing to cancel here
+    assert answer.reply_markup is None  # no "Open billing" button to a portal that isn't theirs
