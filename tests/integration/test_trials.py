@@ -15,7 +15,7 @@ from core import privacy
 from core.groups import Schedule, change_schedule
 from core.localtime import format_local_day
 from core.models import Group, Member, SeatStatus
-from tests.integration.world import GROUP, World
+from tests.integration.world import COACH_ID, GROUP, World
 
 SAM = 4401
 REMINDER = "your free days in"
@@ -275,3 +275,13 @@ async def test_a_trial_cancelled_in_the_portal_gets_no_reminder_and_ends_with_th
     await world.stripe.pass_time()
     await world.settle()
     assert world.told(SAM, "Your membership has ended") == 1
+
+
+async def test_the_coachs_seats_show_a_seat_on_its_free_trial(world: World) -> None:
+    await starts_a_trial(world)
+
+    await world.telegram.user_sends(COACH_ID, text="/seats")
+
+    seats = world.last(COACH_ID).text or ""
+    assert "• Sam: trial, nothing" in seats
+    assert "Brings in nothing yet." in seats
