@@ -81,6 +81,17 @@ RISK_CONCEPTS = {
     "letters": "letters, notes (left for someone)",
     "family": "my kids, my family, everyone (whom letters are left for)",
     "serious": "for real, next time, I believe him (a threat meant)",
+    "courage": "find the guts, the nerve, the courage (to use a means or a plan)",
+    "absent": "if I'm not here tomorrow, if you don't hear from me",
+    "know_why": "you'll know why",
+    "sorry": "I'm sorry, forgive me (said to those left behind)",
+    "no_need": "won't need them any more, they'll look after it better",
+    "unseen": "when everyone is out, when no one is home",
+    "leave_cond": "if I leave him, if I tell anyone (what a threat is tied to)",
+    "on_purpose": "on purpose, deliberately (of an injury)",
+    "body": "my arms, my legs, my wrists, my skin (where self-harm is done)",
+    "which": "I know which, I already know which (a means or a place chosen)",
+    "run_over": "a car hitting me, run over (what a passive wish reaches for)",
     "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
     # taking a finding back
     "thing": "this heat, this traffic: what a complaint is about, when it is not life",
@@ -89,6 +100,10 @@ RISK_CONCEPTS = {
     "third": "someone else as the subject: my friend, he, she, a client",
     "media": "a film, article, book, the news, a class: talk about, not of",
     "accident": "cooking, the gym, an accident: how people hurt themselves by chance",
+    "asked": "asked if, asked me whether: a question someone put (a therapist's screening)",
+    "answer_no": "I said no, hab ich nicht: the question answered no",
+    "errand": "to fix the aerial, for the climbing gym, the week's pill box: an everyday purpose",
+    "send_off": "a colleague retiring, a leaving do: a farewell that is someone else's",
     "idiom": "everyday expressions that only sound like risk (this commute is killing me)",
 }
 # The concepts that are a finding by themselves (an idiom must never hide one of their phrases).

@@ -68,8 +68,17 @@ IN_ORDER: tuple[tuple[str, str, int, Level, str], ...] = (
     ("other", "harm_me", 3, URGENT, "harm-from-others"),
     ("reflexive", "sh_act", 3, URGENT, "self-harm"),
     ("swallow", "pills", 4, URGENT, "overdose"),
+    ("sh_act", "body", 3, URGENT, "self-harm"),
+    ("which", "place", 3, URGENT, "plan"),
+    ("which", "tool", 3, URGENT, "plan"),
+    ("want", "run_over", 6, URGENT, "intent"),
 )
+# The IN_ORDER rules whose two parts someone else can stand between ("told me she's been
+# cutting": "me" then "cutting", but "she" is the one cutting).
+ABOUT_BETWEEN = frozenset({"reflexive", "want", "think", "swallow", "sh_act", "which"})
 # Two sets of concepts that meet within `window` words, in either order.
+# What "if I'm not here tomorrow" is said with when it is a goodbye.
+LEFT_BEHIND = {"sorry", "know_why", "forever", "bye", "loved", "thanks_all"}
 TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = tuple(
     (frozenset(first), frozenset(second), window, level, kind)
     for first, second, window, level, kind in (
@@ -91,12 +100,26 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"tell"}, {"when_gone"}, 14, URGENT, "goodbye"),
         ({"relapse"}, {"sh_context"}, 10, URGENT, "self-harm"),
         ({"fear"}, {"threat", "harm_me"}, 10, URGENT, "harm-from-others"),
+        ({"threat", "harm_me"}, {"leave_cond"}, 10, URGENT, "harm-from-others"),
+        ({"courage"}, {"pills", "tool", "place", "doit", "death", "method"}, 12, URGENT, "plan"),
+        ({"absent"}, LEFT_BEHIND, 14, URGENT, "goodbye"),
+        ({"know_why"}, {"timing", "absent"}, 12, URGENT, "goodbye"),
+        ({"belongings", "giveaway"}, {"no_need"}, 14, URGENT, "goodbye"),
+        ({"doit"}, {"unseen"}, 10, URGENT, "plan"),
+        ({"tell"}, {"sorry"}, 8, URGENT, "goodbye"),
+        ({"trapped", "hopeless"}, {"forever"}, 10, URGENT, "intent"),
+        ({"on_purpose"}, {"sh_act", "sh_context", "selfharm"}, 10, URGENT, "self-harm"),
     )
 )
 # Three of these apart in one message are a farewell.
 FAREWELLS = ("bye", "goodbye_soft", "thanks_all", "loved")
 # What only points at someone, something or a context; never a finding itself.
-MARKS = frozenset({"negation", "self", "third", "other", "media", "accident", "idiom", "thing"})
+MARKS = frozenset(
+    {
+        "negation", "self", "third", "other", "media", "accident", "idiom", "thing", "asked",
+        "answer_no", "errand", "send_off",
+    }
+)  # fmt: skip
 # A negation right before these takes them back ("not suicidal", "never cut myself").
 NEGATABLE = frozenset(ALONE) | frozenset({"want", "think", "harm_me", "point", "amass", "sh_act"})
 # Someone else as their subject takes these back ("my friend is suicidal", "er will sterben").
@@ -104,11 +127,15 @@ SENTENCE_END = re.compile(r"[.!?;\n]")
 ABOUT_SOMEONE = frozenset(
     {
         "suicide", "selfharm_word", "overdose", "want", "think", "hopeless", "trapped",
-        "burden_word", "intent", "not_wake", "method",
+        "burden_word", "intent", "not_wake", "method", "selfharm",
     }
 )  # fmt: skip
 # The bare words that a film, an article or the news makes talk about, not of.
 BARE = frozenset({"suicide", "selfharm_word", "overdose"})
+# What an errand or a sport around the words turns into an everyday thing.
+ERRANDS = frozenset({"place", "edge", "tool", "obtain", "pills", "amass", "body"})
+# A send-off (a colleague retiring, a leaving do) makes these everyday farewells.
+FAREWELL_WORDS = frozenset({"goodbye", "goodbye_soft", "bye", "letters"})
 SUBJECT_REACH = 3  # how many words back a subject still governs what follows
 
 
@@ -289,7 +316,11 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
     for first, then, gap, level, kind in IN_ORDER:
         for a in by_concept.get(first, ()):
             for b in by_concept.get(then, ()):
-                if 0 <= b.start - a.end <= gap and not _negated_between(a.end, b.start, hits):
+                if (
+                    0 <= b.start - a.end <= gap
+                    and not _negated_between(a.end, b.start, hits)
+                    and not (first in ABOUT_BETWEEN and _someone_between(a.end, b.start, hits))
+                ):
                     out.append((_Hit(kind, a.start, b.end), level, kind))
     farewells = sorted(
         (hit for name in FAREWELLS for hit in by_concept.get(name, ())), key=lambda h: h.start
@@ -322,13 +353,19 @@ def _stands(hit: _Hit, hits: Sequence[_Hit], sentences: frozenset[int]) -> bool:
         return False
     if hit.concept in NEGATABLE and _negated(hit, hits):
         return False
-    if hit.concept in ABOUT_SOMEONE and _subject(hit, others, sentences) in (
+    if hit.concept in ABOUT_SOMEONE and _subject(hit, others, sentences, hits) in (
         "third",
         "other",
     ):
         return False
     if hit.concept in BARE and any(o.concept == "media" for o in others):
         return False
+    if hit.concept in BARE | {"intent"} and _asked_and_denied(hit, others, sentences):
+        return False  # "my therapist asked if I had suicidal thoughts, I said no"
+    if hit.concept in ERRANDS and any(o.concept == "errand" for o in others):
+        return False  # "up on the roof to fix the aerial", "a rope for the climbing gym"
+    if hit.concept in FAREWELL_WORDS and any(o.concept == "send_off" for o in others):
+        return False  # "a goodbye card for my colleague who is retiring"
     if hit.concept in ("hopeless", "trapped") and any(
         o.concept == "thing" and o.start == hit.end for o in others
     ):
@@ -338,13 +375,33 @@ def _stands(hit: _Hit, hits: Sequence[_Hit], sentences: frozenset[int]) -> bool:
     return True
 
 
-def _subject(hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int]) -> str | None:
+def _asked_and_denied(hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int]) -> bool:
+    """A question someone asked about the words, answered no, in the same sentence."""
+    asked = any(
+        m.concept == "asked"
+        and m.end <= hit.start
+        and not any(m.end <= start <= hit.start for start in sentences)
+        for m in marks
+    )
+    return asked and any(m.concept == "answer_no" and m.start >= hit.end for m in marks)
+
+
+def _subject(
+    hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int], hits: Sequence[_Hit]
+) -> str | None:
     """Who the words are about: the nearest self, third or other person just before them,
-    in the same sentence."""
+    in the same sentence. A word that begins a longer phrase is no person there: German
+    "die" in "die arme" is an article."""
+    articles = {
+        (h.start, h.end)
+        for h in marks
+        if any(o.start == h.start and o.end > h.end and o.concept not in MARKS for o in hits)
+    }
     before = [
         m
         for m in marks
         if m.concept in ("self", "third", "other")
+        and (m.start, m.end) not in articles
         and m.end <= hit.start
         and hit.start - m.end <= SUBJECT_REACH
         and not any(m.end <= start <= hit.start for start in sentences)
@@ -368,6 +425,10 @@ def _negated(hit: _Hit, hits: Sequence[_Hit]) -> bool:
         ):
             return True
     return False
+
+
+def _someone_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
+    return any(h.concept == "third" and start <= h.start and h.end <= end for h in hits)
 
 
 def _negated_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
