@@ -92,6 +92,9 @@ RISK_CONCEPTS = {
     "body": "my arms, my legs, my wrists, my skin (where self-harm is done)",
     "which": "I know which, I already know which (a means or a place chosen)",
     "run_over": "a car hitting me, run over (what a passive wish reaches for)",
+    "how_many": "how many, how much (of a medication)",
+    "lethal": "it takes, would be needed (to die, said of a quantity)",
+    "instructions": "what to do with my things, left instructions",
     "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
     # taking a finding back
     "thing": "this heat, this traffic: what a complaint is about, when it is not life",

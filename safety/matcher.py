@@ -67,7 +67,7 @@ IN_ORDER: tuple[tuple[str, str, int, Level, str], ...] = (
     ("want", "disappear", 3, CONCERNING, "hopelessness"),
     ("other", "harm_me", 3, URGENT, "harm-from-others"),
     ("reflexive", "sh_act", 3, URGENT, "self-harm"),
-    ("swallow", "pills", 4, URGENT, "overdose"),
+    ("swallow", "pills", 8, URGENT, "overdose"),
     ("sh_act", "body", 3, URGENT, "self-harm"),
     ("which", "place", 3, URGENT, "plan"),
     ("which", "tool", 3, URGENT, "plan"),
@@ -102,7 +102,7 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"fear"}, {"threat", "harm_me"}, 10, URGENT, "harm-from-others"),
         ({"threat", "harm_me"}, {"leave_cond"}, 10, URGENT, "harm-from-others"),
         ({"courage"}, {"pills", "tool", "place", "doit", "death", "method"}, 12, URGENT, "plan"),
-        ({"absent"}, LEFT_BEHIND, 14, URGENT, "goodbye"),
+        ({"absent"}, LEFT_BEHIND, 20, URGENT, "goodbye"),
         ({"know_why"}, {"timing", "absent"}, 12, URGENT, "goodbye"),
         ({"belongings", "giveaway"}, {"no_need"}, 14, URGENT, "goodbye"),
         ({"doit"}, {"unseen"}, 10, URGENT, "plan"),
@@ -111,6 +111,16 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"on_purpose"}, {"sh_act", "sh_context", "selfharm"}, 10, URGENT, "self-harm"),
     )
 )
+# Three sets of concepts that all meet within `window` words.
+ALL_THREE: tuple[tuple[tuple[frozenset[str], ...], int, Level, str], ...] = tuple(
+    (tuple(frozenset(part) for part in parts), window, level, kind)
+    for parts, window, level, kind in (
+        (({"how_many"}, {"pills"}, {"lethal"}), 10, URGENT, "plan"),
+        (({"instructions"}, {"belongings", "letters"}, {"family", "tell"}), 14, URGENT, "goodbye"),
+    )
+)
+# The kinds a person does to themselves: someone else as the subject of the parts takes them back.
+OWN_DEEDS = frozenset({"plan", "overdose", "self-harm", "intent"})
 # Three of these apart in one message are a farewell.
 FAREWELLS = ("bye", "goodbye_soft", "thanks_all", "loved")
 # What only points at someone, something or a context; never a finding itself.
@@ -136,6 +146,8 @@ BARE = frozenset({"suicide", "selfharm_word", "overdose"})
 ERRANDS = frozenset({"place", "edge", "tool", "obtain", "pills", "amass", "body"})
 # A send-off (a colleague retiring, a leaving do) makes these everyday farewells.
 FAREWELL_WORDS = frozenset({"goodbye", "goodbye_soft", "bye", "letters"})
+# The things a "der" or "die" can be the article of.
+NOUNS = frozenset({"place", "tool", "pills", "body", "belongings", "letters"})
 SUBJECT_REACH = 3  # how many words back a subject still governs what follows
 
 
@@ -144,6 +156,7 @@ class _Hit:
     concept: str
     start: int  # index of its first word
     end: int  # one past its last word
+    language: str = ""  # whose lexicon found it (of a rule's finding: its first part's)
 
 
 @dataclass(eq=False)  # nodes are told apart by identity
@@ -161,6 +174,7 @@ def _deletions(word: str) -> set[str]:
 FUZZY_MIN = 6  # shorter words differ by one letter from too many others
 MAX_FILLERS = 2
 MANY = 10  # a count of pills this high is a quantity, not a dose
+MOST = 300  # past this a number is a phone number or a year ("i called 999")
 
 
 class _Language:
@@ -236,13 +250,15 @@ class _Language:
                             # An idiom is said as it is: passing over a word could make one
                             # of "could not wake up" in "I could just not wake up".
                             if not (skipped and concept == "idiom"):
-                                found.append(_Hit(concept, origin[start], origin[position] + 1))
+                                found.append(
+                                    _Hit(concept, origin[start], origin[position] + 1, self.code)
+                                )
                     if node is not self._root and skipped < MAX_FILLERS and word in self.fillers:
                         following.append((node, skipped + 1))
                 position += 1
                 frontier = following
-            if read[start].isdigit() and int(read[start]) >= MANY:
-                found.append(_Hit("amass", origin[start], origin[start] + 1))  # "20 of my pills"
+            if read[start].isdigit() and MANY <= int(read[start]) <= MOST:
+                found.append(_Hit("amass", origin[start], origin[start] + 1, self.code))  # "20 pills"
         return found
 
     def _children(
@@ -321,7 +337,7 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
                     and not _negated_between(a.end, b.start, hits)
                     and not (first in ABOUT_BETWEEN and _someone_between(a.end, b.start, hits))
                 ):
-                    out.append((_Hit(kind, a.start, b.end), level, kind))
+                    out.append((_Hit(kind, a.start, b.end, a.language), level, kind))
     farewells = sorted(
         (hit for name in FAREWELLS for hit in by_concept.get(name, ())), key=lambda h: h.start
     )
@@ -340,8 +356,27 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
             for b in b_hits:
                 start, end = min(a.start, b.start), max(a.end, b.end)
                 if end - start <= window + 1:
-                    out.append((_Hit(kind, start, end), level, kind))
-    return out
+                    out.append((_Hit(kind, start, end, a.language), level, kind))
+    for parts, window, level, kind in ALL_THREE:
+        found = [[hit for name in part for hit in by_concept.get(name, ())] for part in parts]
+        for a in found[0]:
+            for b in found[1]:
+                for c in found[2]:
+                    start = min(a.start, b.start, c.start)
+                    end = max(a.end, b.end, c.end)
+                    if end - start <= window + 1:
+                        out.append((_Hit(kind, start, end, a.language), level, kind))
+    # What the rules made of several parts is someone else's when another person stands as
+    # its subject ("she took a load of pills"); a harm from others is always someone else's.
+    marks = [hit for hit in hits if hit.concept == "third"]
+    return [
+        (hit, level, kind)
+        for hit, level, kind in out
+        if hit.concept in ALONE
+        or kind not in OWN_DEEDS
+        or _subject(hit, [m for m in marks if m.language == hit.language], sentences, hits)
+        != "third"
+    ]
 
 
 def _stands(hit: _Hit, hits: Sequence[_Hit], sentences: frozenset[int]) -> bool:
@@ -390,12 +425,16 @@ def _subject(
     hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int], hits: Sequence[_Hit]
 ) -> str | None:
     """Who the words are about: the nearest self, third or other person just before them,
-    in the same sentence. A word that begins a longer phrase is no person there: German
-    "die" in "die arme" is an article."""
+    in the same sentence. A word that begins a longer phrase, or stands right before a
+    noun, is no person there: German "die" in "die arme", "der" in "auf der brücke"."""
     articles = {
         (h.start, h.end)
         for h in marks
-        if any(o.start == h.start and o.end > h.end and o.concept not in MARKS for o in hits)
+        if any(
+            (o.start == h.start and o.end > h.end and o.concept not in MARKS)
+            or (o.start == h.end and o.concept in NOUNS)
+            for o in hits
+        )
     }
     before = [
         m
