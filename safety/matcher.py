@@ -257,8 +257,8 @@ class _Language:
                         following.append((node, skipped + 1))
                 position += 1
                 frontier = following
-            if read[start].isdigit() and MANY <= int(read[start]) <= MOST:
-                found.append(_Hit("amass", origin[start], origin[start] + 1, self.code))  # "20 pills"
+            if read[start].isdigit() and MANY <= int(read[start]) <= MOST:  # "20 of my pills"
+                found.append(_Hit("amass", origin[start], origin[start] + 1, self.code))
         return found
 
     def _children(
