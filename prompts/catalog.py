@@ -95,6 +95,10 @@ RISK_CONCEPTS = {
     "how_many": "how many, how much (of a medication)",
     "lethal": "it takes, would be needed (to die, said of a quantity)",
     "instructions": "what to do with my things, left instructions",
+    "only_way": "the only way out (what it leads to is a death)",
+    "affairs": "debts paid off, contracts cancelled: affairs being put in order",
+    "affairs_done": "nothing left to sort: affairs said to be in order",
+    "not_for": "and not for shaving: a blade's everyday use denied",
     "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
     # taking a finding back
     "thing": "this heat, this traffic: what a complaint is about, when it is not life",

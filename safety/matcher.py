@@ -99,7 +99,7 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"threat"}, {"serious"}, 6, URGENT, "harm-from-others"),
         ({"tell"}, {"when_gone"}, 14, URGENT, "goodbye"),
         ({"relapse"}, {"sh_context"}, 10, URGENT, "self-harm"),
-        ({"fear"}, {"threat", "harm_me"}, 10, URGENT, "harm-from-others"),
+        ({"fear"}, {"threat", "harm_me"}, 16, URGENT, "harm-from-others"),
         ({"threat", "harm_me"}, {"leave_cond"}, 10, URGENT, "harm-from-others"),
         ({"courage"}, {"pills", "tool", "place", "doit", "death", "method"}, 12, URGENT, "plan"),
         ({"absent"}, LEFT_BEHIND, 20, URGENT, "goodbye"),
@@ -108,7 +108,11 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"doit"}, {"unseen"}, 10, URGENT, "plan"),
         ({"tell"}, {"sorry"}, 8, URGENT, "goodbye"),
         ({"trapped", "hopeless"}, {"forever"}, 10, URGENT, "intent"),
+        ({"only_way"}, {"death", "intent", "method"}, 14, URGENT, "intent"),
+        ({"affairs"}, {"affairs_done"}, 16, URGENT, "goodbye"),
+        ({"tool", "sh_context"}, {"not_for"}, 12, URGENT, "self-harm"),
         ({"on_purpose"}, {"sh_act", "sh_context", "selfharm"}, 10, URGENT, "self-harm"),
+        ({"on_purpose"}, {"swallow", "overdose"}, 10, URGENT, "overdose"),
     )
 )
 # Three sets of concepts that all meet within `window` words.
@@ -467,7 +471,15 @@ def _negated(hit: _Hit, hits: Sequence[_Hit]) -> bool:
 
 
 def _someone_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
-    return any(h.concept == "third" and start <= h.start and h.end <= end for h in hits)
+    """Someone else named between two parts, not as the owner of a thing ("took a handful of
+    my nan's tablets")."""
+    return any(
+        h.concept == "third"
+        and start <= h.start
+        and h.end <= end
+        and not any(o.start == h.end and o.concept in NOUNS for o in hits)
+        for h in hits
+    )
 
 
 def _negated_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
