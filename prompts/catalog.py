@@ -99,6 +99,10 @@ RISK_CONCEPTS = {
     "affairs": "debts paid off, contracts cancelled: affairs being put in order",
     "affairs_done": "nothing left to sort: affairs said to be in order",
     "not_for": "and not for shaving: a blade's everyday use denied",
+    "numb": "drinking until I can't feel anything (before taking something)",
+    "the_night": "tonight's the night: a time said to have come",
+    "pretend": "done pretending",
+    "unnoticed": "without them realising (of a goodbye)",
     "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
     # taking a finding back
     "thing": "this heat, this traffic: what a complaint is about, when it is not life",

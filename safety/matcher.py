@@ -111,6 +111,10 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"only_way"}, {"death", "intent", "method"}, 14, URGENT, "intent"),
         ({"affairs"}, {"affairs_done"}, 16, URGENT, "goodbye"),
         ({"tool", "sh_context"}, {"not_for"}, 12, URGENT, "self-harm"),
+        ({"tool"}, {"body"}, 6, URGENT, "self-harm"),
+        ({"numb"}, {"swallow", "overdose", "doit"}, 14, URGENT, "overdose"),
+        ({"the_night"}, {"hopeless", "trapped", "bye", "sorry", "pretend"}, 16, URGENT, "plan"),
+        ({"bye", "goodbye_soft", "giveaway"}, {"unnoticed"}, 12, URGENT, "goodbye"),
         ({"on_purpose"}, {"sh_act", "sh_context", "selfharm"}, 10, URGENT, "self-harm"),
         ({"on_purpose"}, {"swallow", "overdose"}, 10, URGENT, "overdose"),
     )
