@@ -171,6 +171,7 @@ class _Hit:
 class _Node:
     exact: dict[str, _Node] = field(default_factory=dict)
     prefix: dict[str, _Node] = field(default_factory=dict)  # "tablet*"
+    stems: set[int] = field(default_factory=set)  # the lengths of the keys of `prefix`
     fuzzy: dict[str, _Node] = field(default_factory=dict)  # "suicide~": one typo allowed
     concepts: list[str] = field(default_factory=list)
 
@@ -218,6 +219,7 @@ class _Language:
             pieces = self.spell(token.rstrip("*~"))
             for index, piece in enumerate(pieces):
                 if marker == "*" and index == len(pieces) - 1:
+                    node.stems.add(len(piece))
                     node = node.prefix.setdefault(piece, _Node())
                 elif marker == "~" and index == len(pieces) - 1 and len(piece) >= FUZZY_MIN:
                     child = node.exact.setdefault(piece, _Node())
@@ -280,8 +282,10 @@ class _Language:
             if position not in deletions:
                 deletions[position] = _deletions(word)
             children.extend({node.fuzzy[v] for v in deletions[position] if v in node.fuzzy})
-        if node.prefix:
-            children.extend(nxt for stem, nxt in node.prefix.items() if word.startswith(stem))
+        for length in node.stems:  # a look-up per stem length, not a scan of every stem
+            nxt = node.prefix.get(word[:length]) if len(word) >= length else None
+            if nxt is not None:
+                children.append(nxt)
         return children
 
 
@@ -328,7 +332,8 @@ class RiskMatcher:
 
 def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, Level, str]]:
     """The findings the concept hits make, after what takes them back."""
-    live = [hit for hit in hits if _stands(hit, hits, sentences)]
+    marks = [hit for hit in hits if hit.concept in MARKS]
+    live = [hit for hit in hits if _stands(hit, hits, marks, sentences)]
     by_concept: dict[str, list[_Hit]] = {}
     for hit in live:
         by_concept.setdefault(hit.concept, []).append(hit)
@@ -357,7 +362,10 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
         for b in plans:
             if a.end <= b.start and b.start - a.end <= 12:
                 out.append((_Hit("plan", a.start, b.end), URGENT, "plan"))
+    present = frozenset(by_concept)
     for firsts, seconds, window, level, kind in TOGETHER:
+        if firsts.isdisjoint(present) or seconds.isdisjoint(present):
+            continue
         a_hits = [hit for name in firsts for hit in by_concept.get(name, ())]
         b_hits = [hit for name in seconds for hit in by_concept.get(name, ())]
         for a in a_hits:
@@ -366,6 +374,8 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
                 if end - start <= window + 1:
                     out.append((_Hit(kind, start, end, a.language), level, kind))
     for parts, window, level, kind in ALL_THREE:
+        if any(part.isdisjoint(present) for part in parts):
+            continue
         found = [[hit for name in part for hit in by_concept.get(name, ())] for part in parts]
         for a in found[0]:
             for b in found[1]:
@@ -376,22 +386,23 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
                         out.append((_Hit(kind, start, end, a.language), level, kind))
     # What the rules made of several parts is someone else's when another person stands as
     # its subject ("she took a load of pills"); a harm from others is always someone else's.
-    marks = [hit for hit in hits if hit.concept == "third"]
+    thirds = [hit for hit in marks if hit.concept == "third"]
     return [
         (hit, level, kind)
         for hit, level, kind in out
         if hit.concept in ALONE
         or kind not in OWN_DEEDS
-        or _subject(hit, [m for m in marks if m.language == hit.language], sentences, hits)
+        or _subject(hit, [m for m in thirds if m.language == hit.language], sentences, hits)
         != "third"
     ]
 
 
-def _stands(hit: _Hit, hits: Sequence[_Hit], sentences: frozenset[int]) -> bool:
-    """Whether nothing around the hit takes it back."""
+def _stands(
+    hit: _Hit, hits: Sequence[_Hit], others: Sequence[_Hit], sentences: frozenset[int]
+) -> bool:
+    """Whether nothing around the hit (`others`: the marks among `hits`) takes it back."""
     if hit.concept in MARKS:
         return True
-    others = [other for other in hits if other.concept in MARKS]
     if any(o.concept == "idiom" and o.start < hit.end and hit.start < o.end for o in others):
         return False
     if hit.concept in NEGATABLE and _negated(hit, hits):
