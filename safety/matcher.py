@@ -96,6 +96,7 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"tell"}, {"loved"}, 8, URGENT, "goodbye"),
         ({"plan"}, {"doit"}, 10, URGENT, "plan"),
         ({"letters"}, {"family"}, 5, URGENT, "goodbye"),
+        ({"letters"}, {"when_gone", "absent"}, 10, URGENT, "goodbye"),
         ({"threat"}, {"serious"}, 6, URGENT, "harm-from-others"),
         ({"tell"}, {"when_gone"}, 14, URGENT, "goodbye"),
         ({"relapse"}, {"sh_context"}, 10, URGENT, "self-harm"),
