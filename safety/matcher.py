@@ -67,9 +67,18 @@ IN_ORDER: tuple[tuple[str, str, int, Level, str], ...] = (
     ("want", "disappear", 3, CONCERNING, "hopelessness"),
     ("other", "harm_me", 3, URGENT, "harm-from-others"),
     ("reflexive", "sh_act", 3, URGENT, "self-harm"),
-    ("swallow", "pills", 4, URGENT, "overdose"),
+    ("swallow", "pills", 8, URGENT, "overdose"),
+    ("sh_act", "body", 3, URGENT, "self-harm"),
+    ("which", "place", 3, URGENT, "plan"),
+    ("which", "tool", 3, URGENT, "plan"),
+    ("want", "run_over", 6, URGENT, "intent"),
 )
+# The IN_ORDER rules whose two parts someone else can stand between ("told me she's been
+# cutting": "me" then "cutting", but "she" is the one cutting).
+ABOUT_BETWEEN = frozenset({"reflexive", "want", "think", "swallow", "sh_act", "which"})
 # Two sets of concepts that meet within `window` words, in either order.
+# What "if I'm not here tomorrow" is said with when it is a goodbye.
+LEFT_BEHIND = {"sorry", "know_why", "forever", "bye", "loved", "thanks_all"}
 TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = tuple(
     (frozenset(first), frozenset(second), window, level, kind)
     for first, second, window, level, kind in (
@@ -87,16 +96,49 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"tell"}, {"loved"}, 8, URGENT, "goodbye"),
         ({"plan"}, {"doit"}, 10, URGENT, "plan"),
         ({"letters"}, {"family"}, 5, URGENT, "goodbye"),
+        ({"letters"}, {"when_gone", "absent"}, 10, URGENT, "goodbye"),
         ({"threat"}, {"serious"}, 6, URGENT, "harm-from-others"),
         ({"tell"}, {"when_gone"}, 14, URGENT, "goodbye"),
         ({"relapse"}, {"sh_context"}, 10, URGENT, "self-harm"),
-        ({"fear"}, {"threat", "harm_me"}, 10, URGENT, "harm-from-others"),
+        ({"fear"}, {"threat", "harm_me"}, 16, URGENT, "harm-from-others"),
+        ({"threat", "harm_me"}, {"leave_cond"}, 10, URGENT, "harm-from-others"),
+        ({"courage"}, {"pills", "tool", "place", "doit", "death", "method"}, 12, URGENT, "plan"),
+        ({"absent"}, LEFT_BEHIND, 20, URGENT, "goodbye"),
+        ({"know_why"}, {"timing", "absent"}, 12, URGENT, "goodbye"),
+        ({"belongings", "giveaway"}, {"no_need"}, 14, URGENT, "goodbye"),
+        ({"doit"}, {"unseen"}, 10, URGENT, "plan"),
+        ({"tell"}, {"sorry"}, 8, URGENT, "goodbye"),
+        ({"trapped", "hopeless"}, {"forever"}, 10, URGENT, "intent"),
+        ({"only_way"}, {"death", "intent", "method"}, 14, URGENT, "intent"),
+        ({"affairs"}, {"affairs_done"}, 16, URGENT, "goodbye"),
+        ({"tool", "sh_context"}, {"not_for"}, 12, URGENT, "self-harm"),
+        ({"tool"}, {"body"}, 6, URGENT, "self-harm"),
+        ({"numb"}, {"swallow", "overdose", "doit"}, 14, URGENT, "overdose"),
+        ({"the_night"}, {"hopeless", "trapped", "bye", "sorry", "pretend"}, 16, URGENT, "plan"),
+        ({"bye", "goodbye_soft", "giveaway"}, {"unnoticed"}, 12, URGENT, "goodbye"),
+        ({"on_purpose"}, {"sh_act", "sh_context", "selfharm"}, 10, URGENT, "self-harm"),
+        ({"on_purpose"}, {"swallow", "overdose"}, 10, URGENT, "overdose"),
     )
 )
+# Three sets of concepts that all meet within `window` words.
+ALL_THREE: tuple[tuple[tuple[frozenset[str], ...], int, Level, str], ...] = tuple(
+    (tuple(frozenset(part) for part in parts), window, level, kind)
+    for parts, window, level, kind in (
+        (({"how_many"}, {"pills"}, {"lethal"}), 10, URGENT, "plan"),
+        (({"instructions"}, {"belongings", "letters"}, {"family", "tell"}), 14, URGENT, "goodbye"),
+    )
+)
+# The kinds a person does to themselves: someone else as the subject of the parts takes them back.
+OWN_DEEDS = frozenset({"plan", "overdose", "self-harm", "intent"})
 # Three of these apart in one message are a farewell.
 FAREWELLS = ("bye", "goodbye_soft", "thanks_all", "loved")
 # What only points at someone, something or a context; never a finding itself.
-MARKS = frozenset({"negation", "self", "third", "other", "media", "accident", "idiom", "thing"})
+MARKS = frozenset(
+    {
+        "negation", "self", "third", "other", "media", "accident", "idiom", "thing", "asked",
+        "answer_no", "errand", "send_off",
+    }
+)  # fmt: skip
 # A negation right before these takes them back ("not suicidal", "never cut myself").
 NEGATABLE = frozenset(ALONE) | frozenset({"want", "think", "harm_me", "point", "amass", "sh_act"})
 # Someone else as their subject takes these back ("my friend is suicidal", "er will sterben").
@@ -104,11 +146,17 @@ SENTENCE_END = re.compile(r"[.!?;\n]")
 ABOUT_SOMEONE = frozenset(
     {
         "suicide", "selfharm_word", "overdose", "want", "think", "hopeless", "trapped",
-        "burden_word", "intent", "not_wake", "method",
+        "burden_word", "intent", "not_wake", "method", "selfharm",
     }
 )  # fmt: skip
 # The bare words that a film, an article or the news makes talk about, not of.
 BARE = frozenset({"suicide", "selfharm_word", "overdose"})
+# What an errand or a sport around the words turns into an everyday thing.
+ERRANDS = frozenset({"place", "edge", "tool", "obtain", "pills", "amass", "body"})
+# A send-off (a colleague retiring, a leaving do) makes these everyday farewells.
+FAREWELL_WORDS = frozenset({"goodbye", "goodbye_soft", "bye", "letters"})
+# The things a "der" or "die" can be the article of.
+NOUNS = frozenset({"place", "tool", "pills", "body", "belongings", "letters"})
 SUBJECT_REACH = 3  # how many words back a subject still governs what follows
 
 
@@ -117,12 +165,14 @@ class _Hit:
     concept: str
     start: int  # index of its first word
     end: int  # one past its last word
+    language: str = ""  # whose lexicon found it (of a rule's finding: its first part's)
 
 
 @dataclass(eq=False)  # nodes are told apart by identity
 class _Node:
     exact: dict[str, _Node] = field(default_factory=dict)
     prefix: dict[str, _Node] = field(default_factory=dict)  # "tablet*"
+    stems: set[int] = field(default_factory=set)  # the lengths of the keys of `prefix`
     fuzzy: dict[str, _Node] = field(default_factory=dict)  # "suicide~": one typo allowed
     concepts: list[str] = field(default_factory=list)
 
@@ -134,6 +184,7 @@ def _deletions(word: str) -> set[str]:
 FUZZY_MIN = 6  # shorter words differ by one letter from too many others
 MAX_FILLERS = 2
 MANY = 10  # a count of pills this high is a quantity, not a dose
+MOST = 300  # past this a number is a phone number or a year ("i called 999")
 
 
 class _Language:
@@ -169,6 +220,7 @@ class _Language:
             pieces = self.spell(token.rstrip("*~"))
             for index, piece in enumerate(pieces):
                 if marker == "*" and index == len(pieces) - 1:
+                    node.stems.add(len(piece))
                     node = node.prefix.setdefault(piece, _Node())
                 elif marker == "~" and index == len(pieces) - 1 and len(piece) >= FUZZY_MIN:
                     child = node.exact.setdefault(piece, _Node())
@@ -209,13 +261,15 @@ class _Language:
                             # An idiom is said as it is: passing over a word could make one
                             # of "could not wake up" in "I could just not wake up".
                             if not (skipped and concept == "idiom"):
-                                found.append(_Hit(concept, origin[start], origin[position] + 1))
+                                found.append(
+                                    _Hit(concept, origin[start], origin[position] + 1, self.code)
+                                )
                     if node is not self._root and skipped < MAX_FILLERS and word in self.fillers:
                         following.append((node, skipped + 1))
                 position += 1
                 frontier = following
-            if read[start].isdigit() and int(read[start]) >= MANY:
-                found.append(_Hit("amass", origin[start], origin[start] + 1))  # "20 of my pills"
+            if read[start].isdigit() and MANY <= int(read[start]) <= MOST:  # "20 of my pills"
+                found.append(_Hit("amass", origin[start], origin[start] + 1, self.code))
         return found
 
     def _children(
@@ -229,8 +283,10 @@ class _Language:
             if position not in deletions:
                 deletions[position] = _deletions(word)
             children.extend({node.fuzzy[v] for v in deletions[position] if v in node.fuzzy})
-        if node.prefix:
-            children.extend(nxt for stem, nxt in node.prefix.items() if word.startswith(stem))
+        for length in node.stems:  # a look-up per stem length, not a scan of every stem
+            nxt = node.prefix.get(word[:length]) if len(word) >= length else None
+            if nxt is not None:
+                children.append(nxt)
         return children
 
 
@@ -277,7 +333,8 @@ class RiskMatcher:
 
 def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, Level, str]]:
     """The findings the concept hits make, after what takes them back."""
-    live = [hit for hit in hits if _stands(hit, hits, sentences)]
+    marks = [hit for hit in hits if hit.concept in MARKS]
+    live = [hit for hit in hits if _stands(hit, hits, marks, sentences)]
     by_concept: dict[str, list[_Hit]] = {}
     for hit in live:
         by_concept.setdefault(hit.concept, []).append(hit)
@@ -289,8 +346,12 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
     for first, then, gap, level, kind in IN_ORDER:
         for a in by_concept.get(first, ()):
             for b in by_concept.get(then, ()):
-                if 0 <= b.start - a.end <= gap and not _negated_between(a.end, b.start, hits):
-                    out.append((_Hit(kind, a.start, b.end), level, kind))
+                if (
+                    0 <= b.start - a.end <= gap
+                    and not _negated_between(a.end, b.start, hits)
+                    and not (first in ABOUT_BETWEEN and _someone_between(a.end, b.start, hits))
+                ):
+                    out.append((_Hit(kind, a.start, b.end, a.language), level, kind))
     farewells = sorted(
         (hit for name in FAREWELLS for hit in by_concept.get(name, ())), key=lambda h: h.start
     )
@@ -302,33 +363,64 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
         for b in plans:
             if a.end <= b.start and b.start - a.end <= 12:
                 out.append((_Hit("plan", a.start, b.end), URGENT, "plan"))
+    present = frozenset(by_concept)
     for firsts, seconds, window, level, kind in TOGETHER:
+        if firsts.isdisjoint(present) or seconds.isdisjoint(present):
+            continue
         a_hits = [hit for name in firsts for hit in by_concept.get(name, ())]
         b_hits = [hit for name in seconds for hit in by_concept.get(name, ())]
         for a in a_hits:
             for b in b_hits:
                 start, end = min(a.start, b.start), max(a.end, b.end)
                 if end - start <= window + 1:
-                    out.append((_Hit(kind, start, end), level, kind))
-    return out
+                    out.append((_Hit(kind, start, end, a.language), level, kind))
+    for parts, window, level, kind in ALL_THREE:
+        if any(part.isdisjoint(present) for part in parts):
+            continue
+        found = [[hit for name in part for hit in by_concept.get(name, ())] for part in parts]
+        for a in found[0]:
+            for b in found[1]:
+                for c in found[2]:
+                    start = min(a.start, b.start, c.start)
+                    end = max(a.end, b.end, c.end)
+                    if end - start <= window + 1:
+                        out.append((_Hit(kind, start, end, a.language), level, kind))
+    # What the rules made of several parts is someone else's when another person stands as
+    # its subject ("she took a load of pills"); a harm from others is always someone else's.
+    thirds = [hit for hit in marks if hit.concept == "third"]
+    return [
+        (hit, level, kind)
+        for hit, level, kind in out
+        if hit.concept in ALONE
+        or kind not in OWN_DEEDS
+        or _subject(hit, [m for m in thirds if m.language == hit.language], sentences, hits)
+        != "third"
+    ]
 
 
-def _stands(hit: _Hit, hits: Sequence[_Hit], sentences: frozenset[int]) -> bool:
-    """Whether nothing around the hit takes it back."""
+def _stands(
+    hit: _Hit, hits: Sequence[_Hit], others: Sequence[_Hit], sentences: frozenset[int]
+) -> bool:
+    """Whether nothing around the hit (`others`: the marks among `hits`) takes it back."""
     if hit.concept in MARKS:
         return True
-    others = [other for other in hits if other.concept in MARKS]
     if any(o.concept == "idiom" and o.start < hit.end and hit.start < o.end for o in others):
         return False
     if hit.concept in NEGATABLE and _negated(hit, hits):
         return False
-    if hit.concept in ABOUT_SOMEONE and _subject(hit, others, sentences) in (
+    if hit.concept in ABOUT_SOMEONE and _subject(hit, others, sentences, hits) in (
         "third",
         "other",
     ):
         return False
     if hit.concept in BARE and any(o.concept == "media" for o in others):
         return False
+    if hit.concept in BARE | {"intent"} and _asked_and_denied(hit, others, sentences):
+        return False  # "my therapist asked if I had suicidal thoughts, I said no"
+    if hit.concept in ERRANDS and any(o.concept == "errand" for o in others):
+        return False  # "up on the roof to fix the aerial", "a rope for the climbing gym"
+    if hit.concept in FAREWELL_WORDS and any(o.concept == "send_off" for o in others):
+        return False  # "a goodbye card for my colleague who is retiring"
     if hit.concept in ("hopeless", "trapped") and any(
         o.concept == "thing" and o.start == hit.end for o in others
     ):
@@ -338,13 +430,37 @@ def _stands(hit: _Hit, hits: Sequence[_Hit], sentences: frozenset[int]) -> bool:
     return True
 
 
-def _subject(hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int]) -> str | None:
+def _asked_and_denied(hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int]) -> bool:
+    """A question someone asked about the words, answered no, in the same sentence."""
+    asked = any(
+        m.concept == "asked"
+        and m.end <= hit.start
+        and not any(m.end <= start <= hit.start for start in sentences)
+        for m in marks
+    )
+    return asked and any(m.concept == "answer_no" and m.start >= hit.end for m in marks)
+
+
+def _subject(
+    hit: _Hit, marks: Sequence[_Hit], sentences: frozenset[int], hits: Sequence[_Hit]
+) -> str | None:
     """Who the words are about: the nearest self, third or other person just before them,
-    in the same sentence."""
+    in the same sentence. A word that begins a longer phrase, or stands right before a
+    noun, is no person there: German "die" in "die arme", "der" in "auf der brücke"."""
+    articles = {
+        (h.start, h.end)
+        for h in marks
+        if any(
+            (o.start == h.start and o.end > h.end and o.concept not in MARKS)
+            or (o.start == h.end and o.concept in NOUNS)
+            for o in hits
+        )
+    }
     before = [
         m
         for m in marks
         if m.concept in ("self", "third", "other")
+        and (m.start, m.end) not in articles
         and m.end <= hit.start
         and hit.start - m.end <= SUBJECT_REACH
         and not any(m.end <= start <= hit.start for start in sentences)
@@ -368,6 +484,18 @@ def _negated(hit: _Hit, hits: Sequence[_Hit]) -> bool:
         ):
             return True
     return False
+
+
+def _someone_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
+    """Someone else named between two parts, not as the owner of a thing ("took a handful of
+    my nan's tablets")."""
+    return any(
+        h.concept == "third"
+        and start <= h.start
+        and h.end <= end
+        and not any(o.start == h.end and o.concept in NOUNS for o in hits)
+        for h in hits
+    )
 
 
 def _negated_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:

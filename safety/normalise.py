@@ -17,6 +17,8 @@ from dataclasses import dataclass
 _APOSTROPHES = frozenset("'’‘ʼ`´")
 # The tails that English joins to a word; any other apostrophe separates two words.
 _JOINED_TAILS = frozenset({"t", "s", "m", "re", "ve", "ll", "d"})
+# Letters that no decomposition takes apart: "sœur" is "soeur".
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"}
 _LEET = str.maketrans("0134578@$!", "oieastbasi")
 _LEET_CHARS = frozenset("0134578@$!")
 # Numbers that people type for words; read before leetspeak so "b4" is not "ba".
@@ -62,7 +64,7 @@ def fold(text: str) -> tuple[str, list[int]]:
             chars.append("'")
             origin.append(index)
             continue
-        for part in unicodedata.normalize("NFKD", char.casefold()):
+        for part in unicodedata.normalize("NFKD", _LIGATURES.get(char, char).casefold()):
             if not unicodedata.combining(part):
                 chars.append(part)
                 origin.append(index)
