@@ -312,8 +312,9 @@ async def test_two_webs_and_two_workers_do_everything_once(
             "the broadcast",
             processes,
         )
-        heartbeats = await read_heartbeats(redis)
-        assert len(heartbeats) == 2, heartbeats
+        await eventually(
+            lambda: _healthy_workers(redis, 2), "both workers' heartbeats healthy", processes
+        )
         # Every clock-driven job looks once a minute; a minute and more on, each has looked.
         await eventually(
             lambda: _told(telegram, COACH_ID, "still waiting") >= 1, "the reminder", processes
@@ -354,6 +355,11 @@ async def test_two_webs_and_two_workers_do_everything_once(
     assert telegram.rate_limited == limited_before
     assert busiest <= 30
     assert all(most_in_a_second(times) <= 1 for times in by_chat.values()), by_chat
+
+
+async def _healthy_workers(redis: Redis, count: int) -> bool:
+    heartbeats = await read_heartbeats(redis)
+    return len(heartbeats) == count and all(beat["healthy"] for beat in heartbeats.values())
 
 
 def _sent_to(telegram: TelegramSandbox, chat_id: int) -> list[str]:
