@@ -11,6 +11,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from redis.exceptions import RedisError
 
 from app.lease import OUTBOX_LEASE, Lease
 from app.runtime import Runtime
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 # 30 s docker-compose.yml gives the worker to stop. A job cut short is applied again later
 # (billing.events gives its claim back).
 STOP_GRACE_SECONDS = 20.0
+# How long arq's close() may talk to Redis before the worker closes without it.
+CLOSE_SECONDS = 5.0
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -62,8 +65,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     ctx.pop("outbox", None)
-    if ctx.get("owns_runtime", True) and "services" in ctx:
-        await ctx["services"].close()
+    runtime: Runtime | None = ctx.get("services")
+    if ctx.get("owns_runtime", True) and runtime is not None and not runtime.closed:
+        await runtime.close()
 
 
 class WorkerSettings:
@@ -139,4 +143,14 @@ async def stop_gracefully(worker: Worker, *, grace: float = STOP_GRACE_SECONDS) 
     for job_id, task in list(worker.tasks.items()):
         if task.done():
             del worker.tasks[job_id]
-    await worker.close()
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await worker.close()
+        return
+    except (RedisError, OSError, TimeoutError) as error:
+        # close() deletes arq's health key first: with Redis gone it stops there, before our
+        # shutdown and before its own pool is closed. Do both without Redis.
+        log.warning("worker stopping without Redis (%s)", type(error).__name__)
+    await shutdown(worker.ctx)
+    with contextlib.suppress(RedisError, OSError):
+        await worker.pool.aclose()
