@@ -152,6 +152,10 @@ class Membership:
                 session, member=member, group=chosen, now=now, until=until
             )
             if held is not None:
+                # The hold is kept before Stripe is asked, so the group's seats are not locked
+                # while it answers; a Checkout that then fails is made by the next /join,
+                # which finds the hold.
+                await session.commit()
                 return await self._checkout(session, held, member, chosen, now)
         entry, position = await seats.join_waitlist(session, member=member, group=chosen, now=now)
         await self.tell_coaches(

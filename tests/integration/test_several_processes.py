@@ -54,8 +54,9 @@ def clock() -> SimulatedClock:
 
 @pytest.fixture
 async def telegram(clock: SimulatedClock) -> AsyncIterator[TelegramSandbox]:
-    """The sandbox Bot API with Telegram's own flood limits (the processes keep them)."""
-    sandbox = TelegramSandbox(rate_scale=1, now=clock.now)
+    """The sandbox Bot API with Telegram's own flood limits (the processes keep them), and
+    its 40 webhook connections: both web processes get updates at once."""
+    sandbox = TelegramSandbox(rate_scale=1, now=clock.now, webhook_connections=40)
     await sandbox.start()
     sandbox.add_user(COACH_ID, "Coach", username="coach")
     yield sandbox
