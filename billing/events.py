@@ -24,12 +24,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billing.lifecycle import SubscriptionState
 from billing.membership import Membership
 from core.db import SessionFactory, insert_if_new
 from core.models import EventStatus, ExternalEvent, Member
@@ -62,7 +63,21 @@ RETRY_DELAYS = (
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 
-StripeHandler = Callable[[Membership, AsyncSession, dict[str, Any], datetime], Awaitable[None]]
+
+class StripeHandler(Protocol):
+    """Applies one event, given Stripe's current state of its subscription (asked before)."""
+
+    def __call__(
+        self,
+        membership: Membership,
+        session: AsyncSession,
+        event: dict[str, Any],
+        now: datetime,
+        /,
+        *,
+        subscription: SubscriptionState | None = None,
+    ) -> Awaitable[None]: ...
+
 
 # Event type → what it changes. Any other type is recorded and marked ignored.
 STRIPE_HANDLERS: dict[str, StripeHandler] = {
@@ -221,10 +236,12 @@ async def _apply(
     event = await find_stripe_event(session, event_id)
     assert event is not None and event.payload is not None
     event_type, payload = event.type, event.payload
+    await session.commit()  # no transaction stays open while Stripe is asked
     handler = handlers.get(event_type)
     try:
         if handler is not None:
-            await handler(membership, session, payload, now)
+            known = await membership.ask_stripe_about(payload)
+            await handler(membership, session, payload, now, subscription=known)
     except Exception as error:
         await session.rollback()
         delay = retry_delay(attempt)

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from core.clock import SimulatedClock
@@ -59,3 +60,44 @@ async def test_a_slow_stripe_holds_no_seat_lock_while_two_people_join(world: Wor
     for answer in answers:
         assert not isinstance(answer, BaseException), answer
         assert "held for you" in (answer.text or "")
+
+
+async def test_a_payment_waiting_on_stripe_holds_no_transaction(world: World) -> None:
+    """The worker asks Stripe for the subscription's state before it opens the transaction
+    that applies the payment: while Stripe is slow, no connection sits in a transaction (on
+    SQLite, the write lock is free: another person's /join goes on)."""
+    world.person(ANA, "Ana")
+    assert "held for you" in ((await world.ask_to_join(ANA)).text or "")
+    seat = await world.seat(ANA)
+    assert seat is not None and seat.checkout_session_id is not None
+    world.stripe.stall("GET", r"/v1/subscriptions/.+")
+    await world.stripe.complete_checkout(seat.checkout_session_id)
+    applying = asyncio.create_task(world.settle())
+    try:
+        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
+        if world.settings.database_url.startswith("postgresql"):
+            await asyncio.sleep(2)  # Stripe is still slow: what waits on it waits on
+            assert await idle_in_transaction(world) == 0
+        else:
+            world.person(BEN, "Ben")
+            answer = await asyncio.wait_for(harness.ask_to_join(world.telegram, BEN), 15)
+            assert "held for you" in (answer.text or "")
+    finally:
+        world.stripe.release_stalls()
+        await applying
+    assert world.told(ANA, "Welcome to Between circle") == 1
+
+
+async def idle_in_transaction(world: World) -> int:
+    """Connections that have sat in an open transaction for over a second (the outbox's own
+    come and go in milliseconds)."""
+    async with world.sessions() as session:
+        connection = await session.connection()
+        found = await connection.execute(
+            text(
+                "select count(*) from pg_stat_activity where datname = current_database()"
+                " and state like 'idle in transaction%'"
+                " and state_change < now() - interval '1 second'"
+            )
+        )
+        return int(found.scalar_one())
