@@ -56,6 +56,7 @@ class Runtime:
     stripe: StripeGateway
     membership: Membership
     zoom: ZoomGateway | None
+    closed: bool = False
 
     @classmethod
     async def open(
@@ -130,6 +131,7 @@ class Runtime:
         await self.bot.session.close()
         await self.redis.aclose()
         await self.engine.dispose()
+        self.closed = True
 
 
 def zoom_gateway(settings: Settings) -> ZoomGateway | None:

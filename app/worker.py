@@ -11,7 +11,9 @@ from typing import Any
 
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from redis.exceptions import RedisError
 
+from app.lease import OUTBOX_LEASE, Lease
 from app.runtime import Runtime
 from app.supervise import Supervisor, beat, worker_name
 from core.clock import Clock
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 # 30 s docker-compose.yml gives the worker to stop. A job cut short is applied again later
 # (billing.events gives its claim back).
 STOP_GRACE_SECONDS = 20.0
+# How long arq's close() may talk to Redis before the worker closes without it.
+CLOSE_SECONDS = 5.0
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -43,7 +47,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     sender = OutboxSender(runtime.sessions, runtime.telegram, runtime.clock)
     ctx["outbox"] = sender
     supervisor: Supervisor = ctx.setdefault("supervisor", Supervisor())
-    ctx["outbox_task"] = supervisor.start("outbox", sender.run)
+    # With several workers, one sends at a time: Telegram's limits are the bot's.
+    lease = Lease(runtime.redis, OUTBOX_LEASE, holder=worker_name())
+    ctx["outbox_lease"] = lease
+    ctx["outbox_task"] = supervisor.start("outbox", lambda: lease.run(sender.run))
     ctx["heartbeat_task"] = asyncio.create_task(
         beat(runtime.redis, supervisor, name=worker_name()), name="heartbeat"
     )
@@ -58,8 +65,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     ctx.pop("outbox", None)
-    if ctx.get("owns_runtime", True) and "services" in ctx:
-        await ctx["services"].close()
+    runtime: Runtime | None = ctx.get("services")
+    if ctx.get("owns_runtime", True) and runtime is not None and not runtime.closed:
+        await runtime.close()
 
 
 class WorkerSettings:
@@ -135,4 +143,14 @@ async def stop_gracefully(worker: Worker, *, grace: float = STOP_GRACE_SECONDS) 
     for job_id, task in list(worker.tasks.items()):
         if task.done():
             del worker.tasks[job_id]
-    await worker.close()
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await worker.close()
+        return
+    except (RedisError, OSError, TimeoutError) as error:
+        # close() deletes arq's health key first: with Redis gone it stops there, before our
+        # shutdown and before its own pool is closed. Do both without Redis.
+        log.warning("worker stopping without Redis (%s)", type(error).__name__)
+    await shutdown(worker.ctx)
+    with contextlib.suppress(RedisError, OSError):
+        await worker.pool.aclose()

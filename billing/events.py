@@ -5,8 +5,9 @@ to failed and tried again later. Nothing may strand it on the way:
 
 - a job cut short (arq cancels running jobs on `Worker.close()` and on its job timeout, and
   CancelledError is no Exception) gives its claim back at once;
-- a worker killed outright leaves its claim, which the sweep takes back after `CLAIM_LEASE`,
-  longer than any job may run;
+- a worker killed outright leaves its claim: a worker applying an event renews its claim
+  every `RENEW_EVERY` while it works, so a claim not renewed for `CLAIM_LEASE` belonged to a
+  worker that died, and the sweep takes it back (seconds, not minutes, after a kill -9);
 - a failure is tried again after a delay that grows from a minute to a day, beyond the three
   days Stripe itself keeps resending a webhook; after the last try the coach is told, with what
   to do.
@@ -18,15 +19,18 @@ claim meanwhile (its lease ran out) throws its work away, so an event is applied
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billing.lifecycle import SubscriptionState
 from billing.membership import Membership
 from core.db import SessionFactory, insert_if_new
 from core.models import EventStatus, ExternalEvent, Member
@@ -36,10 +40,14 @@ from prompts.render import Templates
 log = logging.getLogger(__name__)
 
 STRIPE = "stripe"
-# A stored event not processed after this long missed its job (Redis was down): enqueue again.
-RETRY_AFTER = timedelta(minutes=1)
-# How long one attempt may hold its claim: well beyond the job's own timeout (scheduling.jobs).
-CLAIM_LEASE = timedelta(minutes=5)
+# A stored event not taken up after this long missed its job (Redis was down, or a worker
+# killed after arq gave it the job, which arq keeps for minutes): enqueue again. A second job
+# is harmless: the claim lets one apply it.
+RETRY_AFTER = timedelta(seconds=20)
+# A claim is renewed this often while its event is applied, and taken back when it has not
+# been renewed for CLAIM_LEASE: its worker is gone (a renewal can wait on a busy database).
+RENEW_EVERY = timedelta(seconds=3)
+CLAIM_LEASE = timedelta(seconds=15)
 # The wait after each failed attempt, counted from that attempt: about four days in all, more
 # than the three days Stripe resends a webhook it could not deliver.
 RETRY_DELAYS = (
@@ -55,7 +63,21 @@ RETRY_DELAYS = (
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 
-StripeHandler = Callable[[Membership, AsyncSession, dict[str, Any], datetime], Awaitable[None]]
+
+class StripeHandler(Protocol):
+    """Applies one event, given Stripe's current state of its subscription (asked before)."""
+
+    def __call__(
+        self,
+        membership: Membership,
+        session: AsyncSession,
+        event: dict[str, Any],
+        now: datetime,
+        /,
+        *,
+        subscription: SubscriptionState | None = None,
+    ) -> Awaitable[None]: ...
+
 
 # Event type → what it changes. Any other type is recorded and marked ignored.
 STRIPE_HANDLERS: dict[str, StripeHandler] = {
@@ -153,34 +175,74 @@ async def process_stripe_event(
     """Apply one stored event with its handler, exactly once; return its final status (None
     when another worker has it, or had it)."""
     async with sessions() as session:
+        attempt: int | None = None
         try:
-            return await _apply(session, membership, event_id, now, handlers, on_give_up)
+            attempt = await _claim(session, event_id, now)
+            if attempt is None:
+                return None
+            async with _renewing(sessions, event_id, attempt, now):
+                return await _apply(
+                    session, membership, event_id, attempt, now, handlers, on_give_up
+                )
         except BaseException as stopped:
             if not isinstance(stopped, Exception):
-                # Cancelled (a stop, a timeout) before the end: nothing was applied, and a
-                # claim made at `now` may be ours: give it back for the next worker.
-                await asyncio.shield(_give_back(session, event_id, now))
+                # Cancelled (a stop, a timeout) before the end: nothing was applied, and the
+                # claim may be ours: give it back for the next worker.
+                await asyncio.shield(_give_back(session, event_id, attempt, now))
             raise
+
+
+@contextlib.asynccontextmanager
+async def _renewing(
+    sessions: SessionFactory, event_id: str, attempt: int, claimed_at: datetime
+) -> AsyncIterator[None]:
+    """Keep our claim fresh while the event is applied (on a connection of its own)."""
+    started = time.monotonic()
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY.total_seconds())
+            fresh = claimed_at + timedelta(seconds=time.monotonic() - started)
+            try:
+                async with sessions() as session:
+                    await session.exec(
+                        update(ExternalEvent)
+                        .where(col(ExternalEvent.source) == STRIPE)
+                        .where(col(ExternalEvent.event_id) == event_id)
+                        .where(col(ExternalEvent.status) == EventStatus.PROCESSING)
+                        .where(col(ExternalEvent.attempts) == attempt)
+                        .values(claimed_at=fresh)
+                    )
+                    await session.commit()
+            except Exception as error:  # the next renewal may get through
+                log.warning("stripe event %s: claim not renewed (%s)", event_id, error)
+
+    renewal = asyncio.create_task(renew(), name=f"renew {event_id}")
+    try:
+        yield
+    finally:
+        renewal.cancel()
+        await asyncio.gather(renewal, return_exceptions=True)
 
 
 async def _apply(
     session: AsyncSession,
     membership: Membership,
     event_id: str,
+    attempt: int,
     now: datetime,
     handlers: dict[str, StripeHandler],
     on_give_up: GiveUp | None,
 ) -> EventStatus | None:
-    attempt = await _claim(session, event_id, now)
-    if attempt is None:
-        return None
     event = await find_stripe_event(session, event_id)
     assert event is not None and event.payload is not None
     event_type, payload = event.type, event.payload
+    await session.commit()  # no transaction stays open while Stripe is asked
     handler = handlers.get(event_type)
     try:
         if handler is not None:
-            await handler(membership, session, payload, now)
+            known = await membership.ask_stripe_about(payload)
+            await handler(membership, session, payload, now, subscription=known)
     except Exception as error:
         await session.rollback()
         delay = retry_delay(attempt)
@@ -226,11 +288,14 @@ async def events_to_retry(session: AsyncSession, now: datetime) -> list[tuple[st
         .where(col(ExternalEvent.source) == STRIPE)
         .where(
             or_(
+                # Never taken up (its job was lost), or given back and due again now.
                 and_(
                     col(ExternalEvent.status) == EventStatus.RECEIVED,
-                    col(ExternalEvent.received_at) <= now - RETRY_AFTER,
                     or_(
-                        col(ExternalEvent.next_attempt_at).is_(None),
+                        and_(
+                            col(ExternalEvent.next_attempt_at).is_(None),
+                            col(ExternalEvent.received_at) <= now - RETRY_AFTER,
+                        ),
                         col(ExternalEvent.next_attempt_at) <= now,
                     ),
                 ),
@@ -252,7 +317,7 @@ async def reclaim_stale_claims(session: AsyncSession, now: datetime) -> int:
         .where(col(ExternalEvent.source) == STRIPE)
         .where(col(ExternalEvent.status) == EventStatus.PROCESSING)
         .where(col(ExternalEvent.claimed_at) < now - CLAIM_LEASE)
-        .values(status=EventStatus.RECEIVED, next_attempt_at=None, claimed_at=None)
+        .values(status=EventStatus.RECEIVED, next_attempt_at=now, claimed_at=None)
     )
     await session.commit()
     reclaimed = int(result.rowcount)
@@ -348,8 +413,16 @@ async def _finish(
     return bool(result.rowcount)
 
 
-async def _give_back(session: AsyncSession, event_id: str, claimed_at: datetime) -> None:
-    # Our claim is the one made at our `now` (a later claim, after our lease, has its own).
+async def _give_back(
+    session: AsyncSession, event_id: str, attempt: int | None, claimed_at: datetime
+) -> None:
+    # Our claim is our attempt's (a later claim, after our lease, has its own number); cut
+    # short while claiming, it is the one made at our `now`.
+    ours = (
+        col(ExternalEvent.attempts) == attempt
+        if attempt is not None
+        else col(ExternalEvent.claimed_at) == claimed_at
+    )
     try:
         await session.rollback()
         await session.exec(
@@ -357,8 +430,8 @@ async def _give_back(session: AsyncSession, event_id: str, claimed_at: datetime)
             .where(col(ExternalEvent.source) == STRIPE)
             .where(col(ExternalEvent.event_id) == event_id)
             .where(col(ExternalEvent.status) == EventStatus.PROCESSING)
-            .where(col(ExternalEvent.claimed_at) == claimed_at)
-            .values(status=EventStatus.RECEIVED, claimed_at=None, next_attempt_at=None)
+            .where(ours)
+            .values(status=EventStatus.RECEIVED, claimed_at=None, next_attempt_at=claimed_at)
         )
         await session.commit()
         log.info("stripe event %s interrupted; given back to be applied again", event_id)

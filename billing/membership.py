@@ -184,6 +184,10 @@ class Membership:
                 session, member=member, group=chosen, now=now, until=until
             )
             if held is not None:
+                # The hold is kept before Stripe is asked, so the group's seats are not locked
+                # while it answers; a Checkout that then fails is made by the next /join,
+                # which finds the hold.
+                await session.commit()
                 return await self._checkout(session, held, member, chosen, now)
         entry, position = await seats.join_waitlist(session, member=member, group=chosen, now=now)
         await self.tell_coaches(
@@ -285,8 +289,25 @@ class Membership:
 
     # --- Stripe's events ---------------------------------------------------------------------
 
+    async def ask_stripe_about(self, event: dict[str, Any]) -> SubscriptionState | None:
+        """The current state of the subscription an event is about (None: it names none),
+        asked before the transaction that applies the event opens."""
+        found = (event.get("data") or {}).get("object") or {}
+        if event.get("type") == "checkout.session.completed":
+            subscription_id = found.get("subscription") if found.get("mode") != "payment" else None
+        elif event.get("type") == "checkout.session.expired":
+            subscription_id = None
+        else:
+            subscription_id = _subscription_id(found)
+        return await self.payments.subscription(subscription_id) if subscription_id else None
+
     async def checkout_completed(
-        self, session: AsyncSession, event: dict[str, Any], now: datetime
+        self,
+        session: AsyncSession,
+        event: dict[str, Any],
+        now: datetime,
+        *,
+        subscription: SubscriptionState | None = None,
     ) -> None:
         """Payment went through: the seat becomes active and the member gets their invite."""
         checkout = event["data"]["object"]
@@ -305,13 +326,19 @@ class Membership:
             seat.status = SeatStatus.HELD
         seat.stripe_customer_id = checkout.get("customer")
         seat.stripe_subscription_id = checkout["subscription"]
-        subscription = await self.payments.subscription(checkout["subscription"])
+        if subscription is None or subscription.id != checkout["subscription"]:
+            subscription = await self.payments.subscription(checkout["subscription"])
         await self.follow(session, seat, subscription, now)
         if checkout.get("discounts"):
             await _month_off_code_used(session, seat, now)
 
     async def checkout_expired(
-        self, session: AsyncSession, event: dict[str, Any], now: datetime
+        self,
+        session: AsyncSession,
+        event: dict[str, Any],
+        now: datetime,
+        *,
+        subscription: SubscriptionState | None = None,  # an expired Checkout made none
     ) -> None:
         """Checkout closed unpaid: the held seat goes back (to the waitlist, if anyone waits)."""
         checkout = event["data"]["object"]
@@ -334,7 +361,12 @@ class Membership:
         await self._release_hold(session, seat, now)
 
     async def subscription_changed(
-        self, session: AsyncSession, event: dict[str, Any], now: datetime
+        self,
+        session: AsyncSession,
+        event: dict[str, Any],
+        now: datetime,
+        *,
+        subscription: SubscriptionState | None = None,
     ) -> None:
         """Any subscription or invoice event: follow the subscription's *current* state.
 
@@ -350,7 +382,9 @@ class Membership:
             log.info("subscription %s has no seat here; ignored", subscription_id)
             return
         seat.stripe_subscription_id = subscription_id
-        await self.follow(session, seat, await self.payments.subscription(subscription_id), now)
+        if subscription is None or subscription.id != subscription_id:
+            subscription = await self.payments.subscription(subscription_id)
+        await self.follow(session, seat, subscription, now)
 
     async def follow(
         self,

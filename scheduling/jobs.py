@@ -94,7 +94,7 @@ async def apply_stripe_event(ctx: dict[str, Any], event_id: str) -> str | None:
 
 
 async def retry_stripe_events(ctx: dict[str, Any]) -> int:
-    """Every minute: enqueue stored events whose job was lost, whose worker died, or whose
+    """Every 15 s: enqueue stored events whose job was lost, whose worker died, or whose
     last failure has waited long enough."""
     run = services_of(ctx)
     async with run.sessions() as session:
@@ -274,7 +274,7 @@ async def purge_old_words(ctx: dict[str, Any]) -> int:
 
 
 # How long applying one Stripe event may take (a few Stripe and Telegram calls, each with its
-# own time limit); billing.events.CLAIM_LEASE is longer.
+# own time limit); the claim is renewed meanwhile (billing.events).
 STRIPE_EVENT_TIMEOUT = timedelta(minutes=2)
 
 # The jobs queued by name (the Stripe webhook enqueues "process_stripe_event"). A job cut short
@@ -290,7 +290,8 @@ FUNCTIONS: list[Function] = [
 # The clock-driven jobs: most look every minute (each at its own second) and act once per
 # local day or week; the nightly ones run in the small hours (UTC).
 CRON_JOBS: list[CronJob] = [
-    cron(retry_stripe_events, second=0, run_at_startup=True),
+    # Every 15 s: a claim not renewed for billing.events.CLAIM_LEASE is taken back soon.
+    cron(retry_stripe_events, second={0, 15, 30, 45}, run_at_startup=True),
     cron(read_stripe_events, second=set(range(0, 60, 10)), run_at_startup=True),
     cron(sweep_seats, second=30, run_at_startup=True),
     cron(send_daily_prompts, second=5, run_at_startup=True),

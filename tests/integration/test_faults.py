@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from app.serve import Part, running
 from app.supervise import read_heartbeats, summary
+from app.worker import create_worker, run_supervised, stop_gracefully
 from core.groups import register_group
 from core.models import SeatStatus
 from core.outbox import enqueue
@@ -181,3 +182,28 @@ async def _is(value: object, expected: object) -> bool:
     if asyncio.iscoroutine(value):
         value = await value
     return value == expected
+
+
+async def test_a_worker_stops_cleanly_while_redis_is_down(
+    world: World, own_redis: OwnRedis, redis: Redis
+) -> None:
+    """arq's close() writes to Redis first; with Redis gone the stop must still end, and
+    close what the worker opened (its outbox sender, its heartbeat, its connections)."""
+    assert world.settings.redis_url is not None
+    worker = create_worker(world.settings, redis_url=world.settings.redis_url, cron=False)
+    running_loop = run_supervised(worker)
+    await eventually_ok(lambda: _is(heartbeat(redis), "ok"), "a healthy worker")
+    sender = worker.ctx["outbox_task"]
+    runtime = worker.ctx["services"]
+
+    await own_redis.stop()
+    try:
+        async with asyncio.timeout(60):  # bounded: a hang fails here, not the suite
+            await stop_gracefully(worker)
+    finally:
+        running_loop.cancel()
+        await asyncio.gather(running_loop, return_exceptions=True)
+        await own_redis.start()
+    assert sender.done()  # the outbox sender and the heartbeat are stopped
+    assert "heartbeat_task" not in worker.ctx
+    assert runtime.closed  # the database engine, the bot's session and Redis are closed

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,6 +174,30 @@ async def test_a_worker_killed_mid_payment_loses_and_repeats_nothing(
         lambda: jobs.retry_stripe_events({"services": world.runtime}), "a reclaim", worker
     )
 
+    await then_everyone_is_in_once(world, worker)
+    retried = {e.event_id: e.attempts for e in await events(world)}
+    assert all(retried[e.event_id] >= 2 for e in cut_short)
+
+
+async def test_a_worker_killed_mid_payment_and_restarted_at_once_applies_it_within_seconds(
+    world: World, worker: WorkerProcess
+) -> None:
+    """As a Docker restart policy does: the claim the dead worker left is taken back when it
+    has gone unrenewed for the lease (seconds), by the new worker's own sweep."""
+    await everyone_pays(world)
+    await worker.start()
+    await asyncio.wait_for(world.stripe.wait_for_stalled(), 60)
+
+    assert await worker.stop(signal.SIGKILL) == -signal.SIGKILL
+    world.stripe.release_stalls()
+    cut_short = [e for e in await events(world) if e.status == EventStatus.PROCESSING]
+    assert cut_short
+    restarted = time.monotonic()
+    await worker.start()  # at once; the test's clock does not move: the worker's real one does
+
+    await eventually(lambda: all_applied(world), "every event applied", worker)
+    took = time.monotonic() - restarted
+    print(f"applied {took:.1f} s after the restart (the lease is {CLAIM_LEASE.seconds} s)")
     await then_everyone_is_in_once(world, worker)
     retried = {e.event_id: e.attempts for e in await events(world)}
     assert all(retried[e.event_id] >= 2 for e in cut_short)

@@ -62,5 +62,20 @@ def test_compose_has_an_optional_tls_front_for_public_url() -> None:
     web_port = compose["services"]["web"]["command"][-1]
     caddyfile = (ROOT / "Caddyfile").read_text()
     assert "{$PUBLIC_URL} {" in caddyfile
-    assert f"reverse_proxy web:{web_port}" in caddyfile
+    # Every web replica, found by Docker's DNS as they come and go (`--scale web=2`).
+    assert f"dynamic a web {web_port}" in caddyfile
     assert web_port in (ROOT / "Dockerfile").read_text().split("EXPOSE", 1)[1].split()[0]
+
+
+def test_compose_scales_the_web_and_the_worker() -> None:
+    """`docker compose up --scale web=2 --scale worker=2`: no fixed name or host port that
+    a second replica would clash on (the web's host port is a range, one per replica)."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name in ("web", "worker"):
+        service = compose["services"][name]
+        assert "container_name" not in service
+        for port in service.get("ports", []):
+            host = str(port).rsplit(":", 1)[0]
+            assert "-" in host, f"{name}'s host port {port} fits one replica only"

@@ -1,0 +1,103 @@
+"""No database transaction is held across a call to Stripe: while one person's Checkout is
+being created (Stripe slow to answer), the group's seats are not locked, so another person's
+/join goes on and holds a seat at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from core.clock import SimulatedClock
+from core.models import Member, Seat, SeatStatus
+from sandbox import harness
+from sandbox.harness import COACH_ID
+from sandbox.telegram import TelegramSandbox
+from tests.integration.conftest import PACE
+from tests.integration.world import World
+
+ANA, BEN = 8001, 8002
+
+
+@pytest.fixture
+async def telegram(clock: SimulatedClock) -> AsyncIterator[TelegramSandbox]:
+    """Updates of different chats delivered at once, as Telegram does (40 connections)."""
+    sandbox = TelegramSandbox(rate_scale=PACE, now=clock.now, webhook_connections=40)
+    await sandbox.start()
+    sandbox.add_user(COACH_ID, "Coach", username="coach")
+    yield sandbox
+    await sandbox.stop()
+
+
+async def held_seats(world: World) -> int:
+    async with world.sessions() as session:
+        found = await session.exec(
+            select(Seat)
+            .join(Member, col(Member.id) == col(Seat.member_id))
+            .where(col(Member.telegram_id).in_([ANA, BEN]))
+            .where(col(Seat.status) == SeatStatus.HELD)
+        )
+        return len(found.all())
+
+
+async def test_a_slow_stripe_holds_no_seat_lock_while_two_people_join(world: World) -> None:
+    world.person(ANA, "Ana")
+    world.person(BEN, "Ben")
+    world.stripe.stall("POST", r"/v1/checkout/sessions")
+    joins = [asyncio.create_task(harness.ask_to_join(world.telegram, ANA))]
+    await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
+    joins.append(asyncio.create_task(harness.ask_to_join(world.telegram, BEN)))
+    try:
+        # Ben's /join reaches Stripe while Ana's Checkout is still being made.
+        await asyncio.wait_for(world.stripe.wait_for_stalled(2), 15)
+        assert await held_seats(world) == 2
+    finally:
+        world.stripe.release_stalls()
+        answers = await asyncio.gather(*joins, return_exceptions=True)
+    for answer in answers:
+        assert not isinstance(answer, BaseException), answer
+        assert "held for you" in (answer.text or "")
+
+
+async def test_a_payment_waiting_on_stripe_holds_no_transaction(world: World) -> None:
+    """The worker asks Stripe for the subscription's state before it opens the transaction
+    that applies the payment: while Stripe is slow, no connection sits in a transaction (on
+    SQLite, the write lock is free: another person's /join goes on)."""
+    world.person(ANA, "Ana")
+    assert "held for you" in ((await world.ask_to_join(ANA)).text or "")
+    seat = await world.seat(ANA)
+    assert seat is not None and seat.checkout_session_id is not None
+    world.stripe.stall("GET", r"/v1/subscriptions/.+")
+    await world.stripe.complete_checkout(seat.checkout_session_id)
+    applying = asyncio.create_task(world.settle())
+    try:
+        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
+        if world.settings.database_url.startswith("postgresql"):
+            await asyncio.sleep(2)  # Stripe is still slow: what waits on it waits on
+            assert await idle_in_transaction(world) == 0
+        else:
+            world.person(BEN, "Ben")
+            answer = await asyncio.wait_for(harness.ask_to_join(world.telegram, BEN), 15)
+            assert "held for you" in (answer.text or "")
+    finally:
+        world.stripe.release_stalls()
+        await applying
+    assert world.told(ANA, "Welcome to Between circle") == 1
+
+
+async def idle_in_transaction(world: World) -> int:
+    """Connections that have sat in an open transaction for over a second (the outbox's own
+    come and go in milliseconds)."""
+    async with world.sessions() as session:
+        connection = await session.connection()
+        found = await connection.execute(
+            text(
+                "select count(*) from pg_stat_activity where datname = current_database()"
+                " and state like 'idle in transaction%'"
+                " and state_change < now() - interval '1 second'"
+            )
+        )
+        return int(found.scalar_one())
