@@ -24,6 +24,8 @@ class SubscriptionState:
     price: Price | None = None
     # When its free trial ends (Stripe's trial_end), if it has or had one.
     trial_end: datetime | None = None
+    # Whether a renewal has a card to be charged to (asked only where it matters).
+    card_saved: bool | None = None
 
 
 class Notice(StrEnum):

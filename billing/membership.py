@@ -7,6 +7,7 @@ Everything a member is told goes through the outbox (`billing.notices`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -299,7 +300,13 @@ class Membership:
             subscription_id = None
         else:
             subscription_id = _subscription_id(found)
-        return await self.payments.subscription(subscription_id) if subscription_id else None
+        if not subscription_id:
+            return None
+        state = await self.payments.subscription(subscription_id)
+        if event.get("type") == "customer.subscription.trial_will_end":
+            card = await self.payments.card_saved(subscription_id)
+            state = dataclasses.replace(state, card_saved=card)
+        return state
 
     async def checkout_completed(
         self,
@@ -452,7 +459,12 @@ class Membership:
         return list(change.notices)
 
     async def trial_will_end(
-        self, session: AsyncSession, event: dict[str, Any], now: datetime
+        self,
+        session: AsyncSession,
+        event: dict[str, Any],
+        now: datetime,
+        *,
+        subscription: SubscriptionState | None = None,
     ) -> None:
         """Stripe's notice, three days before a free trial ends: the member is reminded, once,
         with what happens next (a first payment if a card is saved, else a kind ending)."""
@@ -461,16 +473,22 @@ class Membership:
         seat = await seat_for_subscription(session, subscription_id, found.get("metadata") or {})
         if seat is None or seat.trial_ends_at is None or seat.status not in SEATED:
             return  # no trial of ours (a gift's "Stay on" has its own notices)
-        # The state now, not the event's: a notice arriving late, after the trial ended or
-        # after the member cancelled (they were told then), says nothing.
-        current = await self.payments.subscription(subscription_id)
-        if current.status != "trialing" or current.cancel_at_period_end:
+        # The state now (asked before the transaction), not the event's: a notice arriving
+        # late, after the trial ended or after the member cancelled (told then), says nothing.
+        if subscription is None or subscription.status != "trialing":
+            return
+        if subscription.cancel_at_period_end:
             return
         member = await _member(session, seat.member_id)
         group = await _group(session, seat.group_id)
-        card = await self.payments.card_saved(subscription_id)
         await notices.queue_trial_ending(
-            session, self.templates, member=member, group=group, seat=seat, card=card, now=now
+            session,
+            self.templates,
+            member=member,
+            group=group,
+            seat=seat,
+            card=bool(subscription.card_saved),
+            now=now,
         )
 
     async def tell_coaches(
