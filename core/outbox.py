@@ -213,6 +213,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._want_rows = asyncio.Event()
         self._answered = asyncio.Event()
+        self._claiming = asyncio.Lock()
 
     def wake(self) -> None:
         """New rows are waiting: look now rather than at the next poll."""
@@ -246,7 +247,7 @@ class OutboxSender:
                         raise RuntimeError(f"{helper.get_name()} ended")
                 delay = self._start_due()
                 if until_idle and self._holding and not self._queue and not self._in_doubt:
-                    if not await self._refill():
+                    if not await self._refill() and not self._queue:
                         return
                     continue
                 await self._sleep(delay)
@@ -255,8 +256,9 @@ class OutboxSender:
 
     async def _stop(self, helpers: list[asyncio.Task[None]]) -> None:
         """Let the sends in flight finish and record them; give back what was not sent."""
-        for helper in helpers[2:]:
-            helper.cancel()
+        async with self._claiming:  # a claim under way is finished, its rows held (and given back)
+            for helper in helpers[2:]:
+                helper.cancel()
         if self._sends:
             await asyncio.gather(*self._sends, return_exceptions=True)
         for helper in helpers[:2]:
@@ -429,6 +431,10 @@ class OutboxSender:
 
     async def _refill(self) -> int:
         """Claim a batch of due rows (in id order) for this sender; how many."""
+        async with self._claiming:
+            return await self._claim_batch()
+
+    async def _claim_batch(self) -> int:
         if self._monotonic() >= self._lease_valid_until:
             return 0
         now = self._clock.now()
