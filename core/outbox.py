@@ -395,9 +395,10 @@ class OutboxSender:
         return bool(result.rowcount)
 
     async def _let_go(self) -> None:
-        """A graceful stop: the rows we held go back, and the next sender need not wait."""
-        if not self._holding:
-            return
+        """A graceful stop: the rows we held go back, and the next sender need not wait.
+
+        (Even when we don't know we hold the lease: a stop may have come just after taking it.)
+        """
         table = OutboxMessage.__table__  # type: ignore[attr-defined]
         ours = [row.id for row in self._queue]
         async with self._sessions() as session:
@@ -541,15 +542,15 @@ class OutboxSender:
                     await session.exec(update(table).where(table.c.id == row.id).values(**values))
                     if values["state"] == OutboxState.SENDING:
                         again.append(row)
-                        row.attempts += 1
-                        if isinstance(outcome, Migrated):
-                            row.chat_id = outcome.chat_id
                 await _act_on(session, row, outcome, now)
             await session.commit()
         del self._answers[: len(answers)]
-        for row, _ in answers:
+        for row, outcome in answers:
             self._in_doubt.pop(row.id or 0, None)
             self._doubt_chats.discard(row.chat_id)
+            row.attempts += 1
+            if isinstance(outcome, Migrated):
+                row.chat_id = outcome.chat_id
         if again:  # still ours: back in line, in order
             self._queue = sorted([*self._queue, *again], key=lambda row: row.id or 0)
         self._wake.set()
