@@ -8,9 +8,16 @@ message relayed to the coach), and may say what it stands for (`context`), which
 when Telegram answers: a delivered relay is remembered, so the coach's reply to it finds the
 member; a weekly summary Telegram refused is marked undelivered, not left as sent. A group
 upgraded to a supergroup is followed to its new chat id.
-A row is claimed on its own just before it is sent, so after a crash only the messages that
-were in flight can be in doubt; a graceful stop lets those finish first. Rows left `sending`
-by a crash are sent again after `STALE_CLAIM`: a rare repeat is kinder than a lost summary.
+One sender sends at a time, whatever the number of workers: the one holding the sender lease
+(`outbox_leases`), renewed every RENEW_SECONDS and lasting LEASE, so Telegram's limits and each
+chat's order hold across processes. It claims due rows in batches ahead of need (PostgreSQL:
+FOR UPDATE SKIP LOCKED; SQLite: one writer, and the claim is conditional on the row's state),
+renews those claims with its lease, sends each the moment the limits allow, and records the
+answers a few at a time in one commit. A graceful stop lets the messages in flight finish,
+records them and gives back the rest. After a kill, the next holder takes the lease when it
+runs out and sends again every row left claimed: none is lost, and the only repeats are the
+messages in doubt at the kill (sent, answer not yet recorded), at most MAX_IN_DOUBT in all
+and one per chat, since a chat's next message waits for the previous answer's record.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ SENDER_LEASE = "sender"
 # At most this many messages are in doubt at once (sent, Telegram's answer not yet recorded),
 # at most one per chat: all a kill -9 can make the next sender repeat.
 MAX_IN_DOUBT = 10
+RECORD_WITHIN = 0.01  # seconds an answer waits at most for others to share its commit
 CLAIM_BATCH = 60  # rows claimed at a time, ahead of need: two seconds at Telegram's 30/s
 MAX_HELD = 1000  # rows held in memory at most (the rest wait for a chat to free up)
 
@@ -285,12 +293,13 @@ class OutboxSender:
         # A chat skipped once in this pass stays skipped, so its later messages can't overtake
         # an earlier one that becomes sendable only while the pass goes on.
         skipped: set[int] = set()
-        for row in self._queue:
+        for index, row in enumerate(self._queue):
+            if full:  # the rest wait for the next pass
+                rest = self._queue[index:]
+                kept.extend(rest)
+                ready += len(rest)
+                break
             chat_id = row.chat_id
-            if full:
-                ready += chat_id not in skipped
-                kept.append(row)
-                continue
             wait = (
                 BUSY
                 if chat_id in skipped or chat_id in self._doubt_chats
@@ -501,6 +510,13 @@ class OutboxSender:
     async def _record_loop(self) -> None:
         while True:
             await self._answered.wait()
+            # A few milliseconds for more answers to share the commit (these chats wait for
+            # it, and the next message to a chat is a second away anyway).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RECORD_WITHIN):
+                    while len(self._answers) < MAX_IN_DOUBT // 2:
+                        self._answered.clear()
+                        await self._answered.wait()
             self._answered.clear()
             await self._record_answers()
 
