@@ -240,14 +240,20 @@ async def deliver_bare(mix: Mix, scale: float) -> float:
         try:
             while queue or sending:
                 now = time.monotonic()
-                next_in: float | None = None
-                full = flood.overall_wait(now) > 0
+                overall = flood.overall_wait(now)
+                next_in: float | None = overall if 0 < overall < BUSY else None
+                full = overall > 0
                 kept: list[Message] = []
                 skipped: set[int] = set()
-                for message in queue:
-                    wait = BUSY if full or message.chat_id in skipped else 0.0
-                    if wait == 0:
-                        wait = flood.wait_for(message.chat_id, now)
+                for index, message in enumerate(queue):
+                    if full:
+                        kept.extend(queue[index:])
+                        break
+                    wait = (
+                        BUSY
+                        if message.chat_id in skipped
+                        else flood.wait_for(message.chat_id, now)
+                    )
                     if wait > 0:
                         skipped.add(message.chat_id)
                         if wait != BUSY:

@@ -64,7 +64,7 @@ SENDER_LEASE = "sender"
 # At most this many messages are in doubt at once (sent, Telegram's answer not yet recorded),
 # at most one per chat: all a kill -9 can make the next sender repeat.
 MAX_IN_DOUBT = 10
-RECORD_WITHIN = 0.01  # seconds an answer waits at most for others to share its commit
+RECORD_WITHIN = 0.005  # seconds an answer waits at most for others to share its commit
 CLAIM_BATCH = 60  # rows claimed at a time, ahead of need: two seconds at Telegram's 30/s
 MAX_HELD = 1000  # rows held in memory at most (the rest wait for a chat to free up)
 
