@@ -272,3 +272,21 @@ async def test_a_worker_killed_mid_broadcast_and_restarted_at_once_reaches_every
     assert repeats <= IN_DOUBT_AT_MOST, repeats
     assert set(await states(world.sessions)) == {"sent"}
     print(f"after kill -9: 0 lost, {repeats} repeated (at most one per member)")
+
+
+async def test_two_senders_at_once_keep_one_chats_order_and_its_limit(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    [chat] = await people(telegram, 1)
+    await fill(sessions, clock, [chat], per_chat=20)
+
+    # Two workers' senders on one database: each counts Telegram's limits in its own memory,
+    # so only one may send at a time, or together they would go past one chat's 1/s.
+    await asyncio.wait_for(
+        asyncio.gather(*(sender(runtime, sessions, clock).drain() for _ in range(2))),
+        timeout=60,
+    )
+
+    assert [m.text for m in telegram.sent_by_bot(chat)] == [f"note {n}" for n in range(20)]
+    assert telegram.rate_limited == 0
+    assert await states(sessions) == Counter({"sent": 20})
