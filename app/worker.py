@@ -13,7 +13,6 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
-from app.lease import OUTBOX_LEASE, Lease
 from app.runtime import Runtime
 from app.supervise import Supervisor, beat, worker_name
 from core.clock import Clock
@@ -47,10 +46,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     sender = OutboxSender(runtime.sessions, runtime.telegram, runtime.clock)
     ctx["outbox"] = sender
     supervisor: Supervisor = ctx.setdefault("supervisor", Supervisor())
-    # With several workers, one sends at a time: Telegram's limits are the bot's.
-    lease = Lease(runtime.redis, OUTBOX_LEASE, holder=worker_name())
-    ctx["outbox_lease"] = lease
-    ctx["outbox_task"] = supervisor.start("outbox", lambda: lease.run(sender.run))
+    # With several workers, one sends at a time (the sender's lease in the database):
+    # Telegram's limits are the bot's.
+    ctx["outbox_task"] = supervisor.start("outbox", sender.run)
     ctx["heartbeat_task"] = asyncio.create_task(
         beat(runtime.redis, supervisor, name=worker_name()), name="heartbeat"
     )

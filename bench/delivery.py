@@ -26,6 +26,8 @@ is that bound over the measured time from the first send's arrival to drain() re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -37,7 +39,7 @@ from bench.harness import STARTED_AT, Target, require, run_part, table
 from bot.gateway import TelegramGateway, create_bot
 from core.clock import SystemClock
 from core.db import SessionFactory, create_engine, create_session_factory
-from core.flood import TELEGRAM_LIMITS, FloodLimits
+from core.flood import BUSY, TELEGRAM_LIMITS, FloodControl, FloodLimits
 from core.models import OutboxMessage, OutboxState
 from core.outbox import OutboxSender, enqueue
 from sandbox.harness import COACH_ID
@@ -184,6 +186,7 @@ class Result:
     lost: int
     repeated: int
     unsent_rows: int
+    bare_seconds: float
 
     @property
     def per_second(self) -> float:
@@ -202,8 +205,77 @@ class Result:
         return self.minimum_seconds / self.seconds
 
     @property
+    def bare_fraction(self) -> float:
+        return self.minimum_seconds / self.bare_seconds
+
+    @property
+    def to_bare(self) -> float:
+        """Between's speed over the yardstick's, measured in the same run (load shared)."""
+        return self.bare_seconds / self.seconds
+
+    @property
     def met(self) -> bool:
         return self.fraction >= AIM and not (self.lost or self.repeated or self.unsent_rows)
+
+
+async def deliver_bare(mix: Mix, scale: float) -> float:
+    """The yardstick: the same mix through the same aiogram gateway and flood control, from a
+    list in memory (no database, no claims, no cap on what is in flight), to a fresh sandbox;
+    seconds from the first send's arrival to the last answer."""
+    async with TelegramSandbox(rate_scale=scale) as telegram:
+        populate(telegram, mix)
+        await add_bot_to_groups(telegram, mix)
+        bot = create_bot(SANDBOX_BOT_TOKEN, telegram.base_url)
+        gateway = TelegramGateway(bot)
+        flood = FloodControl(TELEGRAM_LIMITS.scaled(scale))
+        queue = list(mix.messages)
+        sending: set[asyncio.Task[None]] = set()
+        wake = asyncio.Event()
+
+        async def send(message: Message) -> None:
+            await gateway.deliver(message.chat_id, message.text, None, pin=False)
+            flood.end(message.chat_id, time.monotonic())
+            wake.set()
+
+        try:
+            while queue or sending:
+                now = time.monotonic()
+                overall = flood.overall_wait(now)
+                next_in: float | None = overall if 0 < overall < BUSY else None
+                full = overall > 0
+                kept: list[Message] = []
+                skipped: set[int] = set()
+                for index, message in enumerate(queue):
+                    if full:
+                        kept.extend(queue[index:])
+                        break
+                    wait = (
+                        BUSY
+                        if message.chat_id in skipped
+                        else flood.wait_for(message.chat_id, now)
+                    )
+                    if wait > 0:
+                        skipped.add(message.chat_id)
+                        if wait != BUSY:
+                            next_in = wait if next_in is None else min(next_in, wait)
+                        kept.append(message)
+                        continue
+                    flood.begin(message.chat_id)
+                    task = asyncio.create_task(send(message))
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                    full = flood.overall_wait(now) > 0
+                queue = kept
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5 if next_in is None else next_in):
+                        await wake.wait()
+            finished = time.monotonic()
+        finally:
+            await bot.session.close()
+        first = min(call.at for call in telegram.calls if call.method == "sendMessage")
+        require(telegram.rate_limited == 0, "the yardstick was refused (429)")
+        return finished - first
 
 
 async def deliver(
@@ -257,20 +329,23 @@ async def run(target: Target, mix: Mix, scale: float) -> Result:
             unsent = await unsent_rows(sessions)
         finally:
             await engine.dispose()
-        chats = [message.chat_id for message in mix.messages]
-        return Result(
-            mix.name,
-            target.name,
-            limits,
-            len(mix.messages),
-            limits.minimum_seconds(chats),
-            seconds,
-            cpu_seconds,
-            telegram.rate_limited,
-            lost,
-            repeated,
-            unsent,
-        )
+        refused = telegram.rate_limited
+    bare_seconds = await deliver_bare(mix, scale)  # the yardstick, right after, same load
+    chats = [message.chat_id for message in mix.messages]
+    return Result(
+        mix.name,
+        target.name,
+        limits,
+        len(mix.messages),
+        limits.minimum_seconds(chats),
+        seconds,
+        cpu_seconds,
+        refused,
+        lost,
+        repeated,
+        unsent,
+        bare_seconds,
+    )
 
 
 # --- the part ---------------------------------------------------------------------------------
@@ -292,6 +367,8 @@ async def measure(targets: list[Target], redis_url: str) -> None:
                 "seconds",
                 "msg/s",
                 "fraction of limit",
+                "yardstick's fraction",
+                "× yardstick",
                 "429s",
                 "lost",
                 "repeated",
@@ -306,6 +383,8 @@ async def measure(targets: list[Target], redis_url: str) -> None:
                     r.seconds,
                     r.per_second,
                     r.fraction,
+                    r.bare_fraction,
+                    r.to_bare,
                     r.refused,
                     r.lost,
                     r.repeated,
@@ -315,12 +394,18 @@ async def measure(targets: list[Target], redis_url: str) -> None:
         )
     )
     print()
+    print(
+        "The yardstick runs right after each run, in the same process: the same mix through "
+        "the same gateway and flood control from a list in memory. The machine was shared "
+        "with other work, so the ratio to the yardstick says more than either figure alone.\n"
+    )
     for r in results:
         print(
             f"- {r.mix}, {r.database}, ×{r.limits.scale:g}: {r.fraction:.2f} of the limit "
             f"(at least {r.minimum_seconds:.2f} s, took {r.seconds:.2f} s), {r.lost} lost, "
             f"{r.repeated} repeated, {r.unsent_rows} rows not sent "
             f"(aim ≥ {AIM:.2f}, none lost or repeated: {'met' if r.met else 'missed'}); "
+            f"{r.to_bare:.2f} × the yardstick's speed (it reached {r.bare_fraction:.2f}); "
             f"{r.cpu_ms_per_message:.1f} ms of CPU per message in this process "
             "(the sandbox's share included)"
         )

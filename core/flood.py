@@ -67,6 +67,12 @@ class FloodControl:
             )
         return max(0.0, *waits)
 
+    def overall_wait(self, now: float) -> float:
+        """Seconds until any message may be sent, whatever its chat (BUSY: an answer will tell)."""
+        return self._window_wait(
+            self._recent, self.limits.overall, self.limits.window, now, len(self._in_flight)
+        )
+
     def begin(self, chat_id: int) -> None:
         """A message to `chat_id` is on its way."""
         self._in_flight.add(chat_id)

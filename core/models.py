@@ -169,6 +169,18 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class OutboxLease(SQLModel, table=True):
+    """Which sender may send now (`name` "sender"): one at a time, so Telegram's flood limits
+    and each chat's order hold however many workers run. Held until `until`, renewed by its
+    holder every few seconds; no member data."""
+
+    __tablename__ = "outbox_leases"
+
+    name: str = Field(max_length=32, primary_key=True)
+    holder: str = Field(max_length=128)
+    until: datetime = Field(sa_type=UTCDateTime)
+
+
 class SeatStatus(StrEnum):
     HELD = "held"  # a Checkout Session or a waitlist offer is open
     ACTIVE = "active"  # paying (also while cancelling at the period's end)

@@ -8,9 +8,16 @@ message relayed to the coach), and may say what it stands for (`context`), which
 when Telegram answers: a delivered relay is remembered, so the coach's reply to it finds the
 member; a weekly summary Telegram refused is marked undelivered, not left as sent. A group
 upgraded to a supergroup is followed to its new chat id.
-A row is claimed on its own just before it is sent, so after a crash only the messages that
-were in flight can be in doubt; a graceful stop lets those finish first. Rows left `sending`
-by a crash are sent again after `STALE_CLAIM`: a rare repeat is kinder than a lost summary.
+One sender sends at a time, whatever the number of workers: the one holding the sender lease
+(`outbox_leases`), renewed every RENEW_SECONDS and lasting LEASE, so Telegram's limits and each
+chat's order hold across processes. It claims due rows in batches ahead of need (PostgreSQL:
+FOR UPDATE SKIP LOCKED; SQLite: one writer, and the claim is conditional on the row's state),
+renews those claims with its lease, sends each the moment the limits allow, and records the
+answers a few at a time in one commit. A graceful stop lets the messages in flight finish,
+records them and gives back the rest. After a kill, the next holder takes the lease when it
+runs out and sends again every row left claimed: none is lost, and the only repeats are the
+messages in doubt at the kill (sent, answer not yet recorded), at most MAX_IN_DOUBT in all
+and one per chat, since a chat's next message waits for the previous answer's record.
 """
 
 from __future__ import annotations
@@ -18,12 +25,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,12 +43,30 @@ from core.db import SessionFactory, insert_if_new
 from core.flood import BUSY, TELEGRAM_LIMITS, FloodControl, FloodLimits
 from core.groups import GroupError, migrate_group
 from core.longtext import CAPTION_LIMIT, MESSAGE_LIMIT, fits, split_message
-from core.models import Member, OutboxMessage, OutboxState, Relay, Summary, SummaryState
+from core.models import (
+    Member,
+    OutboxLease,
+    OutboxMessage,
+    OutboxState,
+    Relay,
+    Summary,
+    SummaryState,
+)
 
 log = logging.getLogger(__name__)
 
-STALE_CLAIM = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+# The sender lease, and each claim on a row, last this long unless renewed; the holder renews
+# every RENEW_SECONDS. A sender killed outright is taken over within LEASE + RENEW_SECONDS.
+LEASE = timedelta(seconds=10)
+RENEW_SECONDS = 3.0
+SENDER_LEASE = "sender"
+# At most this many messages are in doubt at once (sent, Telegram's answer not yet recorded),
+# at most one per chat: all a kill -9 can make the next sender repeat.
+MAX_IN_DOUBT = 10
+RECORD_WITHIN = 0.005  # seconds an answer waits at most for others to share its commit
+CLAIM_BATCH = 60  # rows claimed at a time, ahead of need: two seconds at Telegram's 30/s
+MAX_HELD = 1000  # rows held in memory at most (the rest wait for a chat to free up)
 
 
 @dataclass(frozen=True)
@@ -155,7 +184,13 @@ def _parts(
 
 
 class OutboxSender:
-    """Delivers due outbox rows through a transport, as fast as the flood limits allow."""
+    """Delivers due outbox rows through a transport, as fast as the flood limits allow.
+
+    Three helpers run beside the sending loop: the keeper holds the sender lease and renews
+    the claims on the rows this sender holds (every RENEW_SECONDS), the refiller claims due
+    rows in batches ahead of need, and the recorder writes Telegram's answers in batches.
+    Sending itself touches no database: a row goes out the moment the limits allow.
+    """
 
     def __init__(
         self,
@@ -164,7 +199,7 @@ class OutboxSender:
         clock: Clock,
         *,
         limits: FloodLimits = TELEGRAM_LIMITS,
-        batch_size: int = 200,
+        batch_size: int = CLAIM_BATCH,
         idle_seconds: float = 0.5,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -175,77 +210,126 @@ class OutboxSender:
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
         self._monotonic = monotonic
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease_valid_until = -BUSY  # monotonic; sends start only before it
+        self._holding = False
+        self._queue: list[OutboxMessage] = []  # claimed by us, not yet sent, by id
+        self._in_doubt: dict[int, OutboxMessage] = {}  # sent, answer not yet recorded
+        self._doubt_chats: set[int] = set()
+        self._answers: list[tuple[OutboxMessage, SendOutcome]] = []
+        self._sends: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._want_rows = asyncio.Event()
+        self._answered = asyncio.Event()
+        self._claiming = asyncio.Lock()
 
     def wake(self) -> None:
         """New rows are waiting: look now rather than at the next poll."""
         self._wake.set()
+        self._want_rows.set()
 
     async def run(self) -> None:
         """Deliver until cancelled; on cancellation, let the messages in flight finish."""
-        try:
-            await self.release_stale_claims()
-            while True:
-                delay = await self.deliver_due()
-                await self._sleep(delay)
-        finally:
-            if self._in_flight:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await self._serve(until_idle=False)
 
     async def drain(self) -> None:
         """Deliver everything due now, then return (tests, the demo, one-off commands)."""
-        await self.release_stale_claims()
-        while True:
-            delay = await self.deliver_due()
-            if delay is None and not self._in_flight and not await self._has_due():
-                return
-            await self._sleep(delay)
+        await self._serve(until_idle=True)
 
-    async def release_stale_claims(self) -> int:
-        """Return rows a crashed sender left `sending` to the queue."""
-        stale_before = self._clock.now() - STALE_CLAIM
-        async with self._sessions() as session:
-            result = await session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.state) == OutboxState.SENDING)
-                .where(col(OutboxMessage.claimed_at) < stale_before)
-                .values(state=OutboxState.PENDING)
-            )
-            await session.commit()
-        released = int(result.rowcount)
-        if released:
-            log.warning("outbox: %d message(s) were in flight during a crash; resending", released)
-        return released
+    # --- the loop ------------------------------------------------------------------------------
 
-    async def deliver_due(self) -> float | None:
-        """Start every due message the limits allow now; return seconds until the next could go."""
-        rows = await self._due_rows()
+    async def _serve(self, *, until_idle: bool) -> None:
+        self._queue = []  # after a fault: the next holder (maybe us) takes these back
+        self._holding = False
+        await self._record_answers()  # answers a fault kept from being recorded
+        helpers = [
+            asyncio.create_task(self._keep_lease(), name="outbox lease"),
+            asyncio.create_task(self._record_loop(), name="outbox recorder"),
+            asyncio.create_task(self._refill_loop(), name="outbox claims"),
+        ]
+        try:
+            while True:
+                for helper in helpers:
+                    if helper.done():
+                        helper.result()  # its failure is the loop's
+                        raise RuntimeError(f"{helper.get_name()} ended")
+                delay = self._start_due()
+                if until_idle and self._holding and not self._queue and not self._in_doubt:
+                    if not await self._refill() and not self._queue:
+                        return
+                    continue
+                await self._sleep(delay)
+        finally:
+            await self._stop(helpers)
+
+    async def _stop(self, helpers: list[asyncio.Task[None]]) -> None:
+        """Let the sends in flight finish and record them; give back what was not sent."""
+        async with self._claiming:  # a claim under way is finished, its rows held (and given back)
+            for helper in helpers[2:]:
+                helper.cancel()
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
+        for helper in helpers[:2]:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        try:
+            await self._record_answers()
+            await self._let_go()
+        except Exception as error:  # the database is away: the lease runs out by itself
+            log.warning("outbox: stopping without giving back claims (%s)", type(error).__name__)
+
+    def _start_due(self) -> float | None:
+        """Start every held message the limits allow now; return the seconds until the next."""
+        now = self._monotonic()
+        if now >= self._lease_valid_until:
+            return None
+        overall = self._flood.overall_wait(now)
+        if overall > 0 or len(self._in_doubt) >= MAX_IN_DOUBT:
+            return overall if overall > 0 else None  # (an answer wakes the loop)
         next_in: float | None = None
+        kept: list[OutboxMessage] = []
+        ready = 0
+        full = False
         # A chat skipped once in this pass stays skipped, so its later messages can't overtake
         # an earlier one that becomes sendable only while the pass goes on.
         skipped: set[int] = set()
-        for row in rows:
+        for index, row in enumerate(self._queue):
+            if full:  # the rest wait for the next pass
+                rest = self._queue[index:]
+                kept.extend(rest)
+                ready += len(rest)
+                break
+            chat_id = row.chat_id
             wait = (
                 BUSY
-                if row.chat_id in skipped
-                else self._flood.wait_for(row.chat_id, self._monotonic())
+                if chat_id in skipped or chat_id in self._doubt_chats
+                else self._flood.wait_for(chat_id, now)
             )
             if wait > 0:
-                skipped.add(row.chat_id)
-                next_in = wait if next_in is None else min(next_in, wait)
+                skipped.add(chat_id)
+                if wait != BUSY:
+                    next_in = wait if next_in is None else min(next_in, wait)
+                kept.append(row)
                 continue
-            # The claim happens inside the task: a stop can't fall between claiming a row and
-            # sending it, because stopping waits for the tasks in flight.
-            self._flood.begin(row.chat_id)
-            task = asyncio.create_task(self._claim_and_send(row))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._send_now(row)
+            full = self._flood.overall_wait(now) > 0 or len(self._in_doubt) >= MAX_IN_DOUBT
+        self._queue = kept
+        if ready < self._batch_size // 2 and len(self._queue) < MAX_HELD:
+            self._want_rows.set()
         return next_in
+
+    def _send_now(self, row: OutboxMessage) -> None:
+        assert row.id is not None
+        self._flood.begin(row.chat_id)
+        self._in_doubt[row.id] = row
+        self._doubt_chats.add(row.chat_id)
+        task = asyncio.create_task(self._send(row))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     async def _sleep(self, delay: float | None) -> None:
         if delay is None or delay == BUSY:
-            delay = self._idle_seconds if not self._in_flight else 0.005
+            delay = self._idle_seconds
         self._wake.clear()
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
         # that arrives as the wake-up does, and a stopping worker would then never stop.
@@ -253,40 +337,146 @@ class OutboxSender:
             async with asyncio.timeout(min(delay, self._idle_seconds)):
                 await self._wake.wait()
 
-    async def _due_rows(self) -> list[OutboxMessage]:
-        async with self._sessions() as session:
-            result = await session.exec(
-                select(OutboxMessage)
-                .where(col(OutboxMessage.state) == OutboxState.PENDING)
-                .where(col(OutboxMessage.not_before) <= self._clock.now())
-                .order_by(col(OutboxMessage.id))
-                .limit(self._batch_size)
-            )
-            return list(result.all())
+    # --- the lease and the claims --------------------------------------------------------------
 
-    async def _has_due(self) -> bool:
-        return bool(await self._due_rows())
+    async def _keep_lease(self) -> None:
+        while True:
+            await self._renew()
+            await asyncio.sleep(RENEW_SECONDS / self._clock.pace)
 
-    async def _claim(self, row: OutboxMessage) -> bool:
+    async def _renew(self) -> None:
+        """Hold (or take over) the sender lease; renew our claims; take back stale ones."""
+        started = self._monotonic()
+        now = self._clock.now()
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
         async with self._sessions() as session:
-            result = await session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
-                .where(col(OutboxMessage.state) == OutboxState.PENDING)
-                .values(state=OutboxState.SENDING, claimed_at=self._clock.now())
-            )
+            holding = await self._take_lease(session, now)
+            if holding and not self._holding:
+                # The last holder stopped renewing (or let go): whatever it left claimed was
+                # never answered as far as anyone knows, and goes again.
+                result = await session.exec(
+                    update(table)
+                    .where(table.c.state == OutboxState.SENDING)
+                    .values(state=OutboxState.PENDING, claimed_at=None)
+                )
+                if result.rowcount:
+                    log.warning(
+                        "outbox: took over from a stopped sender; %d claimed message(s) go again",
+                        result.rowcount,
+                    )
+            elif holding:
+                ours = [row.id for row in self._queue] + list(self._in_doubt)
+                if ours:
+                    await session.exec(
+                        update(table)
+                        .where(table.c.id.in_(ours))
+                        .where(table.c.state == OutboxState.SENDING)
+                        .values(claimed_at=now)
+                    )
+                await session.exec(  # claims nobody renewed (a sender that lost its lease)
+                    update(table)
+                    .where(table.c.state == OutboxState.SENDING)
+                    .where(table.c.claimed_at < now - LEASE)
+                    .values(state=OutboxState.PENDING, claimed_at=None)
+                )
             await session.commit()
+        if holding:
+            self._lease_valid_until = started + LEASE.total_seconds() / self._clock.pace * 0.8
+            if not self._holding:
+                self._want_rows.set()
+                self._wake.set()
+        else:
+            self._lease_valid_until = -BUSY
+            self._queue = []  # the holder takes them back
+        self._holding = holding
+
+    async def _take_lease(self, session: AsyncSession, now: datetime) -> bool:
+        until = now + LEASE
+        values = {"name": SENDER_LEASE, "holder": self._holder, "until": until}
+        if await insert_if_new(session, OutboxLease, values, ["name"]):
+            return True
+        result = await session.exec(
+            update(OutboxLease)
+            .where(col(OutboxLease.name) == SENDER_LEASE)
+            .where((col(OutboxLease.holder) == self._holder) | (col(OutboxLease.until) < now))
+            .values(holder=self._holder, until=until)
+        )
         return bool(result.rowcount)
 
-    async def _claim_and_send(self, row: OutboxMessage) -> None:
-        claimed = False
-        try:
-            claimed = await self._claim(row)
-        finally:
-            if not claimed:  # another sender took it, or the database failed us
-                self._flood.abandon(row.chat_id)
-        if claimed:
-            await self._send(row)
+    async def _let_go(self) -> None:
+        """A graceful stop: the rows we held go back, and the next sender need not wait.
+
+        (Even when we don't know we hold the lease: a stop may have come just after taking it.)
+        """
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        ours = [row.id for row in self._queue]
+        async with self._sessions() as session:
+            if ours:
+                await session.exec(
+                    update(table)
+                    .where(table.c.id.in_(ours))
+                    .where(table.c.state == OutboxState.SENDING)
+                    .values(state=OutboxState.PENDING, claimed_at=None)
+                )
+            await session.exec(
+                update(OutboxLease)
+                .where(col(OutboxLease.name) == SENDER_LEASE)
+                .where(col(OutboxLease.holder) == self._holder)
+                .values(until=self._clock.now() - LEASE)
+            )
+            await session.commit()
+        self._queue = []
+        self._holding = False
+        self._lease_valid_until = -BUSY
+
+    async def _refill_loop(self) -> None:
+        while True:
+            await self._want_rows.wait()
+            self._want_rows.clear()
+            if not await self._refill():
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._idle_seconds):
+                        await self._wake.wait()
+
+    async def _refill(self) -> int:
+        """Claim a batch of due rows (in id order) for this sender; how many."""
+        async with self._claiming:
+            return await self._claim_batch()
+
+    async def _claim_batch(self) -> int:
+        if self._monotonic() >= self._lease_valid_until:
+            return 0
+        now = self._clock.now()
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        held = {row.id for row in self._queue}
+        due = (
+            select(table.c.id)
+            .where(table.c.state == OutboxState.PENDING)
+            .where(table.c.not_before <= now)
+            .order_by(table.c.id)
+            .limit(self._batch_size)
+            # Another sender (a lease handed over mid-claim) skips what this one is claiming;
+            # SQLite has one writer at a time, and the condition on the state does the rest.
+            .with_for_update(skip_locked=True)
+        )
+        async with self._sessions() as session:
+            result = await session.exec(
+                update(table)
+                .where(table.c.id.in_(due.scalar_subquery()))
+                .where(table.c.state == OutboxState.PENDING)
+                .values(state=OutboxState.SENDING, claimed_at=now)
+                .returning(*table.c)
+            )
+            claimed = [OutboxMessage(**row._mapping) for row in result.all()]
+            await session.commit()
+        fresh = [row for row in claimed if row.id not in held]
+        if fresh:
+            self._queue = sorted([*self._queue, *fresh], key=lambda row: row.id or 0)
+            self._wake.set()
+        return len(fresh)
+
+    # --- sending and recording -----------------------------------------------------------------
 
     async def _send(self, row: OutboxMessage) -> None:
         try:
@@ -313,41 +503,90 @@ class OutboxSender:
             log.exception("outbox: sending message %s failed unexpectedly", row.id)
             outcome = RetryLater(reason=type(error).__name__)
         self._flood.end(row.chat_id, self._monotonic())
-        await self._record(row, outcome)
+        self._answers.append((row, outcome))
+        self._answered.set()
+        self._wake.set()
 
-    async def _record(self, row: OutboxMessage, outcome: SendOutcome) -> None:
+    async def _record_loop(self) -> None:
+        while True:
+            await self._answered.wait()
+            # A few milliseconds for more answers to share the commit (these chats wait for
+            # it, and the next message to a chat is a second away anyway).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RECORD_WITHIN):
+                    while len(self._answers) < MAX_IN_DOUBT // 2:
+                        self._answered.clear()
+                        await self._answered.wait()
+            self._answered.clear()
+            await self._record_answers()
+
+    async def _record_answers(self) -> None:
+        """Write every answer so far in one transaction; only then may those chats go on."""
+        answers = list(self._answers)
+        if not answers:
+            return
         now = self._clock.now()
-        values: dict[str, Any]
-        match outcome:
-            case Delivered(message_id):
+        again: list[OutboxMessage] = []
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        async with self._sessions() as session:
+            delivered = [
+                {"row_id": row.id, "message_id": outcome.message_id, "attempts": row.attempts + 1}
+                for row, outcome in answers
+                if isinstance(outcome, Delivered)
+            ]
+            if delivered:
                 # Once delivered, the words are Telegram's to keep, not ours: the key and the
                 # state are all that "exactly once" needs.
-                values = {
-                    "text": "",
-                    "attachment": None,
-                    "state": OutboxState.SENT,
-                    "sent_at": now,
-                    "telegram_message_id": message_id,
-                }
-            case Unreachable(reason):
-                values = {"state": OutboxState.UNREACHABLE, "last_error": reason}
-                await self._mark_unreachable(row.chat_id, now)
-            case Rejected(reason):
-                values = {"state": OutboxState.FAILED, "last_error": reason}
-                log.error("outbox: Telegram refused message %s: %s", row.id, reason)
-            case RetryLater(reason, seconds):
-                values = self._retry_values(row, reason, seconds)
-            case Migrated(new_chat_id):
-                values = {"state": OutboxState.PENDING, "chat_id": new_chat_id}
-                log.info("outbox: chat %s is now the supergroup %s", row.chat_id, new_chat_id)
-        values["attempts"] = row.attempts + 1
-        async with self._sessions() as session:
-            await session.exec(
-                update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(**values)
-            )
-            await _act_on(session, row, outcome, now)
+                connection = await session.connection()
+                await connection.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("row_id"))
+                    .values(
+                        text="",
+                        attachment=None,
+                        state=OutboxState.SENT,
+                        sent_at=now,
+                        telegram_message_id=bindparam("message_id"),
+                        attempts=bindparam("attempts"),
+                    ),
+                    delivered,
+                )
+            for row, outcome in answers:
+                if not isinstance(outcome, Delivered):
+                    values = await self._outcome_values(session, row, outcome, now)
+                    values["attempts"] = row.attempts + 1
+                    await session.exec(update(table).where(table.c.id == row.id).values(**values))
+                    if values["state"] == OutboxState.SENDING:
+                        again.append(row)
+                await _act_on(session, row, outcome, now)
             await session.commit()
-        self.wake()
+        del self._answers[: len(answers)]
+        for row, outcome in answers:
+            self._in_doubt.pop(row.id or 0, None)
+            self._doubt_chats.discard(row.chat_id)
+            row.attempts += 1
+            if isinstance(outcome, Migrated):
+                row.chat_id = outcome.chat_id
+        if again:  # still ours: back in line, in order
+            self._queue = sorted([*self._queue, *again], key=lambda row: row.id or 0)
+        self._wake.set()
+
+    async def _outcome_values(
+        self, session: AsyncSession, row: OutboxMessage, outcome: SendOutcome, now: datetime
+    ) -> dict[str, Any]:
+        match outcome:
+            case Unreachable(reason):
+                await _mark_unreachable(session, row.chat_id, now)
+                return {"state": OutboxState.UNREACHABLE, "last_error": reason}
+            case Rejected(reason):
+                log.error("outbox: Telegram refused message %s: %s", row.id, reason)
+                return {"state": OutboxState.FAILED, "last_error": reason}
+            case RetryLater(reason, seconds):
+                return self._retry_values(row, reason, seconds)
+            case Migrated(new_chat_id):
+                log.info("outbox: chat %s is now the supergroup %s", row.chat_id, new_chat_id)
+                return {"state": OutboxState.SENDING, "chat_id": new_chat_id}
+        raise AssertionError(outcome)
 
     def _retry_values(
         self, row: OutboxMessage, reason: str, seconds: float | None
@@ -361,20 +600,20 @@ class OutboxSender:
         wait = seconds if seconds is not None else min(2.0**row.attempts, 60.0)
         self._flood.pause(row.chat_id, self._monotonic() + wait / self._clock.pace)
         log.info("outbox: message %s waits %.1fs (%s)", row.id, wait, reason)
-        return {"state": OutboxState.PENDING, "last_error": reason}
+        # Still claimed by this sender, which tries again after the wait.
+        return {"state": OutboxState.SENDING, "last_error": reason}
 
-    async def _mark_unreachable(self, chat_id: int, now: datetime) -> None:
-        if chat_id < 0:
-            return
-        async with self._sessions() as session:
-            await session.exec(
-                update(Member)
-                .where(col(Member.telegram_id) == chat_id)
-                .where(col(Member.unreachable_since).is_(None))
-                .values(unreachable_since=now)
-            )
-            await session.commit()
-        log.info("outbox: member with chat %s is unreachable (blocked the bot)", chat_id)
+
+async def _mark_unreachable(session: AsyncSession, chat_id: int, now: datetime) -> None:
+    if chat_id < 0:
+        return
+    await session.exec(
+        update(Member)
+        .where(col(Member.telegram_id) == chat_id)
+        .where(col(Member.unreachable_since).is_(None))
+        .values(unreachable_since=now)
+    )
+    log.info("outbox: member with chat %s is unreachable (blocked the bot)", chat_id)
 
 
 async def _act_on(

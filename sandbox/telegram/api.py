@@ -185,6 +185,7 @@ class ApiMixin:
     calls: list[RecordedCall]
     _injected: dict[str, deque[_InjectedFailure]]
     _late_answers: dict[str, deque[float]]
+    _late_arrivals: dict[str, deque[float]]
     _rate_limited: int
     _handlers: dict[str, tuple[str, Handler]]
 
@@ -210,6 +211,12 @@ class ApiMixin:
         after ``seconds`` (real ones)."""
         self._late_answers.setdefault(method.lower(), deque()).extend([seconds] * count)
 
+    def arrive_late(self, method: str, seconds: float, *, count: int = 1) -> None:
+        """Hold the next ``count`` calls of ``method`` for ``seconds`` (real ones) before they
+        reach Telegram, as a slow network would; a call whose client has gone away by then
+        (a process killed) never arrives, and nothing is done."""
+        self._late_arrivals.setdefault(method.lower(), deque()).extend([seconds] * count)
+
     @property
     def rate_limited(self) -> int:
         """How many calls were answered 429 Too Many Requests."""
@@ -226,6 +233,11 @@ class ApiMixin:
         except ApiError as error:
             status, body = self._record(time.monotonic(), method, {}, error.status, error.body())
         else:
+            late = self._late_arrivals.get(method.lower())
+            if late:
+                await asyncio.sleep(late.popleft())
+                if request.transport is None or request.transport.is_closing():
+                    return web.Response(status=499)  # never arrived: nobody is listening
             status, body = await self._call(method, fields)
         return web.json_response(body, status=status)
 

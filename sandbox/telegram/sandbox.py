@@ -90,6 +90,7 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin, 
         self._menu_buttons = {}
         self._injected = {}
         self._late_answers = {}
+        self._late_arrivals = {}
         self._rate_limited = 0
         self._update_ids = itertools.count(700_000_001)
         self._queued_updates = []

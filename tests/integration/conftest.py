@@ -4,6 +4,7 @@ Redis (REDIS_URL, or an embedded server), the sandbox Telegram/Stripe, a simulat
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from sandbox.harness import COACH_ID, Sandboxes
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
 from sandbox.zoom import ZoomSandbox
+from tests.integration.processes import WorkerProcess
 from tests.integration.world import World, open_world
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
@@ -169,3 +171,15 @@ async def world(
     """The whole app on the sandboxes, a group of 3 seats registered by the coach."""
     async for opened in open_world(settings, sessions, redis, clock, telegram, stripe_sandbox):
         yield opened
+
+
+@pytest.fixture
+async def worker(world: World) -> AsyncIterator[WorkerProcess]:
+    """A `between worker` process on the world's settings, started by the test; killed at
+    the end if it still runs."""
+    with tempfile.TemporaryFile() as log:
+        process = WorkerProcess(world.settings, log)
+        yield process
+        if process.process is not None and process.process.returncode is None:
+            process.process.kill()
+            await process.process.wait()

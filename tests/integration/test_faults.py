@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from core.groups import register_group
 from core.models import SeatStatus
 from core.outbox import enqueue
 from tests.integration.faults import CuttableProxy, OwnRedis
+from tests.integration.processes import WorkerProcess
 from tests.integration.test_worker_stops import (
     PEOPLE,
-    WorkerProcess,
     all_applied,
     eventually,
     welcomed,
@@ -49,16 +48,6 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
 def redis_url(own_redis: OwnRedis) -> Iterator[str]:
     """The app's Redis is this test's own, so it can be stopped."""
     yield own_redis.url
-
-
-@pytest.fixture
-async def worker(world: World) -> AsyncIterator[WorkerProcess]:
-    with tempfile.TemporaryFile() as log:
-        process = WorkerProcess(world.settings, log)
-        yield process
-        if process.process is not None and process.process.returncode is None:
-            process.process.kill()
-            await process.process.wait()
 
 
 async def heartbeat(redis: Redis) -> str:

@@ -33,7 +33,7 @@ from sandbox.harness import COACH_ID, STRIPE_WEBHOOK_SECRET
 from sandbox.stripe import StripeSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.integration.faults import free_port
-from tests.integration.test_worker_stops import ROOT, environment
+from tests.integration.processes import ROOT, environment
 from tests.integration.world import GROUP
 
 pytestmark = pytest.mark.slow

@@ -5,15 +5,10 @@ After a restart every payment is applied exactly once: each member is welcomed o
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import IO
 
 import pytest
 from sqlmodel import col, select
@@ -22,12 +17,11 @@ from billing.events import CLAIM_LEASE
 from core.clock import SimulatedClock
 from core.groups import register_group
 from core.models import EventStatus, ExternalEvent, SeatStatus
-from core.settings import Settings
 from scheduling import jobs
 from tests.integration.conftest import PACE
+from tests.integration.processes import WorkerProcess
 from tests.integration.world import GROUP, World
 
-ROOT = Path(__file__).parents[2]
 PEOPLE = {5001 + n: f"Member{n}" for n in range(5)}
 WELCOME = "Welcome to Between circle"
 DONE = {EventStatus.PROCESSED, EventStatus.IGNORED}
@@ -38,60 +32,6 @@ def clock() -> SimulatedClock:
     # The worker process keeps the real time; the test's clock starts there too, so the
     # claims it leaves can be judged by the sweep the test runs "later".
     return SimulatedClock(datetime.now(UTC).replace(microsecond=0), pace=PACE)
-
-
-def environment(settings: Settings) -> dict[str, str]:
-    """The settings as the environment `between` reads, as in production."""
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, tuple):
-            value = ",".join(str(item) for item in value)
-        elif hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[name.upper()] = str(value)
-    return env
-
-
-class WorkerProcess:
-    """`between worker`, started and stopped as docker would."""
-
-    def __init__(self, settings: Settings, log: IO[bytes]) -> None:
-        self._env = environment(settings)
-        self._log = log
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from app.cli import main; main()",
-            "worker",
-            env=self._env,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=self._log,
-        )
-
-    async def stop(self, signum: signal.Signals) -> int:
-        assert self.process is not None
-        self.process.send_signal(signum)
-        return await asyncio.wait_for(self.process.wait(), 60)
-
-    def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-
-@pytest.fixture
-async def worker(world: World) -> AsyncIterator[WorkerProcess]:
-    with tempfile.TemporaryFile() as log:
-        process = WorkerProcess(world.settings, log)
-        yield process
-        if process.process is not None and process.process.returncode is None:
-            process.process.kill()
-            await process.process.wait()
 
 
 async def events(world: World) -> list[ExternalEvent]:
