@@ -4,16 +4,31 @@ lock) is open while the bot waits for Telegram, and every update is still handle
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import col, func, select
 
+from core.clock import SimulatedClock
 from core.models import Entry, ExternalEvent
-from tests.integration.world import GROUP, World
+from sandbox.telegram import TelegramSandbox
+from tests.integration.conftest import PACE
+from tests.integration.world import COACH_ID, GROUP, World
 
 ANA = 5001
 BEA = 5002
 SLOW = 80 / 1000  # Telegram answering in 80 ms, as in the fault report
+
+
+@pytest.fixture
+async def telegram(clock: SimulatedClock) -> AsyncIterator[TelegramSandbox]:
+    """The sandbox Bot API delivering up to 40 updates at once, as Telegram does."""
+    sandbox = TelegramSandbox(rate_scale=PACE, now=clock.now, webhook_connections=40)
+    await sandbox.start()
+    sandbox.add_user(COACH_ID, "Coach", username="coach")
+    yield sandbox
+    await sandbox.stop()
 
 
 async def idle_in_transaction(world: World) -> int:
@@ -39,7 +54,8 @@ async def test_an_answer_in_flight_holds_no_transaction_and_nobody_waits_behind_
     world.telegram.answer_late("sendMessage", 10)  # carried out at once, answered in 10 s
 
     ana = asyncio.create_task(world.telegram.user_sends(ANA, text="/help"))
-    while not world.texts(ANA):  # the answer is on its way: Telegram has it, the bot waits
+    # The answer is on its way: Telegram has it, the bot waits (the sandbox has no event).
+    while not world.texts(ANA):  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     held = await idle_in_transaction(world)
     # Bea's check-in in the group is handled while Ana's answer is still in flight.
@@ -70,6 +86,8 @@ async def test_many_people_at_once_with_telegram_slow_are_each_answered_once(
     assert [len(world.texts(user_id)) for user_id in people] == [1] * len(people)
     async with world.sessions() as session:
         claimed = await session.exec(
-            select(func.count()).select_from(ExternalEvent).where(ExternalEvent.source == "telegram")
+            select(func.count())
+            .select_from(ExternalEvent)
+            .where(ExternalEvent.source == "telegram")
         )
         assert claimed.one() >= len(people)
