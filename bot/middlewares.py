@@ -17,9 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.errors import may_pass, refused_by_telegram
 from core.clock import Clock
 from core.db import SessionFactory, doing_work, insert_if_new
-from core.members import remember_member
+from core.members import refresh_profile, remember_member
 from core.models import EventStatus, ExternalEvent, Member
-from practice.checkins import home_group
+from practice.checkins import home_group, member_and_home_group
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +118,19 @@ class PeopleMiddleware(BaseMiddleware):
         if user is not None and not user.is_bot and not sent_as_a_chat:
             session: AsyncSession = data["session"]
             private = chat is not None and chat.type == ChatType.PRIVATE
-            member = await remember_user(session, user, now=data["now"], started=private)
             in_group = chat is not None and not private and chat.type != ChatType.CHANNEL
+            group_chat = chat.id if in_group and chat else None
+            # Someone the bot knows: who they are and their group in one query, their
+            # profile written only if Telegram shows it changed.
+            found = await member_and_home_group(session, user.id, chat_id=group_chat)
+            if found is not None:
+                member, group = found
+                refresh_profile(member, **profile(user), now=data["now"], started=private)
+            else:
+                member = await remember_user(session, user, now=data["now"], started=private)
+                group = await home_group(session, member, chat_id=group_chat)
             data["member"] = member
-            data["group"] = await home_group(
-                session, member, chat_id=chat.id if in_group and chat else None
-            )
+            data["group"] = group
         return await handler(event, data)
 
 
@@ -132,12 +139,14 @@ async def remember_user(
 ) -> Member:
     """The Telegram user as a Member, their profile as Telegram shows it now."""
     return await remember_member(
-        session,
-        telegram_id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language_code=user.language_code,
-        now=now,
-        started=started,
+        session, telegram_id=user.id, **profile(user), now=now, started=started
     )
+
+
+def profile(user: User) -> dict[str, Any]:
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "username": user.username,
+        "language_code": user.language_code,
+    }
