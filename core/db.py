@@ -48,9 +48,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     """An engine for SQLite (the embedded default) or PostgreSQL."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(
-            url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
-        )
+        # No pre-ping: it cost every update a round trip. A connection the database dropped
+        # fails its first statement; SQLAlchemy then discards every pooled connection older
+        # than the failure, and the update (or the loop's pass) fails once and comes again.
+        return create_async_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # hide_parameters: a failing statement must not print a member's words into the log.
