@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util.concurrency import await_only, in_greenlet
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,19 +53,14 @@ def create_engine(database_url: str) -> AsyncEngine:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # hide_parameters: a failing statement must not print a member's words into the log.
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
-    writers = _Writers()
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
-    event.listen(engine.sync_engine, "begin", writers.begin)
-    event.listen(engine.sync_engine, "commit", writers.commit)
-    event.listen(engine.sync_engine, "rollback", writers.rollback)
-    event.listen(engine.sync_engine.pool, "checkin", writers.checkin)
-    event.listen(engine.sync_engine.pool, "invalidate", writers.invalidate)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
 
 
 def _tune_sqlite(connection: Any, _record: Any) -> None:
     # WAL lets readers go on while one writer writes; busy_timeout makes writers queue instead
-    # of failing at once. The driver's own BEGIN is switched off for _Writers.begin's.
+    # of failing at once. The driver's own BEGIN is switched off for _begin_immediate's.
     connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -82,73 +74,11 @@ def _tune_sqlite(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class _Writers:
-    """SQLite's writers in this process (of one engine) take turns on an asyncio lock, in the
-    order they came, before SQLite's own lock.
-
-    Every transaction is `BEGIN IMMEDIATE`: a deferred one that reads and then writes fails at
-    once ("database is locked") when another writer got in between; taking the write lock at
-    BEGIN makes writers queue, and makes read-count-then-insert (holding a seat) safe. But
-    SQLite's busy handler makes a writer that finds the lock taken sleep and retry, in steps of
-    up to 100 ms: under load most of an update's time went to those sleeps, and with enough
-    waiting some passed the busy timeout. Waiting here instead, the next writer starts the
-    moment the last one committed. Other processes (the worker) still meet SQLite's lock and
-    its busy timeout. Since no transaction is held across a network call, a turn is short.
-    """
-
-    WAIT_SECONDS = 30  # as long as SQLite's busy timeout: then the update fails and comes again
-
-    def __init__(self) -> None:
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def begin(self, connection: Connection) -> None:
-        lock = self._lock()
-        if lock is not None and _HOLDING not in connection.info:
-            await_only(asyncio.wait_for(lock.acquire(), self.WAIT_SECONDS))
-            connection.info[_HOLDING] = lock
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            _release(connection.info)
-            raise
-
-    def commit(self, connection: Connection) -> None:
-        # Committed here, so the turn passes only once the commit is done (the driver's own
-        # commit afterwards finds no transaction open and does nothing).
-        if _HOLDING in connection.info:
-            try:
-                connection.exec_driver_sql("COMMIT")
-            finally:
-                _release(connection.info)
-
-    def rollback(self, connection: Connection) -> None:
-        _release(connection.info)
-
-    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
-        _release(record.info)
-
-    def invalidate(self, _dbapi_connection: Any, record: Any, _error: Any) -> None:
-        _release(record.info)
-
-    def _lock(self) -> asyncio.Lock | None:
-        if not in_greenlet():  # the engine used without asyncio: SQLite's lock alone
-            return None
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
-        return lock
-
-
-_HOLDING = "between_write_turn"
-
-
-def _release(info: dict[Any, Any]) -> None:
-    lock = info.pop(_HOLDING, None)
-    if lock is not None:
-        lock.release()
+def _begin_immediate(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once ("database is locked")
+    # when another writer got in between; taking the write lock at BEGIN makes writers queue,
+    # and makes read-count-then-insert (holding a seat) safe.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
