@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
@@ -93,6 +94,8 @@ class Work:
     """The database work of one update (or job) that may call out to other services."""
 
     session: AsyncSession
+    # The task doing it: a task it starts inherits the mark, but must not commit its session.
+    task: asyncio.Task[Any] | None
     # Something was committed before the end: a network call came in the middle.
     committed_early: bool = False
 
@@ -104,7 +107,7 @@ _WORK: ContextVar[Work | None] = ContextVar("work", default=None)
 def doing_work(session: AsyncSession) -> Iterator[Work]:
     """Mark `session` as this task's work: a network call made inside (`outside_transaction`)
     commits what was done so far first."""
-    work = Work(session)
+    work = Work(session, asyncio.current_task())
     token = _WORK.set(work)
     try:
         yield work
@@ -118,7 +121,8 @@ async def outside_transaction() -> AsyncIterator[None]:
     SQLite, no write lock) is held while another service answers. The session goes on
     afterwards in a new transaction (objects stay loaded: the factory doesn't expire them)."""
     work = _WORK.get()
-    if work is not None and work.session.in_transaction():
+    mine = work is not None and work.task is asyncio.current_task()
+    if work is not None and mine and work.session.in_transaction():
         await work.session.commit()
         work.committed_early = True
     yield
