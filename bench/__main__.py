@@ -29,7 +29,8 @@ async def run(chosen: list[str], postgres_url: str | None, redis_url: str) -> No
     where = targets(postgres_url)
     for name in chosen:
         if name == "profile":
-            await profile.profile(where[-1], redis_url, profile.UPDATES)
+            for private in (False, True):
+                await profile.profile(where[-1], redis_url, profile.UPDATES, private=private)
         else:
             await PARTS[name](where, redis_url)
 

@@ -1,6 +1,6 @@
-"""A profile of the slowest path: one member's group check-in, from update to commit.
+"""A profile of the hot path: one member's group check-in (or private one), update to commit.
 
-    python -m bench.profile [--postgres URL] [--updates 2000]
+    python -m bench.profile [--postgres URL] [--updates 2000] [--private]
 
 Feeds updates straight to the dispatcher (what the webhook handler does after parsing the
 request) under pyinstrument and prints the time per update and where it goes.
@@ -28,7 +28,7 @@ from sandbox.telegram import SANDBOX_BOT_TOKEN
 UPDATES = 2000
 
 
-async def profile(target: Target, redis_url: str, count: int) -> None:
+async def profile(target: Target, redis_url: str, count: int, *, private: bool) -> None:
     async with target.database("bench_profile") as database_url:
         settings = Settings(
             _env_file=None,
@@ -45,7 +45,7 @@ async def profile(target: Target, redis_url: str, count: int) -> None:
                 session, chat_id=GROUP_CHAT, title="Between circle", capacity=50, now=STARTED_AT
             )
             await session.commit()
-        updates = Updates(await seat_members(runtime.sessions, group, 50))
+        updates = Updates(await seat_members(runtime.sessions, group, 50), private=private)
         bodies = [json.loads(request.body) for request in updates.take(100 + 2 * count)]
         for body in bodies[:100]:  # warm up
             await runtime.dispatcher.feed_webhook_update(runtime.bot, body)
@@ -60,7 +60,8 @@ async def profile(target: Target, redis_url: str, count: int) -> None:
             for body in bodies[100 + count :]:
                 await runtime.dispatcher.feed_webhook_update(runtime.bot, body)
         await runtime.close()
-    print(f"## 6. Profile: a group check-in on {target.name}\n")
+    kind = "private" if private else "group"
+    print(f"## 6. Profile: a {kind} check-in on {target.name}\n")
     print(
         f"{count} updates fed to the dispatcher one after the other: "
         f"{1000 * seconds / count:.2f} ms per update, {per_update:.1f} SQL "
@@ -90,10 +91,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", help="profile on PostgreSQL instead of SQLite")
     parser.add_argument("--updates", type=int, default=UPDATES)
+    parser.add_argument("--private", action="store_true", help="a private check-in instead")
     args = parser.parse_args()
     target = Target("PostgreSQL", args.postgres) if args.postgres else Target("SQLite")
     with redis_server() as redis_url:
-        asyncio.run(profile(target, redis_url, args.updates))
+        asyncio.run(profile(target, redis_url, args.updates, private=args.private))
 
 
 if __name__ == "__main__":

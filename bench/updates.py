@@ -67,10 +67,11 @@ class Measured:
 
 
 class Updates:
-    """Group text messages from seated members, each with a new update id."""
+    """Group text messages from seated members (or private ones), each with a new update id."""
 
-    def __init__(self, members: list[int]) -> None:
+    def __init__(self, members: list[int], *, private: bool = False) -> None:
         self._members = members
+        self._private = private  # each member writing to the bot instead (a private check-in)
         self._random = random.Random(8)
         self._next_id = 1
 
@@ -86,7 +87,11 @@ class Updates:
             "message": {
                 "message_id": number,
                 "date": int(STARTED_AT.timestamp()) + number,
-                "chat": {"id": GROUP_CHAT, "type": "supergroup", "title": "Between circle"},
+                "chat": (
+                    {"id": sender, "type": "private", "first_name": f"Member {sender}"}
+                    if self._private
+                    else {"id": GROUP_CHAT, "type": "supergroup", "title": "Between circle"}
+                ),
                 "from": {"id": sender, "is_bot": False, "first_name": f"Member {sender}"},
                 "text": self._random.choice(CHECK_INS),
             },

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,9 +46,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     """An engine for SQLite (the embedded default) or PostgreSQL."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(
-            url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
-        )
+        # No pre-ping: it cost every update a round trip. A connection the database dropped
+        # fails its first statement; SQLAlchemy then discards every pooled connection older
+        # than the failure, and the update (or the loop's pass) fails once and comes again.
+        return create_async_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # hide_parameters: a failing statement must not print a member's words into the log.
@@ -58,6 +65,11 @@ def _tune_sqlite(connection: Any, _record: Any) -> None:
     connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL syncs the log at checkpoints, not at every commit: a commit survives
+    # the process crashing or being killed; a power cut may lose the last few commits (the
+    # database stays intact). FULL's sync per commit cost a check-in more than all its
+    # statements together.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -74,16 +86,76 @@ def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+# --- no transaction across a network call ---------------------------------------------------
+
+
+@dataclass
+class Work:
+    """The database work of one update (or job) that may call out to other services."""
+
+    session: AsyncSession
+    # The task doing it: a task it starts inherits the mark, but must not commit its session.
+    task: asyncio.Task[Any] | None
+    # Something was committed before the end: a network call came in the middle.
+    committed_early: bool = False
+
+
+_WORK: ContextVar[Work | None] = ContextVar("work", default=None)
+
+
+@contextlib.contextmanager
+def doing_work(session: AsyncSession) -> Iterator[Work]:
+    """Mark `session` as this task's work: a network call made inside (`outside_transaction`)
+    commits what was done so far first."""
+    work = Work(session, asyncio.current_task())
+    token = _WORK.set(work)
+    try:
+        yield work
+    finally:
+        _WORK.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def outside_transaction() -> AsyncIterator[None]:
+    """Around a network call: the work so far is committed first, so no transaction (on
+    SQLite, no write lock) is held while another service answers. The session goes on
+    afterwards in a new transaction (objects stay loaded: the factory doesn't expire them)."""
+    work = _WORK.get()
+    mine = work is not None and work.task is asyncio.current_task()
+    if work is not None and mine and work.session.in_transaction():
+        await work.session.commit()
+        work.committed_early = True
+    yield
+
+
 async def insert_if_new(
     session: AsyncSession, model: type[SQLModel], values: dict[str, Any], unique: list[str]
 ) -> bool:
-    """Insert a row unless one with the same unique columns exists; tell whether it was new."""
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
+    """Insert a row unless one with the same unique columns exists; tell whether it was new.
+
+    Runs on the session's connection, Core's path rather than the ORM's (the session's
+    pending changes are flushed first, as the ORM would). A statement whose values are all
+    plain is built once per table and set of columns, its values passed as parameters."""
+    await session.flush()
+    connection = await session.connection()
+    dialect = connection.dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(table).values(**values).on_conflict_do_nothing(index_elements=unique)
-    result = await session.exec(statement)
-    return bool(result.rowcount)
+    table = model.__table__  # type: ignore[attr-defined]
+    if any(isinstance(value, ClauseElement) for value in values.values()):
+        statement = builder(table).values(**values).on_conflict_do_nothing(index_elements=unique)
+        return bool((await connection.execute(statement)).rowcount)
+    key = (table.name, dialect, tuple(values), tuple(unique))
+    cached = _INSERTS.get(key)
+    if cached is None:
+        cached = _INSERTS[key] = (
+            builder(table)
+            .values({name: bindparam(name) for name in values})
+            .on_conflict_do_nothing(index_elements=unique)
+        )
+    return bool((await connection.execute(cached, values)).rowcount)
+
+
+_INSERTS: dict[tuple[Any, ...], Any] = {}
 
 
 async def upgrade_database(database_url: str) -> None:

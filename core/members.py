@@ -27,6 +27,31 @@ async def remember_member(
     member = result.first() or Member(
         telegram_id=telegram_id, first_name=first_name, created_at=now
     )
+    refresh_profile(
+        member,
+        first_name=first_name,
+        last_name=last_name,
+        username=username,
+        language_code=language_code,
+        now=now,
+        started=started,
+    )
+    session.add(member)
+    await session.flush()
+    return member
+
+
+def refresh_profile(
+    member: Member,
+    *,
+    first_name: str,
+    now: datetime,
+    last_name: str | None = None,
+    username: str | None = None,
+    language_code: str | None = None,
+    started: bool = False,
+) -> None:
+    """The profile as Telegram shows it now (the ORM writes it only if something changed)."""
     member.first_name = first_name[:255]
     member.last_name = last_name[:255] if last_name else None
     member.username = username
@@ -34,9 +59,6 @@ async def remember_member(
     if started:
         member.started_at = member.started_at or now
         member.unreachable_since = None
-    session.add(member)
-    await session.flush()
-    return member
 
 
 async def find_members(session: AsyncSession, handle: str) -> list[Member]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import insert_if_new
 from core.localtime import local_date
-from core.models import SEATED, Entry, EntryKind, Group, Member, Seat
-from practice.daily import prompt_sent_on, todays_prompt
+from core.models import SEATED, Entry, EntryKind, Group, Member, PromptDay, PromptState, Seat
+from practice.daily import todays_prompt
 from practice.streaks import count_streak
 
 
@@ -46,6 +49,42 @@ async def home_group(
     return (await session.exec(query)).first()
 
 
+async def member_and_home_group(
+    session: AsyncSession, telegram_id: int, *, chat_id: int | None = None
+) -> tuple[Member, Group | None] | None:
+    """A known person and their `home_group` in one query (None: not known yet)."""
+    in_chat = chat_id is not None
+    query = _MEMBER_AND_GROUP.get(in_chat)
+    if query is None:
+        query = _MEMBER_AND_GROUP[in_chat] = _member_and_group(in_chat=in_chat)
+    params = {"telegram_id": telegram_id, "chat_id": chat_id}
+    found = (await session.exec(query, params=params)).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+def _member_and_group(*, in_chat: bool) -> Any:
+    # Built once (building a query costs more than running it); the values are parameters.
+    seated = aliased(Group)
+    seat_group = (
+        select(Seat.group_id)
+        .join(seated, col(seated.id) == col(Seat.group_id))
+        .where(col(Seat.member_id) == col(Member.id))
+        .where(col(Seat.status).in_(SEATED))
+        .order_by(col(Seat.id))
+        .limit(1)
+    )
+    if in_chat:
+        seat_group = seat_group.where(col(seated.chat_id) == bindparam("chat_id"))
+    return (
+        select(Member, Group)
+        .outerjoin(Group, col(Group.id) == seat_group.correlate(Member).scalar_subquery())
+        .where(col(Member.telegram_id) == bindparam("telegram_id"))
+    )
+
+
+_MEMBER_AND_GROUP: dict[bool, Any] = {}
+
+
 async def record_message(
     session: AsyncSession,
     *,
@@ -55,6 +94,11 @@ async def record_message(
     now: datetime,
 ) -> bool:
     """Keep a member's message as an entry (once per message); tell whether it was new."""
+    assert group.id is not None
+    connection = await session.connection()
+    statement = _ENTRY_INSERT.get(connection.dialect.name)
+    if statement is None:
+        statement = _ENTRY_INSERT[connection.dialect.name] = _entry_insert(connection.dialect.name)
     values = {
         "member_id": member.id,
         "group_id": group.id,
@@ -64,11 +108,33 @@ async def record_message(
         "text": said.text,
         "file_id": said.file_id,
         "duration_seconds": said.duration_seconds,
-        # The day's prompt is looked up inside the insert: one round trip fewer per check-in.
-        "prompt_id": prompt_sent_on(group, local_date(now, group.timezone)),
         "created_at": now,
+        "local_date": local_date(now, group.timezone),
     }
-    return await insert_if_new(session, Entry, values, ["chat_id", "message_id"])
+    return bool((await connection.execute(statement, values)).rowcount)
+
+
+def _entry_insert(dialect: str) -> Any:
+    """The entry of a message, once per message; the day's prompt is looked up inside the
+    insert (one round trip fewer per check-in). Built once per dialect."""
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ("member_id", "group_id", "chat_id", "message_id", "kind", "text", "file_id")
+    values: dict[str, Any] = {name: bindparam(name) for name in columns}
+    values["duration_seconds"] = bindparam("duration_seconds")
+    values["created_at"] = bindparam("created_at")
+    values["prompt_id"] = (
+        select(PromptDay.prompt_id)
+        .where(col(PromptDay.group_id) == bindparam("group_id"))
+        .where(col(PromptDay.local_date) == bindparam("local_date"))
+        .where(col(PromptDay.state) == PromptState.SENT)
+        .scalar_subquery()
+    )
+    table = Entry.__table__  # type: ignore[attr-defined]
+    unique = ["chat_id", "message_id"]
+    return builder(table).values(values).on_conflict_do_nothing(index_elements=unique)
+
+
+_ENTRY_INSERT: dict[str, Any] = {}
 
 
 async def record_edit(
