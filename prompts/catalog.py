@@ -103,6 +103,7 @@ RISK_CONCEPTS = {
     "the_night": "tonight's the night: a time said to have come",
     "pretend": "done pretending",
     "unnoticed": "without them realising (of a goodbye)",
+    "past": "a time long past before the words: a year ago, i used to (takes a finding back)",
     "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
     # taking a finding back
     "thing": "this heat, this traffic: what a complaint is about, when it is not life",

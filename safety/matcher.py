@@ -72,6 +72,7 @@ IN_ORDER: tuple[tuple[str, str, int, Level, str], ...] = (
     ("which", "place", 3, URGENT, "plan"),
     ("which", "tool", 3, URGENT, "plan"),
     ("want", "run_over", 6, URGENT, "intent"),
+    ("timing", "doit", 0, URGENT, "plan"),  # "ce soir je le fais", "hoje eu faço"
 )
 # The IN_ORDER rules whose two parts someone else can stand between ("told me she's been
 # cutting": "me" then "cutting", but "she" is the one cutting).
@@ -136,7 +137,7 @@ FAREWELLS = ("bye", "goodbye_soft", "thanks_all", "loved")
 MARKS = frozenset(
     {
         "negation", "self", "third", "other", "media", "accident", "idiom", "thing", "asked",
-        "answer_no", "errand", "send_off",
+        "answer_no", "errand", "send_off", "past",
     }
 )  # fmt: skip
 # A negation right before these takes them back ("not suicidal", "never cut myself").
@@ -158,6 +159,9 @@ FAREWELL_WORDS = frozenset({"goodbye", "goodbye_soft", "bye", "letters"})
 # The things a "der" or "die" can be the article of.
 NOUNS = frozenset({"place", "tool", "pills", "body", "belongings", "letters"})
 SUBJECT_REACH = 3  # how many words back a subject still governs what follows
+PAST_REACH = 8  # how many words back "a year ago" or "i used to" still governs what follows
+# What is said between quotation marks after someone else is named is their words, reported.
+QUOTED = re.compile(r'"[^"]+"|“[^”]+”|«[^»]+»|„[^“”]+[“”]')
 
 
 @dataclass(frozen=True)
@@ -314,7 +318,17 @@ class RiskMatcher:
             for i in range(1, len(found))
             if SENTENCE_END.search(text[found[i - 1].end : found[i].start])
         )
+        quoted_spans = (
+            [(q.start(), q.end()) for q in QUOTED.finditer(text)]
+            if any(h.concept == "third" for h in hits)
+            else []
+        )
         for hit, level, kind in _findings(hits, sentences):
+            if any(
+                a <= found[hit.start].start and found[hit.end - 1].end <= b
+                for a, b in quoted_spans
+            ):
+                continue  # "my friend wrote 'i want to die', what do i say?"
             # Urgent first, then the earliest words, then the most of them.
             rank = (0 if level == URGENT else 1, hit.start, -hit.end, hit, level, kind)
             if best is None or rank[:3] < best[:3]:
@@ -388,6 +402,28 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
     # What the rules made of several parts is someone else's when another person stands as
     # its subject ("she took a load of pills"); a harm from others is always someone else's.
     thirds = [hit for hit in marks if hit.concept == "third"]
+    pasts = [hit for hit in marks if hit.concept == "past"]
+    recent = [finding for finding in out if not _long_ago(finding[0], pasts, sentences)]
+    return _own(recent, thirds, sentences, hits)
+
+
+def _long_ago(hit: _Hit, pasts: Sequence[_Hit], sentences: frozenset[int]) -> bool:
+    """A time long past ("a year ago", "i used to", "faz 3 anos que") just before the words,
+    in the same sentence: a story of getting better, told as progress."""
+    return any(
+        p.end <= hit.start
+        and hit.start - p.end <= PAST_REACH
+        and not any(p.end <= start <= hit.start for start in sentences)
+        for p in pasts
+    )
+
+
+def _own(
+    out: list[tuple[_Hit, Level, str]],
+    thirds: list[_Hit],
+    sentences: frozenset[int],
+    hits: Sequence[_Hit],
+) -> list[tuple[_Hit, Level, str]]:
     return [
         (hit, level, kind)
         for hit, level, kind in out
