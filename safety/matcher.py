@@ -111,7 +111,8 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"tell"}, {"sorry"}, 8, URGENT, "goodbye"),
         ({"trapped", "hopeless"}, {"forever"}, 10, URGENT, "intent"),
         ({"only_way"}, {"death", "intent", "method"}, 14, URGENT, "intent"),
-        ({"affairs"}, {"affairs_done"}, 16, URGENT, "goodbye"),
+        ({"affairs"}, {"affairs_done", "no_need"}, 16, URGENT, "goodbye"),
+        ({"affairs"}, {"affairs"}, 16, URGENT, "goodbye"),  # "testament gemacht, passwörter"
         ({"tool", "sh_context"}, {"not_for"}, 12, URGENT, "self-harm"),
         ({"tool"}, {"body"}, 6, URGENT, "self-harm"),
         ({"numb"}, {"swallow", "overdose", "doit"}, 14, URGENT, "overdose"),
@@ -462,7 +463,12 @@ def _stands(
     ):
         return False  # "I can't take this heat any more"
     if hit.concept in ("selfharm", "selfharm_word", "sh_act"):
-        return not any(o.concept == "accident" for o in others)
+        # An accident word inside the words themselves is part of them ("bis die knöchel
+        # offen waren": "ofen", an oven; "até abrir a mão": a hand).
+        return not any(
+            o.concept == "accident" and not (hit.start <= o.start and o.end <= hit.end)
+            for o in others
+        )
     return True
 
 
