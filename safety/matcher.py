@@ -362,7 +362,8 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
         for a in by_concept.get(first, ()):
             for b in by_concept.get(then, ()):
                 if (
-                    0 <= b.start - a.end <= gap
+                    a.language == b.language  # "wanted to offer more": pt "morre" is no death
+                    and 0 <= b.start - a.end <= gap
                     and not _negated_between(a.end, b.start, hits)
                     and not (first in ABOUT_BETWEEN and _someone_between(a.end, b.start, hits))
                 ):
