@@ -389,7 +389,7 @@ def _findings(
                 if (
                     a.language == b.language  # "wanted to offer more": pt "morre" is no death
                     and 0 <= b.start - a.end <= gap
-                    and not _negated_between(a.end, b.start, hits)
+                    and not _negated_between(a.end, b.start, hits, a.language)
                     and not (first in ABOUT_BETWEEN and _someone_between(a.end, b.start, hits))
                 ):
                     out.append((_Hit(kind, a.start, b.end, a.language), level, kind))
@@ -587,5 +587,9 @@ def _someone_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
     )
 
 
-def _negated_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
-    return any(h.concept == "negation" and start <= h.start and h.end <= end for h in hits)
+def _negated_between(start: int, end: int, hits: Sequence[_Hit], language: str) -> bool:
+    """A negation of the rule's own language between its parts (Portuguese "no" is "in the")."""
+    return any(
+        h.concept == "negation" and h.language == language and start <= h.start and h.end <= end
+        for h in hits
+    )
