@@ -103,6 +103,13 @@ RISK_CONCEPTS = {
     "the_night": "tonight's the night: a time said to have come",
     "pretend": "done pretending",
     "unnoticed": "without them realising (of a goodbye)",
+    "past": "a time long past before the words: a year ago, i used to (takes a finding back)",
+    "day": "a day named for something: on my birthday, sunday, next friday (of a date chosen)",
+    "chosen": "a day settled: that is the day, it is chosen, i have decided (of a date chosen)",
+    "passes": "a train that does not stop where one stands (of a place scouted)",
+    "timetable": "its times looked up or known by heart (of a place scouted)",
+    "done": "it is over, right after the deed: i am done, chega, c est fini (of tonight i do it)",
+    "what_for": "what for, as the whole of what is said: para que, pra que (hopelessness)",
     "filler": "words passed over inside a phrase: just, really, einfach, tan, vraiment",
     # taking a finding back
     "thing": "this heat, this traffic: what a complaint is about, when it is not life",

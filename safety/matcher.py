@@ -110,7 +110,9 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"tell"}, {"sorry"}, 8, URGENT, "goodbye"),
         ({"trapped", "hopeless"}, {"forever"}, 10, URGENT, "intent"),
         ({"only_way"}, {"death", "intent", "method"}, 14, URGENT, "intent"),
-        ({"affairs"}, {"affairs_done"}, 16, URGENT, "goodbye"),
+        ({"affairs"}, {"affairs_done", "no_need"}, 16, URGENT, "goodbye"),
+        ({"affairs"}, {"affairs"}, 16, URGENT, "goodbye"),
+        ({"passes"}, {"timetable"}, 14, URGENT, "plan"),  # "testament gemacht, passwörter"
         ({"tool", "sh_context"}, {"not_for"}, 12, URGENT, "self-harm"),
         ({"tool"}, {"body"}, 6, URGENT, "self-harm"),
         ({"numb"}, {"swallow", "overdose", "doit"}, 14, URGENT, "overdose"),
@@ -120,6 +122,9 @@ TOGETHER: tuple[tuple[frozenset[str], frozenset[str], int, Level, str], ...] = t
         ({"on_purpose"}, {"swallow", "overdose"}, 10, URGENT, "overdose"),
     )
 )
+# A day named and settled, and little else: "on my birthday. that's the day", "i've decided,
+# next friday". In a longer message the same words are a wedding or a last day at work.
+DATE_CHOSEN_MOST = 9  # words
 # Three sets of concepts that all meet within `window` words.
 ALL_THREE: tuple[tuple[tuple[frozenset[str], ...], int, Level, str], ...] = tuple(
     (tuple(frozenset(part) for part in parts), window, level, kind)
@@ -136,7 +141,7 @@ FAREWELLS = ("bye", "goodbye_soft", "thanks_all", "loved")
 MARKS = frozenset(
     {
         "negation", "self", "third", "other", "media", "accident", "idiom", "thing", "asked",
-        "answer_no", "errand", "send_off",
+        "answer_no", "errand", "send_off", "past", "day", "chosen", "done", "what_for",
     }
 )  # fmt: skip
 # A negation right before these takes them back ("not suicidal", "never cut myself").
@@ -152,12 +157,28 @@ ABOUT_SOMEONE = frozenset(
 # The bare words that a film, an article or the news makes talk about, not of.
 BARE = frozenset({"suicide", "selfharm_word", "overdose"})
 # What an errand or a sport around the words turns into an everyday thing.
-ERRANDS = frozenset({"place", "edge", "tool", "obtain", "pills", "amass", "body"})
+ERRANDS = frozenset(
+    {
+        "place",
+        "edge",
+        "tool",
+        "obtain",
+        "pills",
+        "amass",
+        "body",
+        "giveaway",
+        "belongings",
+        "affairs",
+    }
+)
 # A send-off (a colleague retiring, a leaving do) makes these everyday farewells.
 FAREWELL_WORDS = frozenset({"goodbye", "goodbye_soft", "bye", "letters"})
 # The things a "der" or "die" can be the article of.
-NOUNS = frozenset({"place", "tool", "pills", "body", "belongings", "letters"})
+NOUNS = frozenset({"place", "tool", "pills", "body", "belongings", "letters", "thing"})
 SUBJECT_REACH = 3  # how many words back a subject still governs what follows
+PAST_REACH = 8  # how many words back "a year ago" or "i used to" still governs what follows
+# What is said between quotation marks after someone else is named is their words, reported.
+QUOTED = re.compile(r'"[^"]+"|“[^”]+”|«[^»]+»|„[^“”]+[“”]')
 
 
 @dataclass(frozen=True)
@@ -279,6 +300,13 @@ class _Language:
         child = node.exact.get(word)
         if child is not None:
             children.append(child)
+        elif "*" in word:  # a letter hidden: "s*icidio", "k*l myself"
+            children.extend(
+                nxt
+                for key, nxt in node.exact.items()
+                if len(key) == len(word)
+                and all(c in ("*", k) for c, k in zip(word, key, strict=True))
+            )
         elif node.fuzzy and len(word) >= FUZZY_MIN:
             if position not in deletions:
                 deletions[position] = _deletions(word)
@@ -314,7 +342,17 @@ class RiskMatcher:
             for i in range(1, len(found))
             if SENTENCE_END.search(text[found[i - 1].end : found[i].start])
         )
-        for hit, level, kind in _findings(hits, sentences):
+        quoted_spans = (
+            [(q.start(), q.end()) for q in QUOTED.finditer(text)]
+            if any(h.concept == "third" for h in hits)
+            else []
+        )
+        for hit, level, kind in _findings(hits, sentences, len(found)):
+            if any(
+                a <= found[hit.start].start and found[hit.end - 1].end <= b
+                for a, b in quoted_spans
+            ):
+                continue  # "my friend wrote 'i want to die', what do i say?"
             # Urgent first, then the earliest words, then the most of them.
             rank = (0 if level == URGENT else 1, hit.start, -hit.end, hit, level, kind)
             if best is None or rank[:3] < best[:3]:
@@ -331,7 +369,9 @@ class RiskMatcher:
         return None if finding is None else finding.words
 
 
-def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, Level, str]]:
+def _findings(
+    hits: list[_Hit], sentences: frozenset[int], length: int
+) -> list[tuple[_Hit, Level, str]]:
     """The findings the concept hits make, after what takes them back."""
     marks = [hit for hit in hits if hit.concept in MARKS]
     live = [hit for hit in hits if _stands(hit, hits, marks, sentences)]
@@ -347,8 +387,9 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
         for a in by_concept.get(first, ()):
             for b in by_concept.get(then, ()):
                 if (
-                    0 <= b.start - a.end <= gap
-                    and not _negated_between(a.end, b.start, hits)
+                    a.language == b.language  # "wanted to offer more": pt "morre" is no death
+                    and 0 <= b.start - a.end <= gap
+                    and not _negated_between(a.end, b.start, hits, a.language)
                     and not (first in ABOUT_BETWEEN and _someone_between(a.end, b.start, hits))
                 ):
                     out.append((_Hit(kind, a.start, b.end, a.language), level, kind))
@@ -358,6 +399,27 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
     apart = [h for i, h in enumerate(farewells) if all(h.start >= o.end for o in farewells[:i])]
     if len(apart) >= 3:  # "sorry everyone, I love you, goodbye"
         out.append((_Hit("goodbye", apart[0].start, apart[-1].end), URGENT, "goodbye"))
+    if length <= DATE_CHOSEN_MOST:
+        for day in by_concept.get("day", ()):
+            for chosen in by_concept.get("chosen", ()):
+                start, end = min(day.start, chosen.start), max(day.end, chosen.end)
+                # The settled day ends what is said ("sunday. that's when."), not "friday,
+                # that's when the movers come".
+                if end == length or end in sentences:
+                    out.append((_Hit("plan", start, end), URGENT, "plan"))
+    for a in by_concept.get("timing", ()):
+        for b in by_concept.get("doit", ()):
+            # "ce soir je le fais.", "hoje eu faço, chega": said as the end of it, not
+            # "tonight I do it, I'm asking her out".
+            if b.start == a.end and (
+                b.end == length
+                or b.end in sentences
+                or any(d.start - b.end in (0, 1) for d in by_concept.get("done", ()))
+            ):
+                out.append((_Hit("plan", a.start, b.end, a.language), URGENT, "plan"))
+    for hit in by_concept.get("what_for", ()):  # "pra que", said as all there is to say
+        if hit.start == 0 and (hit.end == length or hit.end in sentences):
+            out.append((hit, CONCERNING, "hopelessness"))
     plans = by_concept.get("plan", [])
     for a in plans:
         for b in plans:
@@ -372,7 +434,7 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
         for a in a_hits:
             for b in b_hits:
                 start, end = min(a.start, b.start), max(a.end, b.end)
-                if end - start <= window + 1:
+                if end - start <= window + 1 and (a.start, a.end) != (b.start, b.end):
                     out.append((_Hit(kind, start, end, a.language), level, kind))
     for parts, window, level, kind in ALL_THREE:
         if any(part.isdisjoint(present) for part in parts):
@@ -388,6 +450,28 @@ def _findings(hits: list[_Hit], sentences: frozenset[int]) -> list[tuple[_Hit, L
     # What the rules made of several parts is someone else's when another person stands as
     # its subject ("she took a load of pills"); a harm from others is always someone else's.
     thirds = [hit for hit in marks if hit.concept == "third"]
+    pasts = [hit for hit in marks if hit.concept == "past"]
+    recent = [finding for finding in out if not _long_ago(finding[0], pasts, sentences)]
+    return _own(recent, thirds, sentences, hits)
+
+
+def _long_ago(hit: _Hit, pasts: Sequence[_Hit], sentences: frozenset[int]) -> bool:
+    """A time long past ("a year ago", "i used to", "faz 3 anos que") just before the words,
+    in the same sentence: a story of getting better, told as progress."""
+    return any(
+        p.end <= hit.start
+        and hit.start - p.end <= PAST_REACH
+        and not any(p.end <= start <= hit.start for start in sentences)
+        for p in pasts
+    )
+
+
+def _own(
+    out: list[tuple[_Hit, Level, str]],
+    thirds: list[_Hit],
+    sentences: frozenset[int],
+    hits: Sequence[_Hit],
+) -> list[tuple[_Hit, Level, str]]:
     return [
         (hit, level, kind)
         for hit, level, kind in out
@@ -426,7 +510,12 @@ def _stands(
     ):
         return False  # "I can't take this heat any more"
     if hit.concept in ("selfharm", "selfharm_word", "sh_act"):
-        return not any(o.concept == "accident" for o in others)
+        # An accident word inside the words themselves is part of them ("bis die knöchel
+        # offen waren": "ofen", an oven; "até abrir a mão": a hand).
+        return not any(
+            o.concept == "accident" and not (hit.start <= o.start and o.end <= hit.end)
+            for o in others
+        )
     return True
 
 
@@ -498,5 +587,9 @@ def _someone_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
     )
 
 
-def _negated_between(start: int, end: int, hits: Sequence[_Hit]) -> bool:
-    return any(h.concept == "negation" and start <= h.start and h.end <= end for h in hits)
+def _negated_between(start: int, end: int, hits: Sequence[_Hit], language: str) -> bool:
+    """A negation of the rule's own language between its parts (Portuguese "no" is "in the")."""
+    return any(
+        h.concept == "negation" and h.language == language and start <= h.start and h.end <= end
+        for h in hits
+    )

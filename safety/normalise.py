@@ -41,7 +41,9 @@ _NUMBER_WORDS = {
     "2": "to",
     "4": "for",
 }
-_WORD = re.compile(r"[\w@$!']+")
+# A star between letters is a letter hidden ("s*icide", "k*ll"): the word keeps it, and a
+# lexicon word with `~` matches it as one typo.
+_WORD = re.compile(r"[\w@$!']+(?:\*+[\w@$!']+)*")
 _RUNS = re.compile(r"([^\W\d_])\1+")  # letters only: "100" stays a hundred
 
 

@@ -2,9 +2,11 @@
 
 Kinds of set in messages/: dev-* (what the lexicon was written against, category by category),
 eval-* and holdout-* (the evaluation set: written after the lexicon, in other registers; its
-misses were then fixed by category, so it is no longer unseen; holdout-* ends with the first
-blind set, folded in once a second one was commissioned) and blind2-* (written by someone
-else, never read while tuning: the honest estimate for an unseen set, which the README quotes).
+misses were then fixed by category, so it is no longer unseen; holdout-* holds the first
+blind set, the probes, and the first half of the second blind set, each tuned on after its
+first score, which its header keeps) and blind2-* (the second blind set's other half, written
+by someone else and never read while tuning: the honest estimate for an unseen set, which the
+README quotes).
 The bars of issue 15 are asserted on the evaluation set per language; the blind set, when its
 files are there, is held to a floor set from its first scoring, so a change can't quietly make
 it worse.
