@@ -29,9 +29,10 @@ LABELS = {"U": "urgent", "C": "concerning", "B": "benign", "T": "about someone e
 CONCERNING_FLAGGED = 0.90
 # The second blind set (blind2-<code>.txt, same format), held to floors set once it is first
 # scored: urgent recall over its five languages together, and the share of its benign and
-# third-person messages raised. A floor, not an aim; until its files are there the test skips.
-BLIND_URGENT_RECALL = 0.0
-BLIND_RAISED_AT_MOST = 1.0
+# third-person messages raised. A floor, not an aim: first scored at 0.62 of 177 urgent
+# caught (en 0.62, es 0.62, de 0.42, fr 0.77, pt 0.66) and 0.04 of 117 raised.
+BLIND_URGENT_RECALL = 0.60
+BLIND_RAISED_AT_MOST = 0.05
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,7 @@ def test_the_development_set_passes_whole(matcher: RiskMatcher, language: str) -
 
 def test_the_blind_set_is_no_worse_than_when_first_scored(matcher: RiskMatcher) -> None:
     languages = [code for code in RISK_LANGUAGES if (MESSAGES / f"blind2-{code}.txt").exists()]
-    if not languages:
-        pytest.skip("no blind2-<code>.txt in tests/safety/messages yet")
+    assert languages == list(RISK_LANGUAGES)
     blind = [m for language in languages for m in read("blind2", language=language)]
     urgent = [m for m in blind if m.label == "U"]
     caught = [m for m in urgent if level(matcher, m) == Level.URGENT]
