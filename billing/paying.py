@@ -162,7 +162,9 @@ async def what_seats_pay(
         method = seat_method(
             seat, paid_in_stars=in_stars is not None, code=codes.get(seat.id), now=now
         )
-        cents, currency = _billed(seat, price) if method == Method.STRIPE else (0, price.currency)
+        # A seat whose payment failed brings in nothing until Stripe's retry goes through.
+        paid = method == Method.STRIPE and seat.status == SeatStatus.ACTIVE
+        cents, currency = _billed(seat, price) if paid else (0, price.currency)
         paying.append(
             SeatPays(
                 member=member,
