@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.lifecycle import SubscriptionState
 from billing.membership import Membership
-from core.db import SessionFactory, doing_work, insert_if_new
+from core.db import SessionFactory, insert_if_new
 from core.models import EventStatus, ExternalEvent, Member
 from core.outbox import enqueue
 from prompts.render import Templates
@@ -242,10 +242,7 @@ async def _apply(
     try:
         if handler is not None:
             known = await membership.ask_stripe_about(payload)
-            # A Telegram call the handler makes (the invite link) commits its work so far
-            # first: no transaction is held while Telegram answers.
-            with doing_work(session):
-                await handler(membership, session, payload, now, subscription=known)
+            await handler(membership, session, payload, now, subscription=known)
     except Exception as error:
         await session.rollback()
         delay = retry_delay(attempt)

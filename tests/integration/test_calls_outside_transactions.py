@@ -101,29 +101,3 @@ async def idle_in_transaction(world: World) -> int:
             )
         )
         return int(found.scalar_one())
-
-
-async def test_an_invite_waiting_on_telegram_holds_no_transaction(world: World) -> None:
-    """The payment applied, the member's invite link is asked of Telegram: the seat is
-    committed first, so while Telegram is slow no connection sits in a transaction (on SQLite,
-    another person's /join goes on)."""
-    world.person(ANA, "Ana")
-    assert "held for you" in ((await world.ask_to_join(ANA)).text or "")
-    seat = await world.seat(ANA)
-    assert seat is not None and seat.checkout_session_id is not None
-    world.telegram.answer_late("createChatInviteLink", 4)
-    await world.stripe.complete_checkout(seat.checkout_session_id)
-    applying = asyncio.create_task(world.settle())
-    try:
-        while not world.telegram._invite_links:  # made at once, answered in 4 s  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        if world.settings.database_url.startswith("postgresql"):
-            await asyncio.sleep(1.5)  # the invite is still on its way
-            assert await idle_in_transaction(world) == 0
-        else:
-            world.person(BEN, "Ben")
-            answer = await asyncio.wait_for(harness.ask_to_join(world.telegram, BEN), 3)
-            assert "held for you" in (answer.text or "")
-    finally:
-        await applying
-    assert world.told(ANA, "Welcome to Between circle") == 1
