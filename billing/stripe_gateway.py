@@ -19,7 +19,6 @@ from stripe.params.checkout import SessionCreateParams
 
 from billing.lifecycle import SubscriptionState
 from billing.ports import CheckoutSession
-from core.db import outside_transaction
 from core.pricing import INTERVALS, Price
 
 PRICE_LOOKUP_KEY = "between_monthly_31"
@@ -40,25 +39,11 @@ def idempotency_key(kind: str, params: dict[str, Any]) -> str:
     return f"between-{kind}-{digest[:48]}"
 
 
-class _HTTPClient(stripe.AIOHTTPClient):
-    """stripe-python's aiohttp client; a call made while an update is handled commits the
-    update's work so far first (no transaction held while Stripe answers, nor while it
-    retries)."""
-
-    async def request_with_retries_async(  # type: ignore[no-untyped-def]
-        self, method, url, headers, post_data=None, max_network_retries=None, *, _usage=None
-    ):
-        async with outside_transaction():
-            return await super().request_with_retries_async(
-                method, url, headers, post_data, max_network_retries, _usage=_usage
-            )
-
-
 class StripeGateway:
     """Checkout, the customer portal, subscriptions and the price (the `Payments` port)."""
 
     def __init__(self, api_key: str, api_base: str) -> None:
-        self._http = _HTTPClient(timeout=TIMEOUT_SECONDS)
+        self._http = stripe.AIOHTTPClient(timeout=TIMEOUT_SECONDS)
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base},

@@ -40,7 +40,6 @@ from aiogram.types import (
 from billing.ports import DoorRefused, StarPayment
 from coaching.threads import NotDelivered
 from core.clock import Clock, SystemClock
-from core.db import outside_transaction
 from core.links import is_supergroup
 from core.outbox import Delivered, Migrated, Rejected, RetryLater, SendOutcome, Unreachable
 
@@ -57,20 +56,6 @@ VOICE_REFUSED = "VOICE_MESSAGES_FORBIDDEN"
 # answerCallbackQuery for a press too old to answer (Client.cpp's text for QUERY_ID_INVALID).
 QUERY_TOO_OLD = "query is too old"
 ALREADY_ANSWERED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT")
-
-
-class OutsideTransaction(BaseRequestMiddleware):
-    """A call to Telegram made while an update is handled commits the update's work so far
-    first: no transaction (on SQLite, no write lock) is held while Telegram answers."""
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        async with outside_transaction():
-            return await make_request(bot, method)
 
 
 class HonourRetryAfter(BaseRequestMiddleware):
@@ -120,7 +105,6 @@ class LateButtonAnswer(BaseRequestMiddleware):
 def create_bot(token: str, api_base: str, *, clock: Clock | None = None) -> Bot:
     """A Bot speaking HTML to `api_base` (Telegram, a local Bot API server, or the sandbox)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base), timeout=REQUEST_TIMEOUT)
-    session.middleware(OutsideTransaction())  # first: a wait for a retry is outside too
     session.middleware(HonourRetryAfter(clock or SystemClock()))
     session.middleware(LateButtonAnswer())
     defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)

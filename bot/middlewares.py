@@ -11,12 +11,11 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.types import Chat, Message, TelegramObject, Update, User
-from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import may_pass, refused_by_telegram
+from bot.errors import refused_by_telegram
 from core.clock import Clock
-from core.db import SessionFactory, doing_work, insert_if_new
+from core.db import SessionFactory, insert_if_new
 from core.members import refresh_profile, remember_member
 from core.models import EventStatus, ExternalEvent, Member
 from practice.checkins import home_group, member_and_home_group
@@ -33,17 +32,11 @@ class DatabaseSessionMiddleware(BaseMiddleware):
     update that failed half-way is handled again when Telegram resends it, and one that
     succeeded is never handled twice. `now` is read once here: one update, one moment.
 
-    No transaction is open while Telegram, Stripe or Zoom answers: a call the handler makes
-    first commits the work so far (core.db.outside_transaction, hooked into the clients), and
-    the handler goes on in a new transaction. If it then fails for a reason that may pass (a
-    502, the network), the update id is released again so that Telegram's resend is handled:
-    the answer is not lost, and the resend finds the work before the call done.
-
     When Telegram refuses a call (a 4xx) after the handler did its work, that work is kept
     and the update counts as handled: Telegram is not asked to resend it (bot/errors.py), so
     rolling back would lose for good what was decided and done (a check-in recorded, a member
-    let in). Any other failure rolls back what was not committed yet: a passing one comes
-    again, a bug is logged.
+    let in). Any other failure rolls everything back: a passing one comes again, a bug is
+    logged.
     """
 
     def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
@@ -68,32 +61,14 @@ class DatabaseSessionMiddleware(BaseMiddleware):
                 return None
             data["session"] = session
             data["now"] = now
-            with doing_work(session) as work:
-                try:
-                    result = await handler(event, data)
-                except Exception as error:
-                    if refused_by_telegram(error):
-                        await session.commit()
-                    elif work.committed_early and may_pass(error):
-                        await session.rollback()
-                        await release(session, update_id)
-                    raise
+            try:
+                result = await handler(event, data)
+            except Exception as error:
+                if refused_by_telegram(error):
+                    await session.commit()
+                raise
             await session.commit()
             return result
-
-
-async def release(session: AsyncSession, update_id: str) -> None:
-    """Forget that an update was handled, so that its resend is (its work so far is kept)."""
-    try:
-        await session.exec(
-            delete(ExternalEvent)
-            .where(col(ExternalEvent.source) == "telegram")
-            .where(col(ExternalEvent.event_id) == update_id)
-        )
-        await session.commit()
-    except Exception:
-        # The database went away too: the resend is ignored and this update's answer lost.
-        log.exception("update %s could not be released for its resend", update_id)
 
 
 class PeopleMiddleware(BaseMiddleware):

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,48 +79,6 @@ def _begin_immediate(connection: Connection) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-# --- no transaction across a network call ---------------------------------------------------
-
-
-@dataclass
-class Work:
-    """The database work of one update (or job) that may call out to other services."""
-
-    session: AsyncSession
-    # The task doing it: a task it starts inherits the mark, but must not commit its session.
-    task: asyncio.Task[Any] | None
-    # Something was committed before the end: a network call came in the middle.
-    committed_early: bool = False
-
-
-_WORK: ContextVar[Work | None] = ContextVar("work", default=None)
-
-
-@contextlib.contextmanager
-def doing_work(session: AsyncSession) -> Iterator[Work]:
-    """Mark `session` as this task's work: a network call made inside (`outside_transaction`)
-    commits what was done so far first."""
-    work = Work(session, asyncio.current_task())
-    token = _WORK.set(work)
-    try:
-        yield work
-    finally:
-        _WORK.reset(token)
-
-
-@contextlib.asynccontextmanager
-async def outside_transaction() -> AsyncIterator[None]:
-    """Around a network call: the work so far is committed first, so no transaction (on
-    SQLite, no write lock) is held while another service answers. The session goes on
-    afterwards in a new transaction (objects stay loaded: the factory doesn't expire them)."""
-    work = _WORK.get()
-    mine = work is not None and work.task is asyncio.current_task()
-    if work is not None and mine and work.session.in_transaction():
-        await work.session.commit()
-        work.committed_early = True
-    yield
 
 
 async def insert_if_new(

@@ -133,3 +133,23 @@ async def test_mydata_says_a_code_opened_the_seat(world: World) -> None:
         exported = await privacy.export_member(session, member)
     [redeemed] = exported["codes_redeemed"]
     assert redeemed["kind"] == "comp" and redeemed["when"] is not None
+
+
+async def test_a_code_redeemed_while_telegram_fails_the_invite_once_still_lets_them_in(
+    world: World,
+) -> None:
+    """Telegram answers the invite link with a 500 once: the press is resent, and the seat the
+    code opened still comes with its invite (the work committed before the call is no reason
+    to say the code was used)."""
+    (code,) = await coach_makes(world, "1")
+    world.telegram.fail_next("createChatInviteLink", status=500)
+
+    said = await redeem(world, 4101, "Maya", f"/join {code}")
+    await world.telegram.settle()
+
+    assert "Your code opened a seat in Between circle" in said
+    seat = await world.seat(4101)
+    assert seat is not None and seat.status == SeatStatus.COMPED and seat.invite_link
+    await world.telegram.join_request(4101, GROUP, invite_link=seat.invite_link)
+    await world.telegram.settle()
+    assert world.telegram.members(GROUP)[4101] == "member"
