@@ -105,6 +105,19 @@ async def gift_paid(
     return True
 
 
+async def gifts_awaiting_payment(session: AsyncSession, now: datetime) -> list[AccessCode]:
+    """Gifts whose Checkout opened in the last two days and that we haven't seen paid (a
+    Checkout Session lives a day at most: older ones can no longer be paid)."""
+    found = await session.exec(
+        select(AccessCode)
+        .where(col(AccessCode.kind) == CodeKind.GIFT)
+        .where(col(AccessCode.checkout_session_id).is_not(None))
+        .where(col(AccessCode.paid_at).is_(None))
+        .where(col(AccessCode.created_at) >= now - timedelta(days=2))
+    )
+    return list(found.all())
+
+
 async def sweep_gift_seats(
     session: AsyncSession, templates: Templates, now: datetime
 ) -> list[Seat]:

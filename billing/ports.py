@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from billing.lifecycle import SubscriptionState
 
@@ -48,6 +48,10 @@ class Payments(Protocol):
         cancel_url: str,
     ) -> CheckoutSession:
         """A one-time payment for a gift of `months` at the monthly price."""
+        ...
+
+    async def checkout_session(self, session_id: str) -> dict[str, Any]:
+        """A Checkout Session as Stripe has it now (for the reconcile of gifts)."""
         ...
 
     async def first_month_coupon(self) -> str:

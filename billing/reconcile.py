@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import seats, stars
+from billing import gifts, seats, stars
 from billing.lifecycle import SeatView, SubscriptionState, follow_subscription
 from billing.membership import Membership, seat_for_subscription
 from core.models import Group, Member, Seat, SeatStatus, StarsSubscription
@@ -93,7 +93,36 @@ async def reconcile(
             session, membership, membership.stars, now, apply=apply
         ):
             drifts.append(StarsDrift(found.charge_id, found.who, found.what, "", found.fixed))
+    drifts.extend(await _gifts_paid_unseen(session, membership, now, apply=apply))
     return drifts
+
+
+async def _gifts_paid_unseen(
+    session: AsyncSession, membership: Membership, now: datetime, *, apply: bool
+) -> list[Drift]:
+    """Gifts Stripe took payment for while we never heard (a webhook lost past its retries):
+    with `apply`, the code works and the buyer gets their link, as the webhook would have."""
+    found: list[Drift] = []
+    for code in await gifts.gifts_awaiting_payment(session, now):
+        assert code.checkout_session_id is not None
+        checkout = await membership.payments.checkout_session(code.checkout_session_id)
+        if checkout.get("payment_status") != "paid":
+            continue
+        if apply:
+            await gifts.gift_paid(session, membership.templates, membership.links, checkout, now)
+        who = await _buyer(session, code.created_by)
+        found.append(GiftDrift(code.checkout_session_id, who, "unpaid", "paid", apply))
+    return found
+
+
+@dataclass(frozen=True)
+class GiftDrift(Drift):
+    """A gift Stripe was paid for that we had not seen paid."""
+
+    def __str__(self) -> str:
+        action = "fixed: the buyer has their link" if self.fixed else "needs a look"
+        where = f"{self.subscription_id}, {action}"
+        return f"{self.who}: a gift paid at Stripe, not seen here ({where})"
 
 
 @dataclass(frozen=True)
@@ -177,3 +206,9 @@ def _describe(status: str, cancelling: bool) -> str:
 async def _who(session: AsyncSession, seat: Seat) -> str:
     member = await session.get(Member, seat.member_id)
     return f"{member.first_name} (#{member.id})" if member else f"member #{seat.member_id}"
+
+
+async def _buyer(session: AsyncSession, telegram_id: int | None) -> str:
+    found = await session.exec(select(Member).where(col(Member.telegram_id) == telegram_id))
+    member = found.first()
+    return f"{member.first_name} (#{member.id})" if member else "a buyer we don't know"

@@ -158,6 +158,10 @@ class StripeGateway:
             expires_at=datetime.fromtimestamp(session.expires_at, UTC),
         )
 
+    async def checkout_session(self, session_id: str) -> dict[str, Any]:
+        found = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+        return found.to_dict()
+
     async def _gift_price(self, recurring_price_id: str) -> str:
         """A one-time price of one month at what the recurring price comes to a month, made
         once."""

@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from core.models import AccessCode, SeatStatus
 from prompts.buttons import AcceptNote, GiftMonths, Join
-from tests.integration.world import GROUP, World
+from scheduling import jobs
+from tests.integration.world import COACH_ID, GROUP, World
 
 BUYER = 4301
 FRIEND = 4302
@@ -125,3 +126,30 @@ async def test_a_gift_member_who_subscribes_stays_on_and_pays_from_the_gift_s_en
     assert after is not None and after.status == SeatStatus.ACTIVE
     assert world.told(FRIEND, "your own membership has begun") == 1
     assert world.told(FRIEND, "Your gift has run its course") == 0
+
+
+async def test_a_gift_paid_while_stripe_s_webhook_was_lost_is_found_by_the_reconcile(
+    world: World,
+) -> None:
+    world.person(BUYER, "Dana")
+    await world.telegram.user_sends(BUYER, text="/gift")
+    offer = world.last(BUYER)
+    await world.telegram.user_presses(BUYER, offer, GiftMonths(months=1).pack())
+    session_id = next(
+        s["id"] for s in world.stripe.checkout_sessions.values() if s["mode"] == "payment"
+    )
+    world.stripe.lose_webhooks()
+    await world.stripe.complete_checkout(session_id)
+    await world.settle()
+    assert world.told(BUYER, "is paid") == 0
+
+    await jobs.reconcile_billing({"services": world.runtime})
+    await world.deliver()
+
+    assert world.told(BUYER, "Your gift of 1 month is paid") == 1
+    assert "Dana" in world.texts(COACH_ID)[-1] and "gift" in world.texts(COACH_ID)[-1]
+    found = re.search(r"\?start=([A-Z0-9]{10})", world.texts(BUYER)[-1])
+    assert found is not None
+    await redeems(world, found[1])
+    seat = await world.seat(FRIEND)
+    assert seat is not None and seat.status == SeatStatus.COMPED
