@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -31,7 +32,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.lifecycle import SubscriptionState
 from billing.membership import Membership
-from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
 from core.models import EventStatus, ExternalEvent, Member
 from core.outbox import enqueue
@@ -168,20 +168,19 @@ async def process_stripe_event(
     sessions: SessionFactory,
     membership: Membership,
     event_id: str,
-    clock: Clock,
+    now: datetime,
     handlers: dict[str, StripeHandler] = STRIPE_HANDLERS,
     on_give_up: GiveUp | None = None,
 ) -> EventStatus | None:
     """Apply one stored event with its handler, exactly once; return its final status (None
     when another worker has it, or had it)."""
-    now = clock.now()
     async with sessions() as session:
         attempt: int | None = None
         try:
             attempt = await _claim(session, event_id, now)
             if attempt is None:
                 return None
-            async with _renewing(sessions, event_id, attempt, clock):
+            async with _renewing(sessions, event_id, attempt, now):
                 return await _apply(
                     session, membership, event_id, attempt, now, handlers, on_give_up
                 )
@@ -195,15 +194,15 @@ async def process_stripe_event(
 
 @contextlib.asynccontextmanager
 async def _renewing(
-    sessions: SessionFactory, event_id: str, attempt: int, clock: Clock
+    sessions: SessionFactory, event_id: str, attempt: int, claimed_at: datetime
 ) -> AsyncIterator[None]:
-    """Keep our claim fresh while the event is applied (on a connection of its own), on the
-    clock the sweep reads stale claims by."""
+    """Keep our claim fresh while the event is applied (on a connection of its own)."""
+    started = time.monotonic()
 
     async def renew() -> None:
         while True:
             await asyncio.sleep(RENEW_EVERY.total_seconds())
-            fresh = clock.now()
+            fresh = claimed_at + timedelta(seconds=time.monotonic() - started)
             try:
                 async with sessions() as session:
                     await session.exec(

@@ -108,11 +108,10 @@ async def _gifts_paid_unseen(
         checkout = await membership.payments.checkout_session(code.checkout_session_id)
         if checkout.get("payment_status") != "paid":
             continue
-        fixed = apply and await gifts.gift_paid(
-            session, membership.templates, membership.links, checkout, now
-        )
+        if apply:
+            await gifts.gift_paid(session, membership.templates, membership.links, checkout, now)
         who = await _buyer(session, code.created_by)
-        found.append(GiftDrift(code.checkout_session_id, who, "unpaid", "paid", fixed))
+        found.append(GiftDrift(code.checkout_session_id, who, "unpaid", "paid", apply))
     return found
 
 
