@@ -128,15 +128,18 @@ async def stop_gracefully(worker: Worker, *, grace: float = STOP_GRACE_SECONDS) 
     once, and raises the CancelledError of a job cut short; neither may stop the shutdown.
     """
     worker.allow_pick_jobs = False
-    running = [task for task in worker.tasks.values() if not task.done()]
-    if running:
-        log.info("worker stopping: waiting for %d running job(s)", len(running))
-        _, late = await asyncio.wait(running, timeout=grace)
-        if late:
-            log.warning("worker stopping: %d job(s) cut short after %.0f s", len(late), grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+    deadline = asyncio.get_running_loop().time() + grace
+    # Again until none runs: a job arq had already fetched may start after the first look.
+    while running := [task for task in worker.tasks.values() if not task.done()]:
+        left = deadline - asyncio.get_running_loop().time()
+        if left > 0:
+            log.info("worker stopping: waiting for %d running job(s)", len(running))
+            await asyncio.wait(running, timeout=left)
+            continue
+        log.warning("worker stopping: %d job(s) cut short after %.0f s", len(running), grace)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
     # Done tasks, cancelled ones included, must not make close()'s gather raise.
     for job_id, task in list(worker.tasks.items()):
         if task.done():
