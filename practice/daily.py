@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ScalarSelect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -193,17 +192,6 @@ async def _planned_after(session: AsyncSession, group_id: int, day: date) -> set
         .where(col(PromptDay.state) == PromptState.PLANNED)
     )
     return {prompt_id for prompt_id in result.all() if prompt_id}
-
-
-def prompt_sent_on(group: Group, day: date) -> ScalarSelect[str | None]:
-    """The prompt sent to `group` on its local `day`, as a subquery."""
-    return (
-        select(PromptDay.prompt_id)
-        .where(col(PromptDay.group_id) == group.id)
-        .where(col(PromptDay.local_date) == day)
-        .where(col(PromptDay.state) == PromptState.SENT)
-        .scalar_subquery()
-    )
 
 
 async def _prompt_day(session: AsyncSession, group_id: int, day: date) -> PromptDay | None:
