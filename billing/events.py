@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -32,6 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.lifecycle import SubscriptionState
 from billing.membership import Membership
+from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
 from core.models import EventStatus, ExternalEvent, Member
 from core.outbox import enqueue
@@ -168,19 +168,20 @@ async def process_stripe_event(
     sessions: SessionFactory,
     membership: Membership,
     event_id: str,
-    now: datetime,
+    clock: Clock,
     handlers: dict[str, StripeHandler] = STRIPE_HANDLERS,
     on_give_up: GiveUp | None = None,
 ) -> EventStatus | None:
     """Apply one stored event with its handler, exactly once; return its final status (None
     when another worker has it, or had it)."""
+    now = clock.now()
     async with sessions() as session:
         attempt: int | None = None
         try:
             attempt = await _claim(session, event_id, now)
             if attempt is None:
                 return None
-            async with _renewing(sessions, event_id, attempt, now):
+            async with _renewing(sessions, event_id, attempt, clock):
                 return await _apply(
                     session, membership, event_id, attempt, now, handlers, on_give_up
                 )
@@ -194,15 +195,15 @@ async def process_stripe_event(
 
 @contextlib.asynccontextmanager
 async def _renewing(
-    sessions: SessionFactory, event_id: str, attempt: int, claimed_at: datetime
+    sessions: SessionFactory, event_id: str, attempt: int, clock: Clock
 ) -> AsyncIterator[None]:
-    """Keep our claim fresh while the event is applied (on a connection of its own)."""
-    started = time.monotonic()
+    """Keep our claim fresh while the event is applied (on a connection of its own), on the
+    clock the sweep reads stale claims by."""
 
     async def renew() -> None:
         while True:
             await asyncio.sleep(RENEW_EVERY.total_seconds())
-            fresh = claimed_at + timedelta(seconds=time.monotonic() - started)
+            fresh = clock.now()
             try:
                 async with sessions() as session:
                     await session.exec(

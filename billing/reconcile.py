@@ -108,10 +108,11 @@ async def _gifts_paid_unseen(
         checkout = await membership.payments.checkout_session(code.checkout_session_id)
         if checkout.get("payment_status") != "paid":
             continue
-        if apply:
-            await gifts.gift_paid(session, membership.templates, membership.links, checkout, now)
+        fixed = apply and await gifts.gift_paid(
+            session, membership.templates, membership.links, checkout, now
+        )
         who = await _buyer(session, code.created_by)
-        found.append(GiftDrift(code.checkout_session_id, who, "unpaid", "paid", apply))
+        found.append(GiftDrift(code.checkout_session_id, who, "unpaid", "paid", fixed))
     return found
 
 

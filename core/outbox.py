@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -365,14 +366,20 @@ class OutboxSender:
                         result.rowcount,
                     )
             elif holding:
-                ours = [row.id for row in self._queue] + list(self._in_doubt)
+                queued = {row.id for row in self._queue}
+                ours = [*queued, *self._in_doubt]
                 if ours:
-                    await session.exec(
+                    renewed = await session.exec(
                         update(table)
                         .where(table.c.id.in_(ours))
                         .where(table.c.state == OutboxState.SENDING)
                         .values(claimed_at=now)
+                        .returning(table.c.id)
                     )
+                    # Rows gone meanwhile (a member's /forget) are not sent from memory.
+                    gone = queued - set(renewed.scalars().all())
+                    if gone:
+                        self._queue = [row for row in self._queue if row.id not in gone]
                 await session.exec(  # claims nobody renewed (a sender that lost its lease)
                     update(table)
                     .where(table.c.state == OutboxState.SENDING)
@@ -558,7 +565,11 @@ class OutboxSender:
                     await session.exec(update(table).where(table.c.id == row.id).values(**values))
                     if values["state"] == OutboxState.SENDING:
                         again.append(row)
-                await _act_on(session, row, outcome, now)
+                try:
+                    async with session.begin_nested():  # one answer's aftermath can't stop all
+                        await _act_on(session, row, outcome, now)
+                except SQLAlchemyError as error:  # its rows were forgotten meanwhile, say
+                    log.warning("outbox: message %s: %s", row.id, type(error).__name__)
             await session.commit()
         del self._answers[: len(answers)]
         for row, outcome in answers:

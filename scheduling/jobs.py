@@ -88,7 +88,7 @@ async def apply_stripe_event(ctx: dict[str, Any], event_id: str) -> str | None:
         await report_given_up(session, run.templates, coach_ids, event, now)
 
     status = await process_stripe_event(
-        run.sessions, run.membership, event_id, run.clock.now(), on_give_up=tell_the_coach
+        run.sessions, run.membership, event_id, run.clock, on_give_up=tell_the_coach
     )
     return status.value if status else None
 

@@ -169,6 +169,34 @@ async def test_a_message_telegram_refuses_is_failed_with_the_reason(
     assert row.last_error is not None and "can't parse entities" in row.last_error
 
 
+async def test_a_relay_whose_words_were_forgotten_meanwhile_does_not_stop_the_outbox(
+    runtime: Runtime, sessions: SessionFactory, telegram: TelegramSandbox, clock: SimulatedClock
+) -> None:
+    """A member's /forget deletes their entry while its relay to the coach is on its way: the
+    relay's answer can't be remembered (the entry is gone), and every other message still goes."""
+    [chat] = await people(telegram, 1)
+    async with sessions() as session:
+        await enqueue(
+            session,
+            key="relay:gone",
+            chat_id=chat,
+            text="a relayed check-in",
+            now=clock.now(),
+            context={"relay": {"member_id": 10**9, "entry_id": 10**9}},  # both gone
+        )
+        await session.commit()
+    await fill(sessions, clock, [chat], per_chat=2)
+
+    await asyncio.wait_for(sender(runtime, sessions, clock).drain(), timeout=30)
+
+    assert [m.text for m in telegram.sent_by_bot(chat)] == [
+        "a relayed check-in",
+        "note 0",
+        "note 1",
+    ]
+    assert await states(sessions) == Counter({"sent": 3})
+
+
 async def test_the_same_key_is_queued_once(
     sessions: SessionFactory, clock: SimulatedClock
 ) -> None:
