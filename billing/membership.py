@@ -39,6 +39,7 @@ from core.models import (
     SeatStatus,
     StarsSubscription,
 )
+from core.outbox import enqueue
 from core.pricing import Price
 from core.settings import ConfigError, Settings
 from prompts.render import Templates
@@ -326,18 +327,44 @@ class Membership:
         if seat is None or not checkout.get("subscription"):
             log.warning("checkout %s names no seat we know", checkout.get("id"))
             return
-        lapsed = {"hold_expired", "checkout_expired"}
-        if seat.status == SeatStatus.ENDED and seat.end_reason in lapsed:
-            # Paid in the last second of the hold: the payment wins over the clock.
-            log.warning("seat %s paid just after its hold ended; reopening it", seat.id)
-            seat.status = SeatStatus.HELD
         seat.stripe_customer_id = checkout.get("customer")
         seat.stripe_subscription_id = checkout["subscription"]
+        lapsed = seat.status == SeatStatus.ENDED and seat.end_reason in seats.LAPSED
+        if lapsed and not await self._reopen_lapsed(session, seat, now):
+            return
         if subscription is None or subscription.id != checkout["subscription"]:
             subscription = await self.payments.subscription(checkout["subscription"])
         await self.follow(session, seat, subscription, now)
         if checkout.get("discounts"):
             await _month_off_code_used(session, seat, now)
+
+    async def _reopen_lapsed(self, session: AsyncSession, seat: Seat, now: datetime) -> bool:
+        """Paid in the last second of the hold: the payment wins over the clock, unless the
+        place has gone to someone else meanwhile. A full group stays at its size and the coach
+        decides (the nightly reconcile lets them in once there is room)."""
+        group = await session.get(Group, seat.group_id)
+        member = await session.get(Member, seat.member_id)
+        assert group is not None and member is not None
+        count = await seats.count_seats(session, group, now)
+        if count.free > 0:
+            log.warning("seat %s paid just after its hold ended; reopening it", seat.id)
+            seat.status = SeatStatus.HELD
+            return True
+        log.warning("seat %s paid just after its hold ended, and the group is full", seat.id)
+        session.add(seat)
+        await enqueue(
+            session,
+            key=f"seat:{seat.id}:paid_when_full",
+            chat_id=member.telegram_id,
+            text=self.templates.render(
+                "paid_when_full", first_name=member.first_name, title=group.title
+            ),
+            now=now,
+        )
+        await self.tell_coaches(
+            session, "paid_when_full", str(seat.id), member, group, now, count=count
+        )
+        return False
 
     async def checkout_expired(
         self,

@@ -23,7 +23,6 @@ from prompts.render import Templates
 
 PAYING = ("active", "trialing", "past_due", "unpaid")
 # Seats that ended because nobody paid in time: a payment found later wins over the clock.
-LAPSED = ("hold_expired", "checkout_expired", "offer_declined")
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ async def _paid_but_ended(
     """Stripe charges for a seat we ended: let the member in when we can, else say why not."""
     who = await _who(session, seat)
     ours = f"ended ({seat.end_reason})"
-    if seat.end_reason not in LAPSED:
+    if seat.end_reason not in seats.LAPSED:
         # We ended it on purpose (removed, unpaid); Stripe should not be charging any more.
         if apply:
             await membership.payments.cancel(subscription.id)

@@ -24,6 +24,8 @@ from core.models import (
 )
 
 OPEN_WAITLIST = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+# How a seat ends when its hold runs out unpaid: a payment arriving after it may still be let in.
+LAPSED = ("hold_expired", "checkout_expired", "offer_declined")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,6 @@ _PAYLOAD = re.compile(r"^seat:(\d+):(\d+)$")
 RENEWAL_MARGIN = timedelta(hours=1)
 PERIOD = timedelta(days=30)
 # Seats that ended because nobody paid in time: a payment that comes later wins over the clock.
-_LAPSED = ("hold_expired", "checkout_expired", "offer_declined")
 
 
 def invoice_payload(seat: Seat, member: Member) -> str:
@@ -89,7 +88,7 @@ async def refusal_before_payment(
         group = await session.get(Group, seat.group_id)
         assert group is not None
         room = (await seats.count_seats(session, group, now)).free > 0
-        if seat.end_reason not in _LAPSED or not room:
+        if seat.end_reason not in seats.LAPSED or not room:
             return "The seat this invoice was for has gone. Send /join to see what's open."
     return None
 

@@ -371,3 +371,36 @@ async def test_stripe_setup_creates_the_price_once(stripe_sandbox: StripeSandbox
     assert first[1] is True and again == (first[0], False)
     [price] = stripe_sandbox.prices.values()
     assert (price["unit_amount"], price["recurring"]["interval"]) == (3100, "month")
+
+
+async def test_a_payment_after_the_hold_ended_never_overfills_a_full_group(world: World) -> None:
+    """Paid in the last second of a hold whose seat has gone to someone else meanwhile: the
+    group stays at its size, the payer is told kindly, and the coach is told how to settle it."""
+    async with world.sessions() as session:
+        await register_group(
+            session, chat_id=GROUP, title="Between circle", capacity=1, now=world.clock.now()
+        )
+        await session.commit()
+    world.person(4001, "Maya")
+    await world.ask_to_join(4001)
+    late = await world.seat(4001)
+    assert late is not None and late.checkout_session_id is not None
+    # Paid in time, but Stripe's webhooks reach us only after the hold ran out and the seat
+    # went to the next person.
+    world.stripe.lose_webhooks()
+    await world.stripe.complete_checkout(late.checkout_session_id)
+    held_back = list(world.stripe.events)
+    world.stripe.lose_webhooks(False)
+    world.clock.advance(timedelta(minutes=61))
+    await world.sweep()
+    await world.join_and_pay(4002, "Noa")
+
+    for event in held_back:
+        assert await world.stripe.send_event(event) == 200
+    await world.settle()
+
+    assert await count_seats(world, SeatStatus.ACTIVE) == 1
+    maya = await world.seat(4001)
+    assert maya is not None and maya.status == SeatStatus.ENDED
+    assert world.told(4001, "came just after your hold ended") == 1
+    assert world.told(COACH_ID, "paid just after their hold ended") == 1
