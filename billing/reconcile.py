@@ -7,9 +7,11 @@ that disagrees. What it can fix it fixes (and says so); the rest it hands to the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,8 +23,9 @@ from core.models import Group, Member, Seat, SeatStatus, StarsSubscription
 from core.outbox import enqueue
 from prompts.render import Templates
 
+log = logging.getLogger(__name__)
+
 PAYING = ("active", "trialing", "past_due", "unpaid")
-# Seats that ended because nobody paid in time: a payment found later wins over the clock.
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,21 @@ async def reconcile(
     """Compare every subscription with its seat; with `apply`, follow Stripe where they differ;
     then the seats paid in Stars against Telegram's transactions."""
     drifts: list[Drift] = []
+    # What Stripe and Telegram say is asked first, with no transaction open (on SQLite, every
+    # transaction holds the write lock): the gifts to ask about are read, the read is ended.
     subscriptions = await membership.payments.subscriptions()
+    stars_payments = await membership.stars.payments() if membership.stars is not None else None
+    awaiting = [
+        (code.checkout_session_id, code.created_by)
+        for code in await gifts.gifts_awaiting_payment(session, now)
+        if code.checkout_session_id is not None
+    ]
+    await session.commit()
+    checkouts = [
+        (await membership.payments.checkout_session(checkout_id), buyer)
+        for checkout_id, buyer in awaiting
+    ]
+    to_cancel: list[str] = []
     for subscription in subscriptions:
         seat = await seat_for_subscription(session, subscription.id, subscription.metadata)
         if seat is None:
@@ -59,7 +76,9 @@ async def reconcile(
             continue
         if seat.status == SeatStatus.ENDED and subscription.status in PAYING:
             drifts.append(
-                await _paid_but_ended(session, membership, seat, subscription, now, apply)
+                await _paid_but_ended(
+                    session, membership, seat, subscription, now, apply, to_cancel
+                )
             )
             continue
         view = SeatView(seat.status, seat.cancel_at_period_end, seat.past_due_since)
@@ -87,31 +106,40 @@ async def reconcile(
             drifts.append(
                 Drift(unknown, await _who(session, seat), str(seat.status), "unknown", False)
             )
-    if membership.stars is not None:
-        for found in await stars.reconcile(
-            session, membership, membership.stars, now, apply=apply
-        ):
+    if stars_payments is not None:
+        for found in await stars.reconcile(session, membership, stars_payments, now, apply=apply):
             drifts.append(StarsDrift(found.charge_id, found.who, found.what, "", found.fixed))
-    drifts.extend(await _gifts_paid_unseen(session, membership, now, apply=apply))
+    drifts.extend(await _gifts_paid_unseen(session, membership, checkouts, now, apply=apply))
+    if to_cancel:
+        # Cancelled after the changes are committed; one that fails is found again tomorrow.
+        await session.commit()
+        for subscription_id in to_cancel:
+            try:
+                await membership.payments.cancel(subscription_id)
+            except Exception as error:  # noqa: BLE001 - the next night tries again
+                log.warning("could not cancel %s: %s", subscription_id, type(error).__name__)
     return drifts
 
 
 async def _gifts_paid_unseen(
-    session: AsyncSession, membership: Membership, now: datetime, *, apply: bool
+    session: AsyncSession,
+    membership: Membership,
+    checkouts: list[tuple[dict[str, Any], int | None]],
+    now: datetime,
+    *,
+    apply: bool,
 ) -> list[Drift]:
     """Gifts Stripe took payment for while we never heard (a webhook lost past its retries):
     with `apply`, the code works and the buyer gets their link, as the webhook would have."""
     found: list[Drift] = []
-    for code in await gifts.gifts_awaiting_payment(session, now):
-        assert code.checkout_session_id is not None
-        checkout = await membership.payments.checkout_session(code.checkout_session_id)
+    for checkout, buyer in checkouts:
         if checkout.get("payment_status") != "paid":
             continue
         fixed = apply and await gifts.gift_paid(
             session, membership.templates, membership.links, checkout, now
         )
-        who = await _buyer(session, code.created_by)
-        found.append(GiftDrift(code.checkout_session_id, who, "unpaid", "paid", fixed))
+        who = await _buyer(session, buyer)
+        found.append(GiftDrift(checkout["id"], who, "unpaid", "paid", fixed))
     return found
 
 
@@ -162,6 +190,7 @@ async def _paid_but_ended(
     subscription: SubscriptionState,
     now: datetime,
     apply: bool,
+    to_cancel: list[str],
 ) -> Drift:
     """Stripe charges for a seat we ended: let the member in when we can, else say why not."""
     who = await _who(session, seat)
@@ -169,7 +198,7 @@ async def _paid_but_ended(
     if seat.end_reason not in seats.LAPSED:
         # We ended it on purpose (removed, unpaid); Stripe should not be charging any more.
         if apply:
-            await membership.payments.cancel(subscription.id)
+            to_cancel.append(subscription.id)  # after the commit (reconcile)
         advice = "cancelled it in Stripe" if apply else "it should be cancelled in Stripe"
         return Drift(subscription.id, who, ours, subscription.status, apply, advice)
     group = await session.get(Group, seat.group_id)

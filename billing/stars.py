@@ -275,16 +275,17 @@ class StarsDifference:
 async def reconcile(
     session: AsyncSession,
     membership: Membership,
-    stars: StarsPayments,
+    told: tuple[list[StarPayment], set[str]],
     now: datetime,
     *,
     apply: bool,
 ) -> list[StarsDifference]:
-    """Telegram's transaction list against the Stars seats: a payment we never heard of is
+    """Telegram's transaction list (`told`: every payment and the charges refunded, asked
+    before the transaction opened) against the Stars seats: a payment we never heard of is
     applied (the seat extended, or let in), a refund done elsewhere is noted, and a live
     Stars seat whose last payment Telegram doesn't list is reported."""
     drifts: list[StarsDifference] = []
-    listed, refunded = await stars.payments()
+    listed, refunded = told
     ours = {row.charge_id: row for row in (await session.exec(select(StarsPayment))).all()}
     for payment in listed:
         if payment.charge_id in ours or payment.charge_id in refunded:

@@ -13,9 +13,11 @@ from sqlmodel import col, select
 
 from core.clock import SimulatedClock
 from core.models import Member, Seat, SeatStatus
+from prompts.buttons import GiftMonths
 from sandbox import harness
 from sandbox.harness import COACH_ID
 from sandbox.telegram import TelegramSandbox
+from scheduling import jobs
 from tests.integration.conftest import PACE
 from tests.integration.world import World
 
@@ -86,6 +88,34 @@ async def test_a_payment_waiting_on_stripe_holds_no_transaction(world: World) ->
         world.stripe.release_stalls()
         await applying
     assert world.told(ANA, "Welcome to Between circle") == 1
+
+
+async def test_the_nightly_reconcile_waiting_on_stripe_holds_no_transaction(world: World) -> None:
+    """The reconcile asks Stripe and Telegram everything it needs before its transaction opens:
+    while Stripe is slow to say whether a gift was paid, another person's /join goes on."""
+    world.person(ANA, "Ana")
+    await world.telegram.user_sends(ANA, text="/gift")
+    await world.telegram.user_presses(ANA, world.last(ANA), GiftMonths(months=1).pack())
+    gift = next(s["id"] for s in world.stripe.checkout_sessions.values() if s["mode"] == "payment")
+    world.stripe.lose_webhooks()
+    await world.stripe.complete_checkout(gift)
+    world.stripe.lose_webhooks(False)
+    world.stripe.stall("GET", r"/v1/checkout/sessions/.+")
+    nightly = asyncio.create_task(jobs.reconcile_billing({"services": world.runtime}))
+    try:
+        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
+        if world.settings.database_url.startswith("postgresql"):
+            await asyncio.sleep(2)
+            assert await idle_in_transaction(world) == 0
+        else:
+            world.person(BEN, "Ben")
+            answer = await asyncio.wait_for(harness.ask_to_join(world.telegram, BEN), 15)
+            assert "held for you" in (answer.text or "")
+    finally:
+        world.stripe.release_stalls()
+        await nightly
+    await world.deliver()
+    assert world.told(ANA, "Your gift of 1 month is paid") == 1
 
 
 async def idle_in_transaction(world: World) -> int:
