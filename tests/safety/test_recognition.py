@@ -6,7 +6,8 @@ misses were then fixed by category, so it is no longer unseen; holdout-* holds t
 blind set, the probes, and the first half of the second blind set, each tuned on after its
 first score, which its header keeps) and blind2-* (the second blind set's other half, written
 by someone else and never read while tuning: the honest estimate for an unseen set, which the
-README quotes).
+README quotes), and writera-*, writerb-*, writerc-*, blind3-* (four more writers, never tuned
+on, with N for everyday check-ins: the largest unseen measure, and the harshest).
 The bars of issue 15 are asserted on the evaluation set per language; the blind set, when its
 files are there, is held to a floor set from its first scoring, so a change can't quietly make
 it worse.
@@ -24,7 +25,13 @@ from prompts.loader import load_library
 from safety.matcher import Level, RiskMatcher
 
 MESSAGES = Path(__file__).parent / "messages"
-LABELS = {"U": "urgent", "C": "concerning", "B": "benign", "T": "about someone else"}
+LABELS = {
+    "U": "urgent",
+    "C": "concerning",
+    "B": "benign",
+    "T": "about someone else",
+    "N": "an everyday check-in",
+}
 # Concerning messages flagged at either level: measured 0.96-1.0 per language.
 CONCERNING_FLAGGED = 0.90
 # The second blind set (blind2-<code>.txt, same format), held to floors set once it is first
@@ -33,6 +40,15 @@ CONCERNING_FLAGGED = 0.90
 # caught (en 0.62, es 0.62, de 0.42, fr 0.77, pt 0.66) and 0.04 of 117 raised.
 BLIND_URGENT_RECALL = 0.60
 BLIND_RAISED_AT_MOST = 0.05
+# Four more writers, none of whom saw the net, never tuned on (writera-*, writerb-*, writerc-*:
+# young people's slang, older people's understatement, the hardest indirect and misspelt
+# messages; blind3-*: a held-out set in every register): 4,570 messages, N for everyday
+# check-ins. First scored at 0.37 of 2,240 urgent caught as urgent (blind3 alone: en 0.66,
+# es 0.62, de 0.33, fr 0.53, pt 0.56), 0.08 of 2,330 look-alikes, third-person and everyday
+# messages raised.
+WRITERS = ("writera", "writerb", "writerc", "blind3")
+WRITERS_URGENT_RECALL = 0.35
+WRITERS_RAISED_AT_MOST = 0.09
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,7 @@ def test_the_evaluation_set_is_big_enough_and_apart_from_the_development_set(
 ) -> None:
     evaluation = read("eval", "holdout", language=language)
     assert len(evaluation) >= 120
-    assert {m.label for m in evaluation} == set(LABELS)
+    assert {m.label for m in evaluation} == set(LABELS) - {"N"}
     development = {m.text.casefold() for m in read("dev", language=language)}
     assert [m.where for m in evaluation if m.text.casefold() in development] == []
 
@@ -127,6 +143,17 @@ def test_the_blind_set_is_no_worse_than_when_first_scored(matcher: RiskMatcher) 
     raised = [m for m in benign if level(matcher, m) is not None]
     assert share(caught, urgent) >= BLIND_URGENT_RECALL
     assert share(raised, benign) <= BLIND_RAISED_AT_MOST
+
+
+def test_the_writers_sets_are_no_worse_than_when_first_scored(matcher: RiskMatcher) -> None:
+    written = [m for code in RISK_LANGUAGES for m in read(*WRITERS, language=code)]
+    urgent = [m for m in written if m.label == "U"]
+    caught = [m for m in urgent if level(matcher, m) == Level.URGENT]
+    benign = [m for m in written if m.label in "BTN"]
+    raised = [m for m in benign if level(matcher, m) is not None]
+    assert len(urgent) >= 2000
+    assert share(caught, urgent) >= WRITERS_URGENT_RECALL
+    assert share(raised, benign) <= WRITERS_RAISED_AT_MOST
 
 
 @pytest.mark.parametrize(
