@@ -1,0 +1,269 @@
+"""A handler's answers go to Telegram after its transaction has committed.
+
+While a handler runs (DatabaseSessionMiddleware sets `answering`), the Bot's request
+middleware `AnswerAfterCommit` does not make the calls that only say something:
+- a message (sendMessage, copyMessage, sendDocument with its file) becomes an outbox row in
+  the handler's own transaction, held back from the outbox sender for HOLD; the handler gets
+  back what aiogram would give it (a message with no real id: no handler uses it);
+- the spinner, an edit, a deletion, a photo by file id (answerCallbackQuery, editMessage...,
+  deleteMessage, sendPhoto...) is kept in memory.
+Once the transaction has committed, `Answers.deliver` makes the calls in order (the fast path:
+an answer comes as soon as it did before) and records the messages' outcomes in one short
+transaction. A message that fails in a way that may pass (5xx, network, flood control) is left
+to the outbox sender at once; a process killed meanwhile leaves its rows to the sender after
+HOLD. Nothing is sent for work rolled back, nothing is lost once committed, and a repeat is
+only for a message in flight at a kill. What is kept in memory is best-effort: a failure is
+one line in the log (the spinner stops by itself; an edit is lost).
+
+A call whose result the handler uses (a message asking for a reply, whose id is remembered;
+the coach's messenger; the group's door) is made at once, inside the transaction: marked
+with `calls_now()`, or not one of the calls above.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    DeleteMessage,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    LeaveChat,
+    SendChatAction,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SetChatMenuButton,
+    TelegramMethod,
+)
+from aiogram.methods.base import TelegramType
+from aiogram.types import BufferedInputFile, Chat, InlineKeyboardMarkup, Message, MessageId
+from aiohttp import ClientError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import Clock
+from core.db import SessionFactory
+from core.longtext import CAPTION_LIMIT, MESSAGE_LIMIT, fits
+from core.outbox import (
+    Delivered,
+    Migrated,
+    Rejected,
+    RetryLater,
+    SendOutcome,
+    Unreachable,
+    enqueue,
+    record_sent_elsewhere,
+)
+
+log = logging.getLogger(__name__)
+
+# An answer's row waits this long for its fast path before the outbox sender may send it:
+# longer than the fast path can take (a 20 s timeout, a 429's wait of up to 30 s, a second
+# try), so the two never both send it. Only a process killed meanwhile makes an answer wait.
+HOLD = timedelta(seconds=90)
+
+# Best-effort after the commit: what they return is never used.
+AFTERWARDS = (
+    AnswerCallbackQuery,
+    EditMessageText,
+    EditMessageReplyMarkup,
+    EditMessageCaption,
+    DeleteMessage,
+    SendPhoto,
+    SendChatAction,
+    SetChatMenuButton,
+    LeaveChat,
+)
+
+
+@dataclass
+class _Call:
+    method: TelegramMethod[Any]
+    key: str | None = None  # its outbox row (a message), or None (best-effort)
+    chat_id: int = 0
+
+
+@dataclass
+class Answers:
+    """The Telegram calls one update's handler made, to be made once it has committed."""
+
+    session: AsyncSession
+    now: datetime
+    update_id: str
+    calls: list[_Call] = field(default_factory=list)
+
+    async def defer(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
+        """What the handler gets back now, or _NOW when the call must be made at once."""
+        if isinstance(method, AFTERWARDS):
+            self.calls.append(_Call(method))
+            if isinstance(method, SendPhoto) and isinstance(method.chat_id, int):
+                return _message(bot, method.chat_id, self.now)
+            return True
+        row = _as_row(method)
+        if row is None:
+            return _NOW
+        chat_id = row["chat_id"]
+        key = f"answer:{self.update_id}:{len(self.calls) + 1}"
+        # A text too long for one message goes as several, by the sender (which splits it).
+        limit = CAPTION_LIMIT if "attachment" in row else MESSAGE_LIMIT
+        hold = fits(row["text"], limit)
+        await enqueue(
+            self.session,
+            key=key,
+            now=self.now,
+            not_before=self.now + HOLD if hold else self.now,
+            **row,
+        )
+        if hold:
+            self.calls.append(_Call(method, key, chat_id))
+        if isinstance(method, CopyMessage):
+            return MessageId(message_id=0)
+        return _message(bot, chat_id, self.now)
+
+    async def deliver(self, bot: Bot, sessions: SessionFactory, clock: Clock) -> None:
+        """Make the calls, in order; record what Telegram said of the messages."""
+        if not self.calls:
+            return
+        outcomes: list[tuple[str, SendOutcome]] = []
+        waiting: set[int] = set()  # chats whose earlier message waits for the sender
+        for call in self.calls:
+            if call.key is None:
+                await _best_effort(bot, call.method)
+                continue
+            if call.chat_id in waiting:  # a chat's messages keep their order
+                outcome: SendOutcome = RetryLater("after an earlier message")
+            else:
+                outcome = await _send(bot, call.method)
+            if isinstance(outcome, RetryLater | Migrated):
+                waiting.add(call.chat_id)
+            outcomes.append((call.key, outcome))
+        if outcomes:
+            async with sessions() as session:
+                await record_sent_elsewhere(session, outcomes, clock.now())
+                await session.commit()
+
+
+_NOW = object()
+answering: ContextVar[Answers | None] = ContextVar("answering", default=None)
+_calling_now: ContextVar[bool] = ContextVar("calling_now", default=False)
+
+
+@contextlib.contextmanager
+def calls_now() -> Iterator[None]:
+    """Telegram calls made in this block are made at once (their result is used), inside the
+    handler's transaction."""
+    token = _calling_now.set(True)
+    try:
+        yield
+    finally:
+        _calling_now.reset(token)
+
+
+class AnswerAfterCommit(BaseRequestMiddleware):
+    """Holds back a running handler's answers until its transaction has committed."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Any:
+        answers = answering.get()
+        if answers is None or _calling_now.get():
+            return await make_request(bot, method)
+        result = await answers.defer(bot, method)
+        if result is _NOW:
+            return await make_request(bot, method)
+        return cast(TelegramType, result)
+
+
+def _as_row(method: TelegramMethod[Any]) -> dict[str, Any] | None:
+    """The outbox row a message call becomes (None: it can't be one, and is made at once)."""
+    markup = getattr(method, "reply_markup", None)
+    if markup is not None and not isinstance(markup, InlineKeyboardMarkup):
+        return None  # a ForceReply: its message's id is remembered by the handler
+    chat_id = getattr(method, "chat_id", None)
+    if not isinstance(chat_id, int):
+        return None
+    row: dict[str, Any] = {
+        "chat_id": chat_id,
+        "reply_markup": markup.model_dump(mode="json", exclude_none=True) if markup else None,
+        "silent": bool(getattr(method, "disable_notification", None)),
+        "text": "",
+    }
+    if isinstance(method, SendMessage):
+        row["text"] = method.text
+        return row
+    plain_copy = isinstance(method, CopyMessage) and method.caption is None and markup is None
+    if plain_copy and isinstance(method, CopyMessage) and isinstance(method.from_chat_id, int):
+        row["copy_of"] = (method.from_chat_id, method.message_id)
+        return row
+    if isinstance(method, SendDocument) and isinstance(method.document, BufferedInputFile):
+        row["text"] = method.caption or ""
+        row["attachment"] = (method.document.filename or "file", method.document.data)
+        return row
+    return None
+
+
+def _message(bot: Bot, chat_id: int, now: datetime) -> Message:
+    kind = "private" if chat_id > 0 else "supergroup"
+    return Message(message_id=0, date=now, chat=Chat(id=chat_id, type=kind)).as_(bot)
+
+
+async def _send(bot: Bot, method: TelegramMethod[Any]) -> SendOutcome:
+    try:
+        sent = await bot(method)
+    except (TelegramAPIError, TimeoutError, ClientError) as error:
+        return outcome_of(error)
+    return Delivered(sent.message_id)
+
+
+async def _best_effort(bot: Bot, method: TelegramMethod[Any]) -> None:
+    try:
+        await bot(method)
+    except (TelegramAPIError, TimeoutError, ClientError) as error:
+        log.warning(
+            "%s after the update was handled: %s",
+            type(method).__name__,
+            getattr(error, "message", type(error).__name__),
+        )
+
+
+def outcome_of(error: BaseException) -> SendOutcome:
+    """What a failed message call means for its outbox row."""
+    if isinstance(error, TelegramRetryAfter):
+        return RetryLater("Telegram flood control (429)", seconds=float(error.retry_after))
+    if isinstance(error, TelegramMigrateToChat):  # not a TelegramBadRequest in aiogram
+        return Migrated(error.migrate_to_chat_id)
+    if isinstance(error, TelegramForbiddenError):
+        return Unreachable(error.message)
+    if isinstance(error, TelegramBadRequest):
+        if "chat not found" in error.message.lower():
+            return Unreachable(error.message)
+        return Rejected(error.message)
+    if isinstance(error, TelegramServerError | TelegramNetworkError | TimeoutError):
+        return RetryLater(f"{type(error).__name__}: {getattr(error, 'message', '')}".strip())
+    return RetryLater(type(error).__name__)  # as the sender treats what it can't place
