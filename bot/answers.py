@@ -62,11 +62,13 @@ from aiogram.methods import (
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, Chat, InlineKeyboardMarkup, Message, MessageId
 from aiohttp import ClientError
+from sqlmodel import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import Clock
 from core.db import SessionFactory
 from core.longtext import CAPTION_LIMIT, MESSAGE_LIMIT, fits
+from core.models import OutboxMessage, OutboxState
 from core.outbox import (
     Delivered,
     Migrated,
@@ -144,26 +146,93 @@ class Answers:
         return _message(bot, chat_id, self.now)
 
     async def deliver(self, bot: Bot, sessions: SessionFactory, clock: Clock) -> None:
-        """Make the calls, in order; record what Telegram said of the messages."""
-        if not self.calls:
-            return
-        outcomes: list[tuple[str, SendOutcome]] = []
-        waiting: set[int] = set()  # chats whose earlier message waits for the sender
+        """Make the calls, in order; record what Telegram said of the messages.
+
+        AnswerNotYetDelivered if a message failed in a way that may pass: the update is
+        answered 500, and Telegram's resend (which holds back the chat's later updates, so
+        they keep their order) tries its messages again (`deliver_left_over`)."""
+        messages: list[_Call] = []
         for call in self.calls:
             if call.key is None:
                 await _best_effort(bot, call.method)
-                continue
-            if call.chat_id in waiting:  # a chat's messages keep their order
-                outcome: SendOutcome = RetryLater("after an earlier message")
             else:
-                outcome = await _send(bot, call.method)
-            if isinstance(outcome, RetryLater | Migrated):
-                waiting.add(call.chat_id)
-            outcomes.append((call.key, outcome))
-        if outcomes:
-            async with sessions() as session:
-                await record_sent_elsewhere(session, outcomes, clock.now())
-                await session.commit()
+                messages.append(call)
+        await _send_and_record(bot, messages, sessions, clock)
+
+
+async def left_over(session: AsyncSession, update_id: str, now: datetime) -> list[_Call]:
+    """The messages of an update handled before that are still held for its fast path (a
+    passing failure): held again, for this resend to send. A message whose hold ran out is
+    the outbox sender's."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    held = await session.exec(
+        update(table)
+        .where(table.c.key.like(f"answer:{update_id}:%"))
+        .where(table.c.state == OutboxState.PENDING)
+        .where(table.c.not_before > now)
+        .values(not_before=now + HOLD)
+        .returning(*table.c)
+    )
+    rows = sorted((OutboxMessage(**row._mapping) for row in held.all()), key=lambda r: r.id or 0)
+    return [_Call(_method_of(row), row.key, row.chat_id) for row in rows]
+
+
+async def deliver_left_over(
+    bot: Bot, calls: list[_Call], sessions: SessionFactory, clock: Clock
+) -> None:
+    await _send_and_record(bot, calls, sessions, clock)
+
+
+class AnswerNotYetDelivered(Exception):
+    """A handler's answer failed in a way that may pass; Telegram's resend tries it again."""
+
+
+async def _send_and_record(
+    bot: Bot, calls: list[_Call], sessions: SessionFactory, clock: Clock
+) -> None:
+    if not calls:
+        return
+    outcomes: list[tuple[str, SendOutcome]] = []
+    waiting: set[int] = set()  # chats whose earlier message must go first
+    for call in calls:
+        assert call.key is not None
+        if call.chat_id in waiting:  # a chat's messages keep their order
+            outcome: SendOutcome = RetryLater("after an earlier message")
+        else:
+            outcome = await _send(bot, call.method)
+        if isinstance(outcome, RetryLater | Migrated):
+            waiting.add(call.chat_id)
+        outcomes.append((call.key, outcome))
+    async with sessions() as session:
+        await record_sent_elsewhere(session, outcomes, clock.now())
+        await session.commit()
+    passing = [o for _, o in outcomes if isinstance(o, RetryLater) and o.seconds is None]
+    if passing:
+        raise AnswerNotYetDelivered(passing[0].reason)
+
+
+def _method_of(row: OutboxMessage) -> TelegramMethod[Any]:
+    """The call a held message's row stands for (as the outbox sender would make it)."""
+    markup = InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
+    silent = row.silent or None
+    if row.copy_from_chat_id is not None and row.copy_from_message_id is not None:
+        return CopyMessage(
+            chat_id=row.chat_id,
+            from_chat_id=row.copy_from_chat_id,
+            message_id=row.copy_from_message_id,
+            disable_notification=silent,
+        )
+    if row.attachment_name and row.attachment is not None:
+        return SendDocument(
+            chat_id=row.chat_id,
+            document=BufferedInputFile(row.attachment, row.attachment_name),
+            caption=row.text or None,
+            reply_markup=markup,
+            disable_notification=silent,
+        )
+    return SendMessage(
+        chat_id=row.chat_id, text=row.text, reply_markup=markup, disable_notification=silent
+    )
 
 
 _NOW = object()

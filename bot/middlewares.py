@@ -13,7 +13,7 @@ from aiogram.enums import ChatType
 from aiogram.types import Chat, Message, TelegramObject, Update, User
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.answers import Answers, answering
+from bot.answers import Answers, answering, deliver_left_over, left_over
 from bot.errors import refused_by_telegram
 from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
@@ -58,28 +58,35 @@ class DatabaseSessionMiddleware(BaseMiddleware):
             "received_at": now,
             "status": EventStatus.PROCESSED,
         }
-        answers: Answers | None = None
         refusal: Exception | None = None
         async with self._sessions() as session:
             # Written first, kept only if the handler succeeds: a failure rolls both back.
             if not await insert_if_new(session, ExternalEvent, values, ["source", "event_id"]):
-                log.info("update %s was handled before; ignored", update_id)
-                return None
-            data["session"] = session
-            data["now"] = now
-            answers = Answers(session, now, update_id)
-            holding = answering.set(answers)
-            try:
-                result = await handler(event, data)
-            except Exception as error:
-                if not refused_by_telegram(error):
-                    raise
+                # Telegram's resend after an answer failed for a moment: it goes again.
+                again = await left_over(session, update_id, now)
                 await session.commit()
-                refusal = error
+                answers = None
             else:
-                await session.commit()
-            finally:
-                answering.reset(holding)
+                data["session"] = session
+                data["now"] = now
+                answers = Answers(session, now, update_id)
+                holding = answering.set(answers)
+                try:
+                    result = await handler(event, data)
+                except Exception as error:
+                    if not refused_by_telegram(error):
+                        raise
+                    await session.commit()
+                    refusal = error
+                else:
+                    await session.commit()
+                finally:
+                    answering.reset(holding)
+        if answers is None:
+            if not again:
+                log.info("update %s was handled before; ignored", update_id)
+            await deliver_left_over(data["bot"], again, self._sessions, self._clock)
+            return None
         # Committed, the transaction closed: now the answers go (bot/answers.py).
         await answers.deliver(data["bot"], self._sessions, self._clock)
         if refusal is not None:

@@ -668,7 +668,9 @@ async def record_sent_elsewhere(
 
     Such a row is enqueued with a `not_before` far enough ahead that no sender claims it
     meanwhile; a row the sender took anyway (still pending no more) is left to it. One that
-    failed in a way that may pass is due at once, for the sender to try again.
+    failed for a moment stays held (its process tries again first; the sender when the hold
+    runs out); one Telegram asked to wait for, or that moved to a supergroup, is the
+    sender's.
     """
     for key, outcome in outcomes:
         found = await session.exec(
@@ -690,9 +692,14 @@ async def record_sent_elsewhere(
             case Rejected(reason):
                 log.error("outbox: Telegram refused message %s: %s", row.id, reason)
                 row.state, row.last_error = OutboxState.FAILED, reason
-            case RetryLater() | Migrated():
-                row.not_before = now  # the sender's, now (it honours a 429, follows a group)
-                row.last_error = getattr(outcome, "reason", "the group moved")
+            case RetryLater(reason, seconds):
+                if seconds is not None:  # the sender's, once Telegram's wait is over
+                    row.not_before = now + timedelta(seconds=seconds)
+                row.last_error = reason
+                session.add(row)
+                continue
+            case Migrated():
+                row.not_before = now  # the sender's, now: it follows the group
                 session.add(row)
                 continue
         session.add(row)
