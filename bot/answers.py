@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from aiogram import Bot
+from aiogram import Bot, methods
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
@@ -46,7 +46,9 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     AnswerCallbackQuery,
+    ApproveChatJoinRequest,
     CopyMessage,
+    DeclineChatJoinRequest,
     DeleteMessage,
     EditMessageCaption,
     EditMessageReplyMarkup,
@@ -62,7 +64,7 @@ from aiogram.methods import (
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, Chat, InlineKeyboardMarkup, Message, MessageId
 from aiohttp import ClientError
-from sqlmodel import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import Clock
@@ -86,6 +88,17 @@ log = logging.getLogger(__name__)
 # longer than the fast path can take (a 20 s timeout, a 429's wait of up to 30 s, a second
 # try), so the two never both send it. Only a process killed meanwhile makes an answer wait.
 HOLD = timedelta(seconds=90)
+
+# The group's door, answered after the commit like a message, in order with the messages
+# (an applicant can be written to only until their request is answered), and tried again on
+# Telegram's resend when it fails for a moment. Their rows are never the outbox sender's
+# (it sends messages only): they wait for a resend, which Telegram makes until one succeeds.
+DOOR = (ApproveChatJoinRequest, DeclineChatJoinRequest)
+NOT_THE_SENDERS = timedelta(days=3650)
+
+# approve/declineChatJoinRequest when the request was already answered (by another admin,
+# from Telegram's app) or withdrawn: nothing is left to do.
+ALREADY_ANSWERED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT")
 
 # Best-effort after the commit: what they return is never used.
 AFTERWARDS = (
@@ -116,6 +129,7 @@ class Answers:
     now: datetime
     update_id: str
     calls: list[_Call] = field(default_factory=list)
+    written: int = 0  # messages written as rows
 
     async def defer(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
         """What the handler gets back now, or _NOW when the call must be made at once."""
@@ -124,11 +138,27 @@ class Answers:
             if isinstance(method, SendPhoto) and isinstance(method.chat_id, int):
                 return _message(bot, method.chat_id, self.now)
             return True
+        if isinstance(method, DOOR) and isinstance(method.chat_id, int):
+            self.written += 1
+            key = f"answer:{self.update_id}:{self.written}"
+            call = {"method": type(method).__name__, **method.model_dump(mode="json")}
+            await enqueue(
+                self.session,
+                key=key,
+                chat_id=method.chat_id,
+                text="",
+                now=self.now,
+                not_before=self.now + NOT_THE_SENDERS,
+                context={"call": call},
+            )
+            self.calls.append(_Call(method, key, method.chat_id))
+            return True
         row = _as_row(method)
         if row is None:
             return _NOW
         chat_id = row["chat_id"]
-        key = f"answer:{self.update_id}:{len(self.calls) + 1}"
+        self.written += 1
+        key = f"answer:{self.update_id}:{self.written}"
         # A text too long for one message goes as several, by the sender (which splits it).
         limit = CAPTION_LIMIT if "attachment" in row else MESSAGE_LIMIT
         hold = fits(row["text"], limit)
@@ -151,29 +181,25 @@ class Answers:
         AnswerNotYetDelivered if a message failed in a way that may pass: the update is
         answered 500, and Telegram's resend (which holds back the chat's later updates, so
         they keep their order) tries its messages again (`deliver_left_over`)."""
-        messages: list[_Call] = []
-        for call in self.calls:
-            if call.key is None:
-                await _best_effort(bot, call.method)
-            else:
-                messages.append(call)
-        await _send_and_record(bot, messages, sessions, clock)
+        await _send_and_record(bot, self.calls, sessions, clock)
 
 
 async def left_over(session: AsyncSession, update_id: str, now: datetime) -> list[_Call]:
     """The messages of an update handled before that are still held for its fast path (a
     passing failure): held again, for this resend to send. A message whose hold ran out is
     the outbox sender's."""
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    held = await session.exec(
-        update(table)
-        .where(table.c.key.like(f"answer:{update_id}:%"))
-        .where(table.c.state == OutboxState.PENDING)
-        .where(table.c.not_before > now)
-        .values(not_before=now + HOLD)
-        .returning(*table.c)
+    found = await session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.key).like(f"answer:{update_id}:%"))
+        .where(col(OutboxMessage.state) == OutboxState.PENDING)
+        .where(col(OutboxMessage.not_before) > now)
+        .order_by(col(OutboxMessage.id))
+        .with_for_update()
     )
-    rows = sorted((OutboxMessage(**row._mapping) for row in held.all()), key=lambda r: r.id or 0)
+    rows = list(found.all())
+    for row in rows:  # held again (the door's rows stay the web's for good)
+        row.not_before = max(row.not_before, now + HOLD)
+        session.add(row)
     return [_Call(_method_of(row), row.key, row.chat_id) for row in rows]
 
 
@@ -193,16 +219,21 @@ async def _send_and_record(
     if not calls:
         return
     outcomes: list[tuple[str, SendOutcome]] = []
-    waiting: set[int] = set()  # chats whose earlier message must go first
+    waiting = False  # an earlier message waits: the later ones keep their order
     for call in calls:
-        assert call.key is not None
-        if call.chat_id in waiting:  # a chat's messages keep their order
-            outcome: SendOutcome = RetryLater("after an earlier message")
+        if call.key is None:
+            await _best_effort(bot, call.method)
+            continue
+        if waiting:
+            outcome: SendOutcome = RetryLater("after an earlier answer")
+        elif isinstance(call.method, DOOR):
+            outcome = await _open_or_close(bot, call.method)
         else:
             outcome = await _send(bot, call.method)
-        if isinstance(outcome, RetryLater | Migrated):
-            waiting.add(call.chat_id)
+        waiting = waiting or isinstance(outcome, RetryLater | Migrated)
         outcomes.append((call.key, outcome))
+    if not outcomes:
+        return
     async with sessions() as session:
         await record_sent_elsewhere(session, outcomes, clock.now())
         await session.commit()
@@ -213,6 +244,10 @@ async def _send_and_record(
 
 def _method_of(row: OutboxMessage) -> TelegramMethod[Any]:
     """The call a held message's row stands for (as the outbox sender would make it)."""
+    if row.context and "call" in row.context:
+        call = dict(row.context["call"])
+        kind: type[TelegramMethod[Any]] = getattr(methods, call.pop("method"))
+        return kind.model_validate(call)
     markup = InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
     silent = row.silent or None
     if row.copy_from_chat_id is not None and row.copy_from_message_id is not None:
@@ -286,10 +321,12 @@ def _as_row(method: TelegramMethod[Any]) -> dict[str, Any] | None:
     if isinstance(method, SendMessage):
         row["text"] = method.text
         return row
-    plain_copy = isinstance(method, CopyMessage) and method.caption is None and markup is None
-    if plain_copy and isinstance(method, CopyMessage) and isinstance(method.from_chat_id, int):
-        row["copy_of"] = (method.from_chat_id, method.message_id)
-        return row
+    if isinstance(method, CopyMessage):
+        if method.caption is not None or markup is not None:
+            return None  # the row can't carry them
+        if isinstance(method.from_chat_id, int):
+            row["copy_of"] = (method.from_chat_id, method.message_id)
+            return row
     if isinstance(method, SendDocument) and isinstance(method.document, BufferedInputFile):
         row["text"] = method.caption or ""
         row["attachment"] = (method.document.filename or "file", method.document.data)
@@ -308,6 +345,25 @@ async def _send(bot: Bot, method: TelegramMethod[Any]) -> SendOutcome:
     except (TelegramAPIError, TimeoutError, ClientError) as error:
         return outcome_of(error)
     return Delivered(sent.message_id)
+
+
+async def _open_or_close(bot: Bot, method: TelegramMethod[Any]) -> SendOutcome:
+    """Approve or decline a join request (as GroupAccess would, its refusals a log line)."""
+    try:
+        await bot(method)
+    except TelegramBadRequest as error:
+        if any(reason in error.message for reason in ALREADY_ANSWERED):
+            log.info("join request was answered already: %s", error.message)
+            return Delivered(0)
+        log.warning("%s refused: %s", type(method).__name__, error.message)
+        return Delivered(0)  # done with, as far as anyone can do
+    except (TelegramForbiddenError, TelegramMigrateToChat) as error:
+        log.warning("%s refused: %s", type(method).__name__, error.message)
+        return Delivered(0)
+    except (TelegramAPIError, TimeoutError, ClientError) as error:
+        # Never the sender's (it would send a message): the update's resend tries again.
+        return RetryLater(getattr(error, "message", type(error).__name__))
+    return Delivered(0)
 
 
 async def _best_effort(bot: Bot, method: TelegramMethod[Any]) -> None:

@@ -36,7 +36,7 @@ from aiogram.types import (
 )
 
 from billing.ports import DoorRefused, StarPayment
-from bot.answers import AnswerAfterCommit, calls_now, outcome_of
+from bot.answers import ALREADY_ANSWERED, AnswerAfterCommit, calls_now, outcome_of
 from coaching.threads import NotDelivered
 from core.clock import Clock, SystemClock
 from core.links import is_supergroup
@@ -50,11 +50,8 @@ MAX_RETRY_AFTER = 30
 # MTProto's answer, passed through by the Bot API, when the person's privacy settings refuse
 # voice and video notes (Telegram Premium: "Voice messages: nobody").
 VOICE_REFUSED = "VOICE_MESSAGES_FORBIDDEN"
-# approve/declineChatJoinRequest when the request was already answered (by another admin,
-# from Telegram's app) or withdrawn: nothing is left to do.
 # answerCallbackQuery for a press too old to answer (Client.cpp's text for QUERY_ID_INVALID).
 QUERY_TOO_OLD = "query is too old"
-ALREADY_ANSWERED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT")
 
 
 class HonourRetryAfter(BaseRequestMiddleware):
