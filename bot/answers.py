@@ -1,23 +1,26 @@
 """A handler's answers go to Telegram after its transaction has committed.
 
 While a handler runs (DatabaseSessionMiddleware sets `answering`), the Bot's request
-middleware `AnswerAfterCommit` does not make the calls that only say something:
-- a message (sendMessage, copyMessage, sendDocument with its file) becomes an outbox row in
-  the handler's own transaction, held back from the outbox sender for HOLD; the handler gets
-  back what aiogram would give it (a message with no real id: no handler uses it);
+middleware `AnswerAfterCommit` does not make the calls that only say or settle something:
+- a message (sendMessage, copyMessage, sendDocument with its file) and the answer to a join
+  request become outbox rows in the handler's own transaction, held back from the outbox
+  sender; the handler gets back what aiogram would give it (a message with no real id: no
+  handler uses it);
 - the spinner, an edit, a deletion, a photo by file id (answerCallbackQuery, editMessage...,
   deleteMessage, sendPhoto...) is kept in memory.
 Once the transaction has committed, `Answers.deliver` makes the calls in order (the fast path:
-an answer comes as soon as it did before) and records the messages' outcomes in one short
-transaction. A message that fails in a way that may pass (5xx, network, flood control) is left
-to the outbox sender at once; a process killed meanwhile leaves its rows to the sender after
-HOLD. Nothing is sent for work rolled back, nothing is lost once committed, and a repeat is
-only for a message in flight at a kill. What is kept in memory is best-effort: a failure is
-one line in the log (the spinner stops by itself; an edit is lost).
+an answer comes as soon as it did before) and records the rows' outcomes in one short
+transaction. When one fails in a way that may pass (5xx, network), it and the update's later
+ones stay held and the update is answered 500 (AnswerNotYetDelivered): Telegram's resend,
+which holds back that chat's later updates, finds the update handled and sends what is held
+(`left_over`); so does the resend after a process killed before its 2xx. A message whose hold
+(HOLD) runs out, or that Telegram asked to wait for too long, is the outbox sender's. Nothing
+rolled back is said, nothing committed is lost, and a repeat is only for a call in flight at
+a kill. What is kept in memory is best-effort: a failure is one line in the log.
 
-A call whose result the handler uses (a message asking for a reply, whose id is remembered;
-the coach's messenger; the group's door) is made at once, inside the transaction: marked
-with `calls_now()`, or not one of the calls above.
+A call whose result the handler uses (a question asking the coach for a reply, whose id is
+remembered; the coach's messenger; invite links and the rest of the door) is made at once,
+inside the transaction: marked with `calls_now()`, or not one of the calls above.
 """
 
 from __future__ import annotations
