@@ -27,10 +27,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from billing.ports import DoorRefused
+from bot.answers import AnswerNotYetDelivered
 
 log = logging.getLogger(__name__)
 
 PASSING = (
+    AnswerNotYetDelivered,  # Telegram failed a handler's answer for a moment: the resend sends it
     TelegramNetworkError,
     TelegramServerError,
     TelegramRetryAfter,

@@ -23,9 +23,7 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
-    TelegramNetworkError,
     TelegramRetryAfter,
-    TelegramServerError,
 )
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
@@ -38,10 +36,11 @@ from aiogram.types import (
 )
 
 from billing.ports import DoorRefused, StarPayment
+from bot.answers import ALREADY_ANSWERED, AnswerAfterCommit, calls_now, outcome_of
 from coaching.threads import NotDelivered
 from core.clock import Clock, SystemClock
 from core.links import is_supergroup
-from core.outbox import Delivered, Migrated, Rejected, RetryLater, SendOutcome, Unreachable
+from core.outbox import Delivered, SendOutcome
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +50,8 @@ MAX_RETRY_AFTER = 30
 # MTProto's answer, passed through by the Bot API, when the person's privacy settings refuse
 # voice and video notes (Telegram Premium: "Voice messages: nobody").
 VOICE_REFUSED = "VOICE_MESSAGES_FORBIDDEN"
-# approve/declineChatJoinRequest when the request was already answered (by another admin,
-# from Telegram's app) or withdrawn: nothing is left to do.
 # answerCallbackQuery for a press too old to answer (Client.cpp's text for QUERY_ID_INVALID).
 QUERY_TOO_OLD = "query is too old"
-ALREADY_ANSWERED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT")
 
 
 class HonourRetryAfter(BaseRequestMiddleware):
@@ -105,6 +101,7 @@ class LateButtonAnswer(BaseRequestMiddleware):
 def create_bot(token: str, api_base: str, *, clock: Clock | None = None) -> Bot:
     """A Bot speaking HTML to `api_base` (Telegram, a local Bot API server, or the sandbox)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base), timeout=REQUEST_TIMEOUT)
+    session.middleware(AnswerAfterCommit())  # outermost: a held-back call goes nowhere else
     session.middleware(HonourRetryAfter(clock or SystemClock()))
     session.middleware(LateButtonAnswer())
     defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
@@ -122,12 +119,13 @@ class TelegramGateway:
     ) -> int:
         """Send now (the coach's messenger); NotDelivered if Telegram won't."""
         try:
-            sent = await self.bot.send_message(
-                chat_id,
-                text,
-                disable_notification=silent,
-                reply_parameters=_replying_to(reply_to),
-            )
+            with calls_now():  # the id is remembered: replies to it find the member
+                sent = await self.bot.send_message(
+                    chat_id,
+                    text,
+                    disable_notification=silent,
+                    reply_parameters=_replying_to(reply_to),
+                )
         except TelegramAPIError as error:
             raise NotDelivered(error.message) from None
         return sent.message_id
@@ -145,14 +143,15 @@ class TelegramGateway:
         """Copy a message (text, voice, anything), with a new caption if given; NotDelivered
         if Telegram won't."""
         try:
-            copied = await self.bot.copy_message(
-                chat_id,
-                from_chat_id,
-                message_id,
-                disable_notification=silent,
-                caption=caption,
-                reply_parameters=_replying_to(reply_to),
-            )
+            with calls_now():
+                copied = await self.bot.copy_message(
+                    chat_id,
+                    from_chat_id,
+                    message_id,
+                    disable_notification=silent,
+                    caption=caption,
+                    reply_parameters=_replying_to(reply_to),
+                )
         except TelegramAPIError as error:
             refused = VOICE_REFUSED in error.message
             raise NotDelivered(error.message, voice_refused=refused) from None
@@ -193,18 +192,8 @@ class TelegramGateway:
                     chat_id, text, reply_markup=markup, disable_notification=silent
                 )
                 message_id = message.message_id
-        except TelegramRetryAfter as error:
-            return RetryLater("Telegram flood control (429)", seconds=float(error.retry_after))
-        except TelegramMigrateToChat as error:  # not a TelegramBadRequest in aiogram
-            return Migrated(error.migrate_to_chat_id)
-        except TelegramForbiddenError as error:
-            return Unreachable(error.message)
-        except TelegramBadRequest as error:
-            if "chat not found" in error.message.lower():
-                return Unreachable(error.message)
-            return Rejected(error.message)
-        except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
-            return RetryLater(f"{type(error).__name__}: {getattr(error, 'message', '')}".strip())
+        except (TelegramAPIError, TimeoutError) as error:
+            return outcome_of(error)
         if pin:
             await self._pin(chat_id, message_id)
         return Delivered(message_id)

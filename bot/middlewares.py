@@ -13,6 +13,7 @@ from aiogram.enums import ChatType
 from aiogram.types import Chat, Message, TelegramObject, Update, User
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.answers import Answers, answering, deliver_left_over, left_over
 from bot.errors import refused_by_telegram
 from core.clock import Clock
 from core.db import SessionFactory, insert_if_new
@@ -31,6 +32,9 @@ class DatabaseSessionMiddleware(BaseMiddleware):
     The update id is written in the same transaction as the handler's own changes, so an
     update that failed half-way is handled again when Telegram resends it, and one that
     succeeded is never handled twice. `now` is read once here: one update, one moment.
+    The handler's answers are made only once that transaction has committed, outside it
+    (bot/answers.py): no transaction is open while Telegram is called, save for the few calls
+    whose result the handler needs.
 
     When Telegram refuses a call (a 4xx) after the handler did its work, that work is kept
     and the update counts as handled: Telegram is not asked to resend it (bot/errors.py), so
@@ -54,21 +58,40 @@ class DatabaseSessionMiddleware(BaseMiddleware):
             "received_at": now,
             "status": EventStatus.PROCESSED,
         }
+        refusal: Exception | None = None
         async with self._sessions() as session:
             # Written first, kept only if the handler succeeds: a failure rolls both back.
             if not await insert_if_new(session, ExternalEvent, values, ["source", "event_id"]):
-                log.info("update %s was handled before; ignored", update_id)
-                return None
-            data["session"] = session
-            data["now"] = now
-            try:
-                result = await handler(event, data)
-            except Exception as error:
-                if refused_by_telegram(error):
+                # Telegram's resend after an answer failed for a moment: it goes again.
+                again = await left_over(session, update_id, now)
+                await session.commit()
+                answers = None
+            else:
+                data["session"] = session
+                data["now"] = now
+                answers = Answers(session, now, update_id)
+                holding = answering.set(answers)
+                try:
+                    result = await handler(event, data)
+                except Exception as error:
+                    if not refused_by_telegram(error):
+                        raise
                     await session.commit()
-                raise
-            await session.commit()
-            return result
+                    refusal = error
+                else:
+                    await session.commit()
+                finally:
+                    answering.reset(holding)
+        if answers is None:
+            if not again:
+                log.info("update %s was handled before; ignored", update_id)
+            await deliver_left_over(data["bot"], again, self._sessions, self._clock)
+            return None
+        # Committed, the transaction closed: now the answers go (bot/answers.py).
+        await answers.deliver(data["bot"], self._sessions, self._clock)
+        if refusal is not None:
+            raise refusal
+        return result
 
 
 class PeopleMiddleware(BaseMiddleware):

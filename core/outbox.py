@@ -658,3 +658,51 @@ async def _act_on(
                 await migrate_group(session, old_chat_id=row.chat_id, new_chat_id=new_chat_id)
             except GroupError as error:
                 log.error("outbox: can't follow chat %s to its new id: %s", row.chat_id, error)
+
+
+async def record_sent_elsewhere(
+    session: AsyncSession, outcomes: list[tuple[str, SendOutcome]], now: datetime
+) -> None:
+    """Record what Telegram answered to rows another process sent itself (a handler's answers,
+    sent the moment its transaction committed: bot/answers.py), as the sender would have.
+
+    Such a row is enqueued with a `not_before` far enough ahead that no sender claims it
+    meanwhile; a row the sender took anyway (still pending no more) is left to it. One that
+    failed for a moment stays held (its process tries again first; the sender when the hold
+    runs out); one Telegram asked to wait for, or that moved to a supergroup, is the
+    sender's.
+    """
+    for key, outcome in outcomes:
+        found = await session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.key) == key)
+            .where(col(OutboxMessage.state) == OutboxState.PENDING)
+        )
+        row = found.first()
+        if row is None:
+            continue
+        row.attempts += 1
+        match outcome:
+            case Delivered(message_id):
+                row.text, row.attachment = "", None
+                row.state, row.sent_at, row.telegram_message_id = OutboxState.SENT, now, message_id
+            case Unreachable(reason):
+                await _mark_unreachable(session, row.chat_id, now)
+                row.state, row.last_error = OutboxState.UNREACHABLE, reason
+            case Rejected(reason):
+                log.error("outbox: Telegram refused message %s: %s", row.id, reason)
+                row.state, row.last_error = OutboxState.FAILED, reason
+            case RetryLater(reason, seconds):
+                if seconds is not None:  # the sender's, once Telegram's wait is over
+                    row.not_before = now + timedelta(seconds=seconds)
+                row.last_error = reason
+                session.add(row)
+                continue
+            case Migrated():
+                row.not_before = now  # the sender's, now: it follows the group
+                session.add(row)
+                continue
+        session.add(row)
+        if row.context:
+            async with session.begin_nested():
+                await _act_on(session, row, outcome, now)

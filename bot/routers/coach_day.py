@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, ForceReply, Message, User
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.membership import Membership
+from bot.answers import calls_now
 from bot.filters import IN_A_GROUP, PRIVATE, AnswersCoachQuestion, IsCoach, Magic
 from bot.naming import member_named, read_names
 from bot.parts import answer_in_parts
@@ -292,7 +293,9 @@ async def _show_thread(
     lines = await threads.thread(session, member)
     text = templates.render("coach_thread", member=member, lines=lines)
     # Replying to any part of the thread answers the member, like replying to a relay.
-    for sent in await answer_in_parts(message, text):
+    with calls_now():  # the messages' ids are remembered, at once
+        thread = await answer_in_parts(message, text)
+    for sent in thread:
         await threads.remember_relay(
             session, coach_chat_id=message.chat.id, message_id=sent.message_id, member=member,
             now=now,
@@ -347,7 +350,8 @@ async def highlight(
 
 async def _delete(bot: Bot, message: Message) -> bool:
     try:
-        await bot.delete_message(message.chat.id, message.message_id)
+        with calls_now():  # the coach is told whether it went
+            await bot.delete_message(message.chat.id, message.message_id)
     except TelegramAPIError as error:
         log.info("could not delete /highlight in chat %s: %s", message.chat.id, error.message)
         return False

@@ -1,6 +1,6 @@
 """Telegram answering slowly (80 ms a call) with 30 people writing at once: every update is
-handled once, none is left with an error. (A handler's Telegram calls are still inside its
-transaction: see the README's reliability section.)"""
+handled once, none is left with an error. (A handler's answers go after its transaction has
+committed: tests/integration/test_answers_after_commit.py.)"""
 
 from __future__ import annotations
 
