@@ -6,29 +6,19 @@ outbox delivers it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
-from core.clock import SimulatedClock
-from sandbox.telegram import TelegramSandbox
-from tests.integration.conftest import PACE
 from tests.integration.test_calls_outside_transactions import idle_in_transaction
-from tests.integration.world import COACH_ID, World
+from tests.integration.world import World
 
 ANA, BEN = 8101, 8102
 SLOW = 80 / 1000  # Telegram answering in 80 ms, as in the fault report
 STALLED = 10.0  # one answer that takes Telegram this long (real seconds)
 
 
-@pytest.fixture
-async def telegram(clock: SimulatedClock) -> AsyncIterator[TelegramSandbox]:
-    """Updates of different chats delivered at once, as Telegram does (40 connections)."""
-    sandbox = TelegramSandbox(rate_scale=PACE, now=clock.now, webhook_connections=40)
-    await sandbox.start()
-    sandbox.add_user(COACH_ID, "Coach", username="coach")
-    yield sandbox
-    await sandbox.stop()
+pytestmark = pytest.mark.at_once
 
 
 async def until(condition: Callable[[], bool], seconds: float = 30) -> None:

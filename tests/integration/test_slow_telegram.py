@@ -5,28 +5,17 @@ committed: tests/integration/test_answers_after_commit.py.)"""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlmodel import func, select
 
-from core.clock import SimulatedClock
 from core.models import ExternalEvent
-from sandbox.telegram import TelegramSandbox
-from tests.integration.conftest import PACE
-from tests.integration.world import COACH_ID, World
+from tests.integration.world import World
 
 SLOW = 80 / 1000  # Telegram answering in 80 ms, as in the fault report
 
 
-@pytest.fixture
-async def telegram(clock: SimulatedClock) -> AsyncIterator[TelegramSandbox]:
-    """The sandbox Bot API delivering up to 40 updates at once, as Telegram does."""
-    sandbox = TelegramSandbox(rate_scale=PACE, now=clock.now, webhook_connections=40)
-    await sandbox.start()
-    sandbox.add_user(COACH_ID, "Coach", username="coach")
-    yield sandbox
-    await sandbox.stop()
+pytestmark = pytest.mark.at_once
 
 
 async def test_many_people_at_once_with_telegram_slow_are_each_answered_once(
