@@ -206,14 +206,12 @@ async def _seat_for_free(
     session.add(seat)
     await session.flush()
     await seats.mark_seated(session, seat, now)
-    link = await membership.grant_invite(session, seat, group, member, now)
     await notices.queue_comped_welcome(
         session,
         membership.templates,
         member=member,
         group=group,
         seat=seat,
-        invite_link=link,
         now=now,
         gift_ends=format_local(seat.current_period_end, group.timezone)
         if code.kind == CodeKind.GIFT and seat.current_period_end

@@ -46,7 +46,6 @@ from prompts.render import Templates
 
 log = logging.getLogger(__name__)
 
-INVITE_LIFETIME = timedelta(days=7)
 # The changes a coach hears about quietly, as they happen (besides arrivals and removals).
 _COACH_HEARS = {Notice.CANCEL_SCHEDULED: "cancelled", Notice.GOODBYE: "ended"}
 # Stripe lets a Checkout Session live from 30 minutes to 24 hours, measured from its creation
@@ -456,9 +455,7 @@ class Membership:
             seat.status = change.status
             session.add(seat)
         for notice in change.notices:
-            context: dict[str, Any] = {}
             if notice == Notice.WELCOME:
-                context["invite_link"] = await self.grant_invite(session, seat, group, member, now)
                 await seats.mark_seated(session, seat, now)
             await notices.queue_notice(
                 session,
@@ -469,7 +466,6 @@ class Membership:
                 notice=notice,
                 grace=self.rules.grace,
                 now=now,
-                **context,
             )
             if notice in _COACH_HEARS:
                 until = seat.current_period_end
@@ -542,21 +538,6 @@ class Membership:
         )
 
     # --- the door of the group ---------------------------------------------------------------
-
-    async def grant_invite(
-        self, session: AsyncSession, seat: Seat, group: Group, member: Member, now: datetime
-    ) -> str:
-        """A fresh personal invite link (the old one is revoked)."""
-        if seat.invite_link:
-            await self.door.revoke_invite_link(group.chat_id, seat.invite_link)
-        seat.invite_link = await self.door.create_invite_link(
-            group.chat_id,
-            name=f"{member.first_name} #{member.id}",
-            expire_date=now + INVITE_LIFETIME,
-        )
-        seat.updated_at = now
-        session.add(seat)
-        return seat.invite_link
 
     async def arrival(
         self, session: AsyncSession, member: Member, group: Group, now: datetime
@@ -650,15 +631,8 @@ class Membership:
         )
         session.add(seat)
         await session.flush()
-        link = await self.grant_invite(session, seat, group, member, now)
         await notices.queue_comped_welcome(
-            session,
-            self.templates,
-            member=member,
-            group=group,
-            seat=seat,
-            invite_link=link,
-            now=now,
+            session, self.templates, member=member, group=group, seat=seat, now=now
         )
         full = (await seats.count_seats(session, group, now)).free == 0
         return CompOutcome(already=False, full=full)

@@ -1,7 +1,9 @@
 """What members are told when their membership changes, queued in the outbox.
 
 Each message is queued in the same transaction as the change that caused it: a change that
-rolls back tells nobody anything, one that commits tells once (the outbox key).
+rolls back tells nobody anything, one that commits tells once (the outbox key). A welcome
+brings the member's personal invite link, made by Telegram as the welcome is sent (after the
+commit, outside any transaction: core.outbox.Invite).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billing.lifecycle import Notice
 from core.localtime import format_local, format_local_day
 from core.models import Group, Member, Seat, WaitlistEntry
-from core.outbox import enqueue
+from core.outbox import INVITE_MARK, Invite, enqueue
 from prompts.buttons import (
     COME_IN_QUIETLY,
     JOIN_AGAIN,
@@ -23,6 +25,9 @@ from prompts.buttons import (
     UPDATE_CARD,
 )
 from prompts.render import Templates
+
+# How long a personal invite link works (a fresh one is a /invite away).
+INVITE_LIFETIME = timedelta(days=7)
 
 # The keyboard that comes with a notice, if any.
 _NOTICE_BUTTONS = {
@@ -44,9 +49,11 @@ async def queue_notice(
     now: datetime,
     **context: Any,
 ) -> None:
-    """The private message for a change of the seat's state (welcome, payment failed, ...)."""
+    """The private message for a change of the seat's state (welcome, payment failed, ...);
+    a welcome brings the invite link."""
     period_end = seat.current_period_end
-    trial = seat.trial_ends_at if notice == Notice.WELCOME else None
+    welcome = notice == Notice.WELCOME
+    trial = seat.trial_ends_at if welcome else None
     text = templates.render(
         notice.value,
         first_name=member.first_name,
@@ -57,6 +64,7 @@ async def queue_notice(
         trial_length=trial_length(group.trial_days or round((trial - now) / timedelta(days=1)))
         if trial
         else None,
+        invite_link=INVITE_MARK if welcome else None,
         **context,
     )
     await enqueue(
@@ -66,6 +74,19 @@ async def queue_notice(
         text=text,
         reply_markup=_NOTICE_BUTTONS.get(notice),
         now=now,
+        invite=invite(seat, group, member, now) if welcome else None,
+    )
+
+
+def invite(seat: Seat, group: Group, member: Member, now: datetime) -> Invite:
+    """A fresh personal invite link to the group for the seat (its old one stops working)."""
+    assert seat.id is not None
+    return Invite(
+        seat_id=seat.id,
+        chat_id=group.chat_id,
+        name=f"{member.first_name} #{member.id}",
+        expires=now + INVITE_LIFETIME,
+        replacing=seat.invite_link,
     )
 
 
@@ -163,7 +184,6 @@ async def queue_comped_welcome(
     member: Member,
     group: Group,
     seat: Seat,
-    invite_link: str,
     now: datetime,
     gift_ends: str | None = None,
 ) -> None:
@@ -177,11 +197,32 @@ async def queue_comped_welcome(
             template,
             first_name=member.first_name,
             title=group.title,
-            invite_link=invite_link,
+            invite_link=INVITE_MARK,
             **({"ends": gift_ends} if gift_ends else {}),
         ),
         reply_markup=COME_IN_QUIETLY,
         now=now,
+        invite=invite(seat, group, member, now),
+    )
+
+
+async def queue_fresh_invite(
+    session: AsyncSession,
+    templates: Templates,
+    *,
+    member: Member,
+    group: Group,
+    seat: Seat,
+    now: datetime,
+) -> None:
+    """A member's /invite: a new personal link (the old one stops working)."""
+    await enqueue(
+        session,
+        key=f"seat:{seat.id}:invite_fresh:{now.isoformat()}",
+        chat_id=member.telegram_id,
+        text=templates.render("invite_fresh", title=group.title, invite_link=INVITE_MARK),
+        now=now,
+        invite=invite(seat, group, member, now),
     )
 
 

@@ -107,12 +107,9 @@ class DoorRefused(Exception):
 
 
 class GroupDoor(Protocol):
-    """The bot's admin actions on a group: invite links, join requests, removals; a refusal
-    raises DoorRefused."""
-
-    async def create_invite_link(self, chat_id: int, *, name: str, expire_date: datetime) -> str:
-        """A personal link that asks to join (so the bot can check the seat)."""
-        ...
+    """The bot's admin actions on a group: revoking invite links, join requests, removals; a
+    refusal raises DoorRefused. (A member's invite link is made as the message bringing it is
+    sent: core.outbox.Invite.)"""
 
     async def revoke_invite_link(self, chat_id: int, invite_link: str) -> None: ...
 

@@ -151,7 +151,6 @@ async def _welcome(
     group = await session.get(Group, seat.group_id)
     assert group is not None
     await seats.mark_seated(session, seat, now)
-    link = await membership.grant_invite(session, seat, group, member, now)
     await notices.queue_notice(
         session,
         membership.templates,
@@ -161,7 +160,6 @@ async def _welcome(
         notice=Notice.WELCOME,
         grace=membership.rules.grace,
         now=now,
-        invite_link=link,
     )
 
 

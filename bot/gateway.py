@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import datetime
 from typing import Any, cast
 
 from aiogram import Bot
@@ -40,7 +39,7 @@ from bot.answers import ALREADY_ANSWERED, AnswerAfterCommit, calls_now, outcome_
 from coaching.threads import NotDelivered
 from core.clock import Clock, SystemClock
 from core.links import is_supergroup
-from core.outbox import Delivered, SendOutcome
+from core.outbox import INVITE_MARK, Delivered, Invite, Rejected, RetryLater, SendOutcome
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +166,17 @@ class TelegramGateway:
         attachment: tuple[str, bytes] | None = None,
         copy_of: tuple[int, int] | None = None,
         silent: bool = False,
+        invite: Invite | None = None,
     ) -> SendOutcome:
-        """Send one outbox message; never raises for what Telegram answers."""
+        """Send one outbox message; never raises for what Telegram answers. With an `invite`,
+        its link is made first and goes where the text says INVITE_MARK."""
         markup = InlineKeyboardMarkup.model_validate(reply_markup) if reply_markup else None
+        link = None
+        if invite is not None:
+            made = await self._make_invite(invite)
+            if not isinstance(made, str):
+                return made
+            link, text = made, text.replace(INVITE_MARK, made)
         try:
             if copy_of is not None:
                 from_chat_id, from_message_id = copy_of
@@ -193,10 +200,44 @@ class TelegramGateway:
                 )
                 message_id = message.message_id
         except (TelegramAPIError, TimeoutError) as error:
+            if invite is not None and link is not None:  # the next try makes another
+                await self._revoke(invite.chat_id, link)
             return outcome_of(error)
         if pin:
             await self._pin(chat_id, message_id)
-        return Delivered(message_id)
+        if invite is not None and invite.replacing:
+            await self._revoke(invite.chat_id, invite.replacing)
+        return Delivered(message_id, invite_link=link)
+
+    async def _make_invite(self, invite: Invite) -> str | SendOutcome:
+        """A personal link that asks to join (so the bot can check the seat), or why not."""
+        chat_id = invite.chat_id
+        for _ in range(2):
+            try:
+                made = await self.bot.create_chat_invite_link(
+                    chat_id,
+                    name=invite.name[:32],
+                    expire_date=invite.expires,
+                    creates_join_request=True,
+                )
+            except TelegramMigrateToChat as error:  # the group became a supergroup just now
+                chat_id = error.migrate_to_chat_id
+                continue
+            except (TelegramAPIError, TimeoutError) as error:
+                outcome = outcome_of(error)
+                if isinstance(outcome, RetryLater):
+                    return outcome
+                # The bot lacks the right, or left the group: not the member's doing.
+                return Rejected(f"invite link: {getattr(error, 'message', error)}")
+            return made.invite_link
+        return Rejected("invite link: the group moved twice")
+
+    async def _revoke(self, chat_id: int, invite_link: str) -> None:
+        """Make a link useless, best-effort (one already gone, or expired, is fine)."""
+        try:
+            await self.bot.revoke_chat_invite_link(chat_id, invite_link)
+        except (TelegramAPIError, TimeoutError) as error:
+            log.info("invite link in chat %s not revoked: %s", chat_id, error)
 
     async def drop_buttons(self, chat_id: int, message_id: int) -> None:
         """Take the buttons off a message the bot sent (its press has no use any more); a
@@ -223,21 +264,11 @@ def _replying_to(message_id: int | None) -> ReplyParameters | None:
 
 
 class GroupAccess:
-    """The bot's admin actions on a group (the membership's door): invite links, join
-    requests, removals. Telegram's refusals become DoorRefused; passing failures propagate."""
+    """The bot's admin actions on a group (the membership's door): revoking invite links,
+    join requests, removals. Telegram's refusals become DoorRefused; passing failures propagate."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
-
-    async def create_invite_link(self, chat_id: int, *, name: str, expire_date: datetime) -> str:
-        """A personal link that asks to join (so the bot can check the seat)."""
-        try:
-            link = await self.bot.create_chat_invite_link(
-                chat_id, name=name[:32], expire_date=expire_date, creates_join_request=True
-            )
-        except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat) as error:
-            raise DoorRefused(error.message) from None
-        return link.invite_link
 
     async def revoke_invite_link(self, chat_id: int, invite_link: str) -> None:
         """Make an old link useless; one already gone is fine."""

@@ -7,7 +7,10 @@ line breaks (core.longtext). A row may instead copy a message (copyMessage: a me
 message relayed to the coach), and may say what it stands for (`context`), which is acted on
 when Telegram answers: a delivered relay is remembered, so the coach's reply to it finds the
 member; a weekly summary Telegram refused is marked undelivered, not left as sent. A group
-upgraded to a supergroup is followed to its new chat id.
+upgraded to a supergroup is followed to its new chat id. A message that brings a member's
+personal invite link (`Invite`) says INVITE_MARK where the link goes: Telegram makes the link
+as the message is sent, outside any transaction, and the seat remembers it when Telegram says
+the message was delivered.
 One sender sends at a time, whatever the number of workers: the one holding the sender lease
 (`outbox_leases`), renewed every RENEW_SECONDS and lasting LEASE, so Telegram's limits and each
 chat's order hold across processes. It claims due rows in batches ahead of need (PostgreSQL:
@@ -50,6 +53,7 @@ from core.models import (
     OutboxMessage,
     OutboxState,
     Relay,
+    Seat,
     Summary,
     SummaryState,
 )
@@ -70,9 +74,44 @@ CLAIM_BATCH = 60  # rows claimed at a time, ahead of need: two seconds at Telegr
 MAX_HELD = 1000  # rows held in memory at most (the rest wait for a chat to free up)
 
 
+# Where a message's invite link goes until the link is made, as the message is sent.
+INVITE_MARK = "\u2045invite link\u2046"
+
+
+@dataclass(frozen=True)
+class Invite:
+    """The personal invite link a message brings: made in the group `chat_id` as the message
+    is sent, named `name`, working until `expires`; the seat's old link, `replacing`, is
+    revoked once the message with the new one is delivered."""
+
+    seat_id: int
+    chat_id: int
+    name: str
+    expires: datetime
+    replacing: str | None = None
+
+    def as_context(self) -> dict[str, Any]:
+        return {
+            "seat_id": self.seat_id,
+            "chat_id": self.chat_id,
+            "name": self.name,
+            "expires": self.expires.isoformat(),
+            "replacing": self.replacing,
+        }
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Invite | None:
+        """The invite the row's message brings (none unless its text has the mark)."""
+        found = (row.context or {}).get("invite")
+        if found is None or INVITE_MARK not in row.text:
+            return None
+        return cls(**{**found, "expires": datetime.fromisoformat(found["expires"])})
+
+
 @dataclass(frozen=True)
 class Delivered:
     message_id: int
+    invite_link: str | None = None  # the link made for the message's Invite
 
 
 @dataclass(frozen=True)
@@ -121,6 +160,7 @@ class MessageTransport(Protocol):
         attachment: tuple[str, bytes] | None = None,
         copy_of: tuple[int, int] | None = None,
         silent: bool = False,
+        invite: Invite | None = None,
     ) -> SendOutcome: ...
 
 
@@ -138,6 +178,7 @@ async def enqueue(
     copy_of: tuple[int, int] | None = None,
     silent: bool = False,
     context: dict[str, Any] | None = None,
+    invite: Invite | None = None,
 ) -> bool:
     """Add a message to the outbox unless one with `key` exists; tell whether it was new.
 
@@ -145,10 +186,12 @@ async def enqueue(
     `copy_of` (chat id, message id) that message is copied and the text is not used. A text
     too long for one message goes as several, in order: the buttons come with the last part,
     a pin with the first, a file after the text when the text is too long for a caption.
+    With an `invite`, the text's INVITE_MARK becomes the link, made as it is sent.
     """
     parts = _parts(text, attachment, copy_of)
     for number, part in enumerate(parts):
         last = number == len(parts) - 1
+        brings = invite is not None and INVITE_MARK in part
         values = {
             "key": key if number == 0 else f"{key}#{number + 1}",
             "chat_id": chat_id,
@@ -164,7 +207,9 @@ async def enqueue(
             "copy_from_chat_id": copy_of[0] if copy_of else None,
             "copy_from_message_id": copy_of[1] if copy_of else None,
             "silent": silent,
-            "context": context,
+            "context": {**(context or {}), "invite": invite.as_context()}
+            if invite is not None and brings
+            else context,
         }
         new = await insert_if_new(session, OutboxMessage, values, ["key"])
         if number == 0 and not new:
@@ -505,6 +550,7 @@ class OutboxSender:
                 attachment=attachment,
                 copy_of=copy_of,
                 silent=row.silent,
+                invite=Invite.of(row),
             )
         except Exception as error:  # a bug must not leave the row claimed forever
             log.exception("outbox: sending message %s failed unexpectedly", row.id)
@@ -633,6 +679,13 @@ async def _act_on(
     """What Telegram's answer means beyond the row itself (see `context` on OutboxMessage)."""
     context = row.context or {}
     match outcome:
+        case Delivered(_, invite_link) if invite_link is not None and "invite" in context:
+            # The seat's link from now on: the one the member was just given.
+            await session.exec(
+                update(Seat)
+                .where(col(Seat.id) == context["invite"]["seat_id"])
+                .values(invite_link=invite_link, updated_at=now)
+            )
         case Delivered(message_id) if "relay" in context:
             # The coach's reply to this message must find the member: remembered only now
             # that the message exists in the coach's chat.

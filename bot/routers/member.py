@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing import codes, gifts, seats, stars
+from billing import codes, gifts, notices, seats, stars
 from billing.membership import Membership
 from billing.notices import trial_length
 from bot.filters import PRIVATE
@@ -471,9 +471,8 @@ async def fresh_invite(
     session: AsyncSession,
     now: datetime,
     templates: Templates,
-    membership: Membership,
 ) -> None:
-    """A fresh personal invite link (the old one stops working)."""
+    """A fresh personal invite link (the old one stops working), made as it is sent."""
     assert member.id is not None
     seated = [s for s in await seats.seats_of(session, member.id) if s.status in SEATED]
     if not seated:
@@ -482,8 +481,9 @@ async def fresh_invite(
     for seat in seated:
         group = await session.get(Group, seat.group_id)
         assert group is not None
-        link = await membership.grant_invite(session, seat, group, member, now)
-        await message.answer(templates.render("invite_fresh", title=group.title, invite_link=link))
+        await notices.queue_fresh_invite(
+            session, templates, member=member, group=group, seat=seat, now=now
+        )
 
 
 async def come_in_quietly(

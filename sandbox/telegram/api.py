@@ -186,6 +186,9 @@ class ApiMixin:
     _injected: dict[str, deque[_InjectedFailure]]
     _late_answers: dict[str, deque[float]]
     _late_arrivals: dict[str, deque[float]]
+    _stalled_methods: dict[str, asyncio.Event]
+    _stalled_changed: asyncio.Condition
+    stalled: int
     _rate_limited: int
     _handlers: dict[str, tuple[str, Handler]]
 
@@ -216,6 +219,22 @@ class ApiMixin:
         reach Telegram, as a slow network would; a call whose client has gone away by then
         (a process killed) never arrives, and nothing is done."""
         self._late_arrivals.setdefault(method.lower(), deque()).extend([seconds] * count)
+
+    def stall(self, method: str) -> None:
+        """Carry out calls of ``method`` at once but answer them only after `release_stalls`
+        (Telegram slow to answer, for as long as a test needs)."""
+        self._stalled_methods.setdefault(method.lower(), asyncio.Event())
+
+    async def wait_for_stalled(self, count: int = 1) -> None:
+        """Wait until ``count`` calls are held by `stall` (done, their answer not yet sent)."""
+        async with self._stalled_changed:
+            await self._stalled_changed.wait_for(lambda: self.stalled >= count)
+
+    def release_stalls(self) -> None:
+        """Answer every held call, and hold no more."""
+        for released in self._stalled_methods.values():
+            released.set()
+        self._stalled_methods.clear()
 
     @property
     def rate_limited(self) -> int:
@@ -254,6 +273,12 @@ class ApiMixin:
             late = self._late_answers.get(name.lower())
             if late:
                 await asyncio.sleep(late.popleft())
+            released = self._stalled_methods.get(name.lower())
+            if released is not None:
+                async with self._stalled_changed:
+                    self.stalled += 1
+                    self._stalled_changed.notify_all()
+                await released.wait()
         except ApiError as error:
             return self._record(arrived, name, params, error.status, error.body())
         except Exception as error:  # a sandbox bug: answer like Telegram's 500, and say so

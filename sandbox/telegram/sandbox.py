@@ -91,6 +91,9 @@ class TelegramSandbox(SendersMixin, MigrationMixin, ProfileMixin, MiniAppMixin, 
         self._injected = {}
         self._late_answers = {}
         self._late_arrivals = {}
+        self._stalled_methods = {}
+        self._stalled_changed = asyncio.Condition()
+        self.stalled = 0
         self._rate_limited = 0
         self._update_ids = itertools.count(700_000_001)
         self._queued_updates = []

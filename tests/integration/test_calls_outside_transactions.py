@@ -72,6 +72,33 @@ async def test_a_payment_waiting_on_stripe_holds_no_transaction(world: World) ->
     assert world.told(ANA, "Welcome to Between circle") == 1
 
 
+async def test_a_new_members_invite_link_waiting_on_telegram_holds_no_transaction(
+    world: World,
+) -> None:
+    """A payment's welcome carries a personal invite link, made by Telegram as the welcome is
+    sent, after the payment's transaction committed: while Telegram is slow to make it, no
+    connection sits in a transaction, and the welcome still comes with a link that works."""
+    world.person(ANA, "Ana")
+    assert "held for you" in ((await world.ask_to_join(ANA)).text or "")
+    seat = await world.seat(ANA)
+    assert seat is not None and seat.checkout_session_id is not None
+    world.telegram.stall("createChatInviteLink")
+    await world.stripe.complete_checkout(seat.checkout_session_id)
+    paying = asyncio.create_task(world.settle())
+    try:
+        await asyncio.wait_for(world.telegram.wait_for_stalled(1), 30)
+        await nothing_waits_in_a_transaction(world)
+    finally:
+        world.telegram.release_stalls()
+        await paying
+    assert world.told(ANA, "Welcome to Between circle") == 1
+    seat = await world.seat(ANA)
+    assert seat is not None and seat.invite_link and seat.invite_link in world.texts(ANA)[-1]
+    await world.telegram.join_request(ANA, world.group_chat_id, invite_link=seat.invite_link)
+    await world.telegram.settle()
+    assert world.telegram.members(world.group_chat_id)[ANA] == "member"
+
+
 async def test_the_nightly_reconcile_waiting_on_stripe_holds_no_transaction(world: World) -> None:
     """The reconcile asks Stripe and Telegram everything it needs before its transaction opens:
     while Stripe is slow to say whether a gift was paid, another person's /join goes on."""
@@ -95,10 +122,10 @@ async def test_the_nightly_reconcile_waiting_on_stripe_holds_no_transaction(worl
 
 
 async def nothing_waits_in_a_transaction(world: World) -> None:
-    """While Stripe is still slow: on PostgreSQL no connection sits in a transaction; on
-    SQLite the write lock is free, so another person's /join goes on."""
+    """While Stripe or Telegram is still slow: on PostgreSQL no connection sits in a
+    transaction; on SQLite the write lock is free, so another person's /join goes on."""
     if world.settings.database_url.startswith("postgresql"):
-        await asyncio.sleep(2)  # what waits on Stripe waits on
+        await asyncio.sleep(2)  # what waits on the call waits on
         assert await idle_in_transaction(world) == 0
     else:
         world.person(BEN, "Ben")

@@ -324,6 +324,7 @@ async def test_status_billing_and_a_fresh_invite(world: World) -> None:
     portal = world.last(4001).reply_markup
     assert portal is not None and "url" in portal["inline_keyboard"][0][0]
     await world.telegram.user_sends(4001, text="/invite")
+    await world.deliver()  # the link is made as the message bringing it is sent
     fresh = (await world.seat(4001)).invite_link  # type: ignore[union-attr]
     assert fresh is not None and fresh != seat.invite_link
     assert fresh in (world.last(4001).text or "")
