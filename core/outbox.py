@@ -191,7 +191,9 @@ async def enqueue(
     parts = _parts(text, attachment, copy_of)
     for number, part in enumerate(parts):
         last = number == len(parts) - 1
-        brings = invite is not None and INVITE_MARK in part
+        part_context = context
+        if invite is not None and INVITE_MARK in part:
+            part_context = {**(context or {}), "invite": invite.as_context()}
         values = {
             "key": key if number == 0 else f"{key}#{number + 1}",
             "chat_id": chat_id,
@@ -207,9 +209,7 @@ async def enqueue(
             "copy_from_chat_id": copy_of[0] if copy_of else None,
             "copy_from_message_id": copy_of[1] if copy_of else None,
             "silent": silent,
-            "context": {**(context or {}), "invite": invite.as_context()}
-            if invite is not None and brings
-            else context,
+            "context": part_context,
         }
         new = await insert_if_new(session, OutboxMessage, values, ["key"])
         if number == 0 and not new:
