@@ -1,7 +1,8 @@
 """Everything a process shares, built once at start and closed at the end: the composition root.
 
 This is where the ports meet their adapters: the Stripe gateway is the membership's payments,
-the Telegram gateway its door and the outbox's transport.
+the Telegram gateway its Stars payments and the outbox's transport (messages, and the group's
+door).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from billing.membership import Membership, MembershipRules
 from billing.stripe_gateway import StripeGateway
 from bot.dispatcher import create_dispatcher
 from bot.gateway import (
-    GroupAccess,
     StarsGateway,
     TelegramGateway,
     TelegramLinks,
@@ -81,7 +81,6 @@ class Runtime:
         )
         membership = Membership(
             payments=stripe,
-            door=GroupAccess(bot),
             links=links,
             templates=templates,
             rules=MembershipRules.from_settings(settings),

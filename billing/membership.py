@@ -1,14 +1,16 @@
 """The membership lifecycle, /join to removal: Stripe decides money; the database decides seats.
 
-`Membership` is built once with its ports (payments, the group's door, links to the bot, the
-templates, the rules); the bot's handlers, the Stripe events and the worker's sweeps call it.
-Everything a member is told goes through the outbox (`billing.notices`).
+`Membership` is built once with its ports (payments, links to the bot, the templates, the
+rules); the bot's handlers, the Stripe events and the worker's sweeps call it.
+Everything a member is told goes through the outbox (`billing.notices`), and so does what is
+done at the group's door (removals, revoked links: `core.outbox.DoorAction`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -26,7 +28,7 @@ from billing.lifecycle import (
     grace_is_over,
     hold_until,
 )
-from billing.ports import DoorRefused, GroupDoor, Payments, StarsPayments
+from billing.ports import DoorRefused, Payments, StarsPayments
 from core.links import BotLinks
 from core.localtime import format_local
 from core.models import (
@@ -39,7 +41,7 @@ from core.models import (
     SeatStatus,
     StarsSubscription,
 )
-from core.outbox import enqueue
+from core.outbox import Removal, Revocation, enqueue, enqueue_door
 from core.pricing import Price
 from core.settings import ConfigError, Settings
 from prompts.render import Templates
@@ -110,7 +112,6 @@ class Membership:
         self,
         *,
         payments: Payments,
-        door: GroupDoor,
         links: BotLinks,
         templates: Templates,
         rules: MembershipRules,
@@ -119,7 +120,6 @@ class Membership:
     ) -> None:
         self.payments = payments
         self.stars = stars
-        self.door = door
         self.links = links
         self.templates = templates
         self.rules = rules
@@ -541,21 +541,27 @@ class Membership:
 
     async def arrival(
         self, session: AsyncSession, member: Member, group: Group, now: datetime
-    ) -> bool:
-        """Someone came into the group: a member with a seat (whose link is now used up) or an
-        admin stays (True); anyone else is taken out (False)."""
+    ) -> None:
+        """Someone came into the group: a member with a seat (whose link is now used up) is
+        welcome; anyone else is taken out and told why, unless they administer the group."""
         assert member.id is not None and group.id is not None
         seat = await seats.seated(session, member_id=member.id, group_id=group.id)
         if seat is None:
-            if await self.door.is_admin(group.chat_id, member.telegram_id):
-                return True
             log.info("removing member %s from group %s: no seat", member.id, group.id)
-            await self.door.remove(group.chat_id, member.telegram_id)
-            return False
+            why = self.templates.render("intruder_removed", first_name=member.first_name)
+            await enqueue_door(
+                session,
+                Removal(member.telegram_id, unless_admin=True, tell=why),
+                chat_id=group.chat_id,
+                now=now,
+            )
+            return
         first_time = seat.joined_at is None
         seat.joined_at = seat.joined_at or now
         if seat.invite_link:  # nobody else may come in through it
-            await self.door.revoke_invite_link(group.chat_id, seat.invite_link)
+            await enqueue_door(
+                session, Revocation(seat.invite_link), chat_id=group.chat_id, now=now
+            )
             seat.invite_link = None
         session.add(seat)
         if first_time:
@@ -566,7 +572,6 @@ class Membership:
             await self.tell_coaches(
                 session, "joined", str(seat.id), member, group, now, count=count
             )
-        return True
 
     async def _stop_stars_renewal(self, session: AsyncSession, seat: Seat, member: Member) -> None:
         """A seat paid in Stars that we end: Telegram must not charge another period."""
@@ -606,12 +611,13 @@ class Membership:
     ) -> None:
         await seats.end_seat(session, seat, reason=reason, now=now)
         if seat.invite_link:
-            await self.door.revoke_invite_link(group.chat_id, seat.invite_link)
+            await enqueue_door(
+                session, Revocation(seat.invite_link), chat_id=group.chat_id, now=now
+            )
         if seat.joined_at is not None or seat.invite_link:
-            try:
-                await self.door.remove(group.chat_id, member.telegram_id)
-            except DoorRefused as refusal:
-                log.warning("could not remove member %s from %s: %s", member.id, group.id, refusal)
+            await enqueue_door(
+                session, Removal(member.telegram_id), chat_id=group.chat_id, now=now
+            )
 
     # --- seats the coach gives, takes and counts -----------------------------------------------
 
@@ -648,10 +654,17 @@ class Membership:
         return len(live)
 
     async def remove(
-        self, session: AsyncSession, seat: Seat, *, reason: str, now: datetime
+        self,
+        session: AsyncSession,
+        seat: Seat,
+        *,
+        reason: str,
+        now: datetime,
+        cancelled: bool = False,
     ) -> None:
-        """End a seat for good (unpaid after the grace period, or the coach's decision)."""
-        if seat.stripe_subscription_id:
+        """End a seat for good (unpaid after the grace period, or the coach's decision), its
+        subscription cancelled in Stripe first unless it is `cancelled` already."""
+        if seat.stripe_subscription_id and not cancelled:
             await self.payments.cancel(seat.stripe_subscription_id)
         member = await _member(session, seat.member_id)
         await self._stop_stars_renewal(session, seat, member)
@@ -690,27 +703,46 @@ class Membership:
             )
         return len(offers)
 
-    async def sweep_seats(self, session: AsyncSession, now: datetime) -> dict[str, int]:
-        """Every minute: end lapsed holds and offers, remove members past their grace period."""
+    async def cancel_unpaid(self, session: AsyncSession, now: datetime) -> set[int]:
+        """The seats past their grace period whose subscription is now cancelled in Stripe,
+        asked with no transaction open (the read is ended first). One Stripe can't cancel now
+        is tried again next minute; the others stand."""
+        past_due = await session.exec(select(Seat).where(col(Seat.status) == SeatStatus.PAST_DUE))
+        due = [
+            (seat.id, seat.stripe_subscription_id)
+            for seat in past_due.all()
+            if seat.id is not None and grace_is_over(seat.past_due_since, self.rules.grace, now)
+        ]
+        await session.commit()
+        cancelled: set[int] = set()
+        for seat_id, subscription_id in due:
+            if subscription_id is not None:
+                try:
+                    await self.payments.cancel(subscription_id)
+                except Exception:
+                    log.exception("could not cancel unpaid seat %s; trying again later", seat_id)
+                    continue
+            cancelled.add(seat_id)
+        return cancelled
+
+    async def sweep_seats(
+        self, session: AsyncSession, now: datetime, *, unpaid: Collection[int] = ()
+    ) -> dict[str, int]:
+        """Every minute: end lapsed holds and offers, and the `unpaid` seats (past their grace
+        period, cancelled in Stripe: `cancel_unpaid`) that are still past due."""
         released = 0
         for seat in await seats.expired_holds(session, now):
             await self._release_hold(session, seat, now)
             released += 1
         removed = 0
         past_due = await session.exec(
-            select(Seat).where(col(Seat.status) == SeatStatus.PAST_DUE).with_for_update()
+            select(Seat)
+            .where(col(Seat.id).in_(unpaid))
+            .where(col(Seat.status) == SeatStatus.PAST_DUE)
+            .with_for_update()
         )
         for seat in past_due.all():
-            if not grace_is_over(seat.past_due_since, self.rules.grace, now):
-                continue
-            # One removal that fails (Stripe or Telegram down) must not undo the rest of the
-            # sweep: it is tried again next minute, the others stand.
-            try:
-                async with session.begin_nested():
-                    await self.remove(session, seat, reason="unpaid", now=now)
-            except Exception:
-                log.exception("could not end unpaid seat %s; trying again later", seat.id)
-                continue
+            await self.remove(session, seat, reason="unpaid", now=now, cancelled=True)
             removed += 1
         offered = 0
         for group in (await session.exec(select(Group))).all():

@@ -1,5 +1,6 @@
-"""What membership needs from the outside world, as small ports: payments (Stripe) and the
-door of the group (Telegram). The app plugs the real gateways in; nothing here does I/O."""
+"""What membership needs from the outside world, as small ports: payments (Stripe, Telegram
+Stars). The app plugs the real gateways in; nothing here does I/O. (The group's door, taking
+someone out or revoking a link, is an outbox row made after the commit: core.outbox.DoorAction.)"""
 
 from __future__ import annotations
 
@@ -102,25 +103,5 @@ class StarsPayments(Protocol):
 
 
 class DoorRefused(Exception):
-    """Telegram refused an action on the group (no right, the person is gone): retrying the
+    """Telegram refused an action (no right, the person or the charge is gone): retrying the
     same action will not help. A failure that may pass (network, 5xx) is not this."""
-
-
-class GroupDoor(Protocol):
-    """The bot's admin actions on a group: revoking invite links, join requests, removals; a
-    refusal raises DoorRefused. (A member's invite link is made as the message bringing it is
-    sent: core.outbox.Invite.)"""
-
-    async def revoke_invite_link(self, chat_id: int, invite_link: str) -> None: ...
-
-    async def approve(self, chat_id: int, user_id: int) -> None: ...
-
-    async def decline(self, chat_id: int, user_id: int) -> None: ...
-
-    async def remove(self, chat_id: int, user_id: int) -> None:
-        """Take someone out of the group so that they can come back one day."""
-        ...
-
-    async def is_admin(self, chat_id: int, user_id: int) -> bool:
-        """Whether the person administers the group now (asked, never remembered)."""
-        ...

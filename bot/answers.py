@@ -19,8 +19,9 @@ rolled back is said, nothing committed is lost, and a repeat is only for a call 
 a kill. What is kept in memory is best-effort: a failure is one line in the log.
 
 A call whose result the handler uses (a question asking the coach for a reply, whose id is
-remembered; the coach's messenger; invite links and the rest of the door) is made at once,
-inside the transaction: marked with `calls_now()`, or not one of the calls above.
+remembered; the coach's messenger) is made at once, inside the transaction: marked with
+`calls_now()`, or not one of the calls above. (Removals and revoked links never reach here:
+they are outbox rows of their own, core.outbox.DoorAction.)
 """
 
 from __future__ import annotations
@@ -351,7 +352,7 @@ async def _send(bot: Bot, method: TelegramMethod[Any]) -> SendOutcome:
 
 
 async def _open_or_close(bot: Bot, method: TelegramMethod[Any]) -> SendOutcome:
-    """Approve or decline a join request (as GroupAccess would, its refusals a log line)."""
+    """Approve or decline a join request (its refusals a log line: nothing is left to do)."""
     try:
         await bot(method)
     except TelegramBadRequest as error:

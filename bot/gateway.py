@@ -1,6 +1,6 @@
 """The bot's side of Telegram: building the Bot, and the adapters the services' ports plug into:
-sending that reports how it went (the outbox's transport, the coach's messenger), the group's
-door, and links to the bot."""
+sending that reports how it went (the outbox's transport, messages and the group's door; the
+coach's messenger), Telegram Stars, and links to the bot."""
 
 from __future__ import annotations
 
@@ -35,11 +35,21 @@ from aiogram.types import (
 )
 
 from billing.ports import DoorRefused, StarPayment
-from bot.answers import ALREADY_ANSWERED, AnswerAfterCommit, calls_now, outcome_of
+from bot.answers import AnswerAfterCommit, calls_now, outcome_of
 from coaching.threads import NotDelivered
 from core.clock import Clock, SystemClock
 from core.links import is_supergroup
-from core.outbox import INVITE_MARK, Delivered, Invite, Rejected, RetryLater, SendOutcome
+from core.outbox import (
+    INVITE_MARK,
+    Delivered,
+    DoorAction,
+    Invite,
+    Rejected,
+    Removal,
+    RetryLater,
+    Revocation,
+    SendOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +249,48 @@ class TelegramGateway:
         except (TelegramAPIError, TimeoutError) as error:
             log.info("invite link in chat %s not revoked: %s", chat_id, error)
 
+    async def act(self, chat_id: int, action: DoorAction) -> SendOutcome:
+        """Do it at the group's door. Telegram's refusal (no right, the person or the link is
+        gone) leaves nothing to do: one log line; a failure that may pass is tried again."""
+        try:
+            match action:
+                case Revocation(invite_link):
+                    await self.bot.revoke_chat_invite_link(chat_id, invite_link)
+                case Removal(user_id, unless_admin, tell):
+                    if unless_admin and await self._administers(chat_id, user_id):
+                        return Delivered(0)
+                    await self._take_out(chat_id, user_id)
+                    if tell:
+                        await self._tell(user_id, tell)
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            log.warning("chat %s: %s refused: %s", chat_id, type(action).__name__, error.message)
+        except (TelegramAPIError, TimeoutError) as error:
+            return outcome_of(error)  # a moment's failure, a 429, or the group moved
+        return Delivered(0)
+
+    async def _administers(self, chat_id: int, user_id: int) -> bool:
+        # Asked, not taken from an update: an admin promoted a minute ago must never be removed.
+        try:
+            member = await self.bot.get_chat_member(chat_id, user_id)
+        except TelegramBadRequest:
+            return False
+        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR)
+
+    async def _take_out(self, chat_id: int, user_id: int) -> None:
+        """Out, and free to come back one day: in a supergroup ban then unban; in a basic
+        group the ban alone removes (it keeps no ban list, and unbanChatMember is refused
+        there: "method is available for supergroup and channel chats only")."""
+        await self.bot.ban_chat_member(chat_id, user_id)
+        if is_supergroup(chat_id):
+            await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+
+    async def _tell(self, chat_id: int, text: str) -> None:
+        # Someone who never started the bot can't be written to; the removal was what mattered.
+        try:
+            await self.bot.send_message(chat_id, text)
+        except (TelegramAPIError, TimeoutError) as error:
+            log.info("could not tell %s why: %s", chat_id, error)
+
     async def drop_buttons(self, chat_id: int, message_id: int) -> None:
         """Take the buttons off a message the bot sent (its press has no use any more); a
         message already without them, or gone, is left as it is."""
@@ -261,58 +313,6 @@ def _replying_to(message_id: int | None) -> ReplyParameters | None:
     if message_id is None:
         return None
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
-
-
-class GroupAccess:
-    """The bot's admin actions on a group (the membership's door): revoking invite links,
-    join requests, removals. Telegram's refusals become DoorRefused; passing failures propagate."""
-
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
-
-    async def revoke_invite_link(self, chat_id: int, invite_link: str) -> None:
-        """Make an old link useless; one already gone is fine."""
-        try:
-            await self.bot.revoke_chat_invite_link(chat_id, invite_link)
-        except TelegramBadRequest as error:
-            log.info("invite link in chat %s was already gone: %s", chat_id, error.message)
-
-    async def approve(self, chat_id: int, user_id: int) -> None:
-        try:
-            await self.bot.approve_chat_join_request(chat_id, user_id)
-        except TelegramBadRequest as error:
-            if any(reason in error.message for reason in ALREADY_ANSWERED):
-                log.info("join request in %s was answered already: %s", chat_id, error.message)
-                return
-            raise DoorRefused(error.message) from None
-        except (TelegramForbiddenError, TelegramMigrateToChat) as error:
-            raise DoorRefused(error.message) from None
-
-    async def decline(self, chat_id: int, user_id: int) -> None:
-        try:
-            await self.bot.decline_chat_join_request(chat_id, user_id)
-        except TelegramBadRequest as error:  # the request was withdrawn or answered meanwhile
-            log.info("join request in chat %s was gone: %s", chat_id, error.message)
-
-    async def remove(self, chat_id: int, user_id: int) -> None:
-        """Take someone out of the group so they can come back one day: in a supergroup ban
-        then unban; in a basic group the ban alone removes (it keeps no ban list, and
-        unbanChatMember is refused there: "method is available for supergroup and channel
-        chats only")."""
-        try:
-            await self.bot.ban_chat_member(chat_id, user_id)
-            if is_supergroup(chat_id):
-                await self.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
-        except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat) as error:
-            raise DoorRefused(error.message) from None
-
-    async def is_admin(self, chat_id: int, user_id: int) -> bool:
-        # Asked, not taken from an update: an admin promoted a minute ago must never be removed.
-        try:
-            member = await self.bot.get_chat_member(chat_id, user_id)
-        except TelegramAPIError:
-            return False
-        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR)
 
 
 async def upgraded_to(bot: Bot, chat_id: int) -> int | None:

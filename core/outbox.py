@@ -10,7 +10,9 @@ member; a weekly summary Telegram refused is marked undelivered, not left as sen
 upgraded to a supergroup is followed to its new chat id. A message that brings a member's
 personal invite link (`Invite`) says INVITE_MARK where the link goes: Telegram makes the link
 as the message is sent, outside any transaction, and the seat remembers it when Telegram says
-the message was delivered.
+the message was delivered. A row may also be an action on a group's door (`DoorAction`: taking
+someone out, revoking a link), so that it too waits on Telegram outside any transaction and is
+retried like a message.
 One sender sends at a time, whatever the number of workers: the one holding the sender lease
 (`outbox_leases`), renewed every RENEW_SECONDS and lasting LEASE, so Telegram's limits and each
 chat's order hold across processes. It claims due rows in batches ahead of need (PostgreSQL:
@@ -109,6 +111,63 @@ class Invite:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """Take `user_id` out of the row's group so they can come back one day (unless they
+    administer it when `unless_admin`: asked as it is done, never remembered), then tell them
+    `tell` in private, best-effort (the row's text, forgotten once done)."""
+
+    user_id: int
+    unless_admin: bool = False
+    tell: str = ""
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """Make `invite_link` of the row's group useless (one already gone is fine)."""
+
+    invite_link: str
+
+
+# A call on the group's door, made after the commit like a message and retried like one.
+DoorAction = Removal | Revocation
+
+
+def door_action_of(row: OutboxMessage) -> DoorAction | None:
+    """The door action a row stands for (None: it is a message)."""
+    door = (row.context or {}).get("door")
+    if door is None:
+        return None
+    if "revoke" in door:
+        return Revocation(door["revoke"])
+    return Removal(door["remove"], unless_admin=door.get("unless_admin", False), tell=row.text)
+
+
+async def enqueue_door(
+    session: AsyncSession, action: DoorAction, *, chat_id: int, now: datetime
+) -> bool:
+    """Queue an action on the group `chat_id`'s door, done once the transaction commits."""
+    match action:
+        case Revocation(link):
+            return await enqueue(
+                session,
+                key=f"revoke:{chat_id}:{link}"[:255],
+                chat_id=chat_id,
+                text="",
+                now=now,
+                context={"door": {"revoke": link}},
+            )
+        case Removal(user_id, unless_admin, tell):
+            return await enqueue(
+                session,
+                key=f"remove:{chat_id}:{user_id}:{now.isoformat()}",
+                chat_id=chat_id,
+                text=tell,
+                now=now,
+                context={"door": {"remove": user_id, "unless_admin": unless_admin}},
+            )
+
+
+@dataclass(frozen=True)
 class Delivered:
     message_id: int
     invite_link: str | None = None  # the link made for the message's Invite
@@ -162,6 +221,10 @@ class MessageTransport(Protocol):
         silent: bool = False,
         invite: Invite | None = None,
     ) -> SendOutcome: ...
+
+    async def act(self, chat_id: int, action: DoorAction) -> SendOutcome:
+        """Do something at the group's door (Delivered once done, or nothing is left to do)."""
+        ...
 
 
 async def enqueue(
@@ -399,10 +462,13 @@ class OutboxSender:
             holding = await self._take_lease(session, now)
             if holding and not self._holding:
                 # The last holder stopped renewing (or let go): whatever it left claimed was
-                # never answered as far as anyone knows, and goes again.
+                # never answered as far as anyone knows, and goes again; but not what we sent
+                # ourselves before our lease lapsed, still in flight: its answer is ours.
+                mine = list(self._in_doubt)
                 result = await session.exec(
                     update(table)
                     .where(table.c.state == OutboxState.SENDING)
+                    .where(table.c.id.not_in(mine))
                     .values(state=OutboxState.PENDING, claimed_at=None)
                 )
                 if result.rowcount:
@@ -542,15 +608,20 @@ class OutboxSender:
                 if row.copy_from_chat_id is not None and row.copy_from_message_id is not None
                 else None
             )
-            outcome: SendOutcome = await self._transport.deliver(
-                row.chat_id,
-                row.text,
-                row.reply_markup,
-                pin=row.pin,
-                attachment=attachment,
-                copy_of=copy_of,
-                silent=row.silent,
-                invite=Invite.of(row),
+            action = door_action_of(row)
+            outcome: SendOutcome = await (
+                self._transport.act(row.chat_id, action)
+                if action is not None
+                else self._transport.deliver(
+                    row.chat_id,
+                    row.text,
+                    row.reply_markup,
+                    pin=row.pin,
+                    attachment=attachment,
+                    copy_of=copy_of,
+                    silent=row.silent,
+                    invite=Invite.of(row),
+                )
             )
         except Exception as error:  # a bug must not leave the row claimed forever
             log.exception("outbox: sending message %s failed unexpectedly", row.id)

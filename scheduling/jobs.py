@@ -141,7 +141,8 @@ async def sweep_seats(ctx: dict[str, Any]) -> dict[str, int]:
     """Every minute: lapsed holds and offers go back, unpaid seats end after the grace period."""
     run = services_of(ctx)
     async with run.sessions() as session:
-        done = await run.membership.sweep_seats(session, run.clock.now())
+        unpaid = await run.membership.cancel_unpaid(session, run.clock.now())
+        done = await run.membership.sweep_seats(session, run.clock.now(), unpaid=unpaid)
         done["stars_ended"] = await stars.end_unrenewed(session, run.membership, run.clock.now())
         done["gifts_ended"] = await gifts.end_gift_seats(session, run.membership, run.clock.now())
         await session.commit()

@@ -49,15 +49,16 @@ async def join_request(
     asked_for = await find_group(session, chat_id=request.chat.id)
     if asked_for is None:
         return
+    # Both answers go after the commit, a refusal one log line (bot.answers' door).
     if group is not None:  # the middleware found their seat in this very group
-        await membership.door.approve(request.chat.id, member.telegram_id)
+        await bot.approve_chat_join_request(request.chat.id, member.telegram_id)
         return
     log.info("join request by %s to %s declined: no seat", member.id, request.chat.id)
     # Telegram lets the bot write to an applicant only until their request is answered.
     price = templates.price_for(asked_for, member.language_code)
     declined = templates.render("join_declined", first_name=member.first_name, price=price)
     await _tell(bot, request.user_chat_id, declined)
-    await membership.door.decline(request.chat.id, member.telegram_id)
+    await bot.decline_chat_join_request(request.chat.id, member.telegram_id)
 
 
 async def someone_joined(
@@ -69,14 +70,14 @@ async def someone_joined(
     templates: Templates,
     membership: Membership,
 ) -> None:
-    """A member with a seat is welcome in; anyone who got in another way is taken out."""
+    """A member with a seat is welcome in; anyone who got in another way is taken out (after
+    the commit, by the outbox) and told why."""
     user = event.new_chat_member.user
     group = await find_group(session, chat_id=event.chat.id)
     if user.id in settings.coach_telegram_ids or user.is_bot or group is None:
         return
     person = await remember_user(session, user, now=now)
-    if not await membership.arrival(session, person, group, now):
-        await _tell(bot, user.id, templates.render("intruder_removed", first_name=user.first_name))
+    await membership.arrival(session, person, group, now)
 
 
 async def _tell(bot: Bot, chat_id: int, text: str) -> None:

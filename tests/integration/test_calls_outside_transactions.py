@@ -5,6 +5,7 @@ being created (Stripe slow to answer), the group's seats are not locked, so anot
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -16,7 +17,7 @@ from sandbox import harness
 from scheduling import jobs
 from tests.integration.world import World
 
-ANA, BEN = 8001, 8002
+ANA, BEN, STRANGER = 8001, 8002, 8003
 
 
 pytestmark = pytest.mark.at_once
@@ -119,6 +120,77 @@ async def test_the_nightly_reconcile_waiting_on_stripe_holds_no_transaction(worl
         await nightly
     await world.deliver()
     assert world.told(ANA, "Your gift of 1 month is paid") == 1
+
+
+async def test_taking_a_stranger_out_of_the_group_holds_no_transaction(world: World) -> None:
+    """Someone who came in without a seat is taken out by a call made after the arrival's
+    transaction committed: while Telegram is slow to remove them, nothing waits on it, and
+    they are out and told why once it answers."""
+    world.person(STRANGER, "Sneaky")
+    await world.telegram.user_sends(STRANGER, text="/start")
+    world.telegram.stall("banChatMember")
+    arriving = asyncio.create_task(world.telegram.user_joins(STRANGER, world.group_chat_id))
+    removing = asyncio.create_task(world.deliver())
+    try:
+        await asyncio.wait_for(world.telegram.wait_for_stalled(1), 30)
+        await nothing_waits_in_a_transaction(world)
+    finally:
+        world.telegram.release_stalls()
+        await arriving
+        await removing
+    await world.telegram.settle()
+    assert world.telegram.members(world.group_chat_id)[STRANGER] == "left"
+    assert world.told(STRANGER, "I had to take you out of it") == 1
+
+
+async def test_ending_an_unpaid_seat_waiting_on_telegram_holds_no_transaction(
+    world: World,
+) -> None:
+    """The minute's sweep ends a seat past its grace period; the member is taken out of the
+    group after its commit: while Telegram is slow to do it, nothing waits on it."""
+    await world.join_the_group(ANA, "Ana")
+    seat = await world.seat(ANA)
+    assert seat is not None and seat.stripe_subscription_id is not None
+    await world.stripe.fail_renewal(seat.stripe_subscription_id)
+    await world.settle()
+    world.clock.advance(timedelta(days=3, minutes=1))
+    world.telegram.stall("banChatMember")
+    sweeping = asyncio.create_task(world.sweep())
+    try:
+        await asyncio.wait_for(world.telegram.wait_for_stalled(1), 30)
+        await nothing_waits_in_a_transaction(world)
+    finally:
+        world.telegram.release_stalls()
+        await sweeping
+    await world.telegram.settle()
+    assert world.telegram.members(world.group_chat_id)[ANA] == "left"
+    ended = await world.seat(ANA)
+    assert ended is not None and (ended.status, ended.end_reason) == (SeatStatus.ENDED, "unpaid")
+    assert world.told(ANA, "the seat has been released") == 1
+
+
+async def test_cancelling_an_unpaid_subscription_waiting_on_stripe_holds_no_transaction(
+    world: World,
+) -> None:
+    """The sweep asks Stripe to cancel a subscription past its grace period before it opens
+    the transaction that ends the seat: while Stripe is slow, nothing waits on it."""
+    await world.join_the_group(ANA, "Ana")
+    seat = await world.seat(ANA)
+    assert seat is not None and seat.stripe_subscription_id is not None
+    await world.stripe.fail_renewal(seat.stripe_subscription_id)
+    await world.settle()
+    world.clock.advance(timedelta(days=3, minutes=1))
+    world.stripe.stall("DELETE", r"/v1/subscriptions/.+")
+    sweeping = asyncio.create_task(world.sweep())
+    try:
+        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
+        await nothing_waits_in_a_transaction(world)
+    finally:
+        world.stripe.release_stalls()
+        await sweeping
+    assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
+    ended = await world.seat(ANA)
+    assert ended is not None and (ended.status, ended.end_reason) == (SeatStatus.ENDED, "unpaid")
 
 
 async def nothing_waits_in_a_transaction(world: World) -> None:

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import signal
 from collections import Counter
+from datetime import datetime
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from app.runtime import Runtime
 from core.clock import SimulatedClock
@@ -16,8 +17,8 @@ from core.db import SessionFactory
 from core.flood import TELEGRAM_LIMITS
 from core.groups import find_group
 from core.members import remember_member
-from core.models import Member, OutboxMessage, OutboxState, Seat, SeatStatus
-from core.outbox import OutboxSender, enqueue
+from core.models import Member, OutboxLease, OutboxMessage, OutboxState, Seat, SeatStatus
+from core.outbox import LEASE, RENEW_SECONDS, SENDER_LEASE, OutboxSender, enqueue
 from sandbox.harness import COACH_ID
 from sandbox.telegram import TelegramSandbox
 from tests.integration.processes import WorkerProcess
@@ -112,6 +113,62 @@ async def test_a_sender_killed_half_way_and_restarted_delivers_every_message_onc
     assert len(texts) == 500
     assert set(texts.values()) == {1}
     assert await states(sessions) == Counter({"sent": 500})
+
+
+async def test_a_sender_that_loses_its_lease_and_takes_it_back_repeats_nothing_in_flight(
+    runtime: Runtime,
+    sessions: SessionFactory,
+    telegram: TelegramSandbox,
+    clock: SimulatedClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sender whose lease another held for a moment (its renewals failed, say) takes it back
+    while its own message is still in flight: that message is its own, not a stopped
+    sender's, so it is not handed out to go again (which the log would say, and which sends
+    it twice whenever the copy goes before the next renewal sees the first was sent)."""
+    chats = await people(telegram, 1)
+    await fill(sessions, clock, chats, per_chat=1)
+    telegram.stall("sendMessage")
+    one = sender(runtime, sessions, clock)
+    running = asyncio.create_task(one.run())
+    try:
+        await asyncio.wait_for(telegram.wait_for_stalled(1), 30)
+        await lease_held_by(sessions, "elsewhere", until=clock.now() + LEASE)
+        await asyncio.sleep(3 * RENEW_SECONDS / clock.pace)  # a renewal finds it held
+        await lease_held_by(sessions, "elsewhere", until=clock.now() - LEASE)
+        for _ in range(600):  # the sender takes it back
+            if await lease_holder(sessions) != "elsewhere":
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(3 * RENEW_SECONDS / clock.pace)  # and claims what it finds
+    finally:
+        telegram.release_stalls()
+    for _ in range(600):
+        if (await states(sessions))["sent"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(3 * RENEW_SECONDS / clock.pace)  # a repeat would go by now
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert delivered(telegram, chats) == {chats[0]: ["note 0"]}
+    assert await states(sessions) == Counter({"sent": 1})
+    assert "go again" not in caplog.text
+
+
+async def lease_held_by(sessions: SessionFactory, holder: str, *, until: datetime) -> None:
+    async with sessions() as session:
+        await session.exec(
+            update(OutboxLease)
+            .where(col(OutboxLease.name) == SENDER_LEASE)
+            .values(holder=holder, until=until)
+        )
+        await session.commit()
+
+
+async def lease_holder(sessions: SessionFactory) -> str:
+    async with sessions() as session:
+        return (await session.exec(select(OutboxLease.holder))).one()
 
 
 async def test_a_member_who_blocked_the_bot_is_marked_unreachable_not_retried(

@@ -286,6 +286,7 @@ async def test_an_intruder_in_a_basic_group_is_removed_and_told_why(basic_world:
     await world.telegram.user_sends(NOA, text="/start")
 
     await world.telegram.user_joins(NOA, BASIC)
+    await world.deliver()  # taken out after the arrival's commit, by the outbox
     await world.telegram.settle()
 
     assert world.telegram.members(BASIC)[NOA] == "left"
