@@ -9,6 +9,7 @@ done at the group's door (removals, revoked links: `core.outbox.DoorAction`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from billing.lifecycle import (
     hold_until,
 )
 from billing.ports import DoorRefused, Payments, StarsPayments
+from core.db import after_commit
 from core.links import BotLinks
 from core.localtime import format_local
 from core.models import (
@@ -582,11 +584,18 @@ class Membership:
                 )
             )
         ).first()
-        if found and self.stars is not None:
+        if found is None or self.stars is None:
+            return
+        stars, user_id, seat_id = self.stars, member.telegram_id, seat.id
+
+        async def stop() -> None:
             try:
-                await self.stars.stop_renewal(member.telegram_id, found)
+                await stars.stop_renewal(user_id, found)
             except DoorRefused as refusal:
-                log.warning("could not stop the Stars renewal of seat %s: %s", seat.id, refusal)
+                log.warning("could not stop the Stars renewal of seat %s: %s", seat_id, refusal)
+
+        if not after_commit(stop):  # after the handler's commit, else at once
+            await stop()
 
     async def end_and_remove(
         self,
@@ -663,9 +672,12 @@ class Membership:
         cancelled: bool = False,
     ) -> None:
         """End a seat for good (unpaid after the grace period, or the coach's decision), its
-        subscription cancelled in Stripe first unless it is `cancelled` already."""
+        subscription cancelled in Stripe unless it is `cancelled` already: after the commit
+        when a handler runs (the coach's /remove), else first."""
         if seat.stripe_subscription_id and not cancelled:
-            await self.payments.cancel(seat.stripe_subscription_id)
+            cancel = functools.partial(self.payments.cancel, seat.stripe_subscription_id)
+            if not after_commit(cancel):
+                await cancel()
         member = await _member(session, seat.member_id)
         await self._stop_stars_renewal(session, seat, member)
         group = await _group(session, seat.group_id)

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.answers import Answers, answering, deliver_left_over, left_over
 from bot.errors import refused_by_telegram
 from core.clock import Clock
-from core.db import SessionFactory, insert_if_new
+from core.db import SessionFactory, collecting_afterwards, insert_if_new, make_afterwards
 from core.members import refresh_profile, remember_member
 from core.models import EventStatus, ExternalEvent, Member
 from practice.checkins import home_group, member_and_home_group
@@ -72,7 +72,8 @@ class DatabaseSessionMiddleware(BaseMiddleware):
                 answers = Answers(session, now, update_id)
                 holding = answering.set(answers)
                 try:
-                    result = await handler(event, data)
+                    with collecting_afterwards() as afterwards:
+                        result = await handler(event, data)
                 except Exception as error:
                     if not refused_by_telegram(error):
                         raise
@@ -87,8 +88,12 @@ class DatabaseSessionMiddleware(BaseMiddleware):
                 log.info("update %s was handled before; ignored", update_id)
             await deliver_left_over(data["bot"], again, self._sessions, self._clock)
             return None
-        # Committed, the transaction closed: now the answers go (bot/answers.py).
-        await answers.deliver(data["bot"], self._sessions, self._clock)
+        # Committed, the transaction closed: now the answers go (bot/answers.py), then the
+        # calls to other services the handler decided on (core.db.after_commit).
+        try:
+            await answers.deliver(data["bot"], self._sessions, self._clock)
+        finally:
+            await make_afterwards(afterwards)
         if refusal is not None:
             raise refusal
         return result

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,44 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+log = logging.getLogger(__name__)
+
+Afterwards = list[Callable[[], Awaitable[None]]]
+# The calls to other services that an update's handler decided on, made once its transaction
+# has committed (bot.middlewares sets it around a handler): none is made inside it.
+_afterwards: ContextVar[Afterwards | None] = ContextVar("afterwards", default=None)
+
+
+def after_commit(call: Callable[[], Awaitable[None]]) -> bool:
+    """Make `call` once the running handler's transaction has committed; False when no
+    handler runs (the caller then makes it itself, outside its own transaction)."""
+    pending = _afterwards.get()
+    if pending is None:
+        return False
+    pending.append(call)
+    return True
+
+
+@contextlib.contextmanager
+def collecting_afterwards() -> Iterator[Afterwards]:
+    """What `after_commit` is given within the block, to be made by `make_afterwards`."""
+    pending: Afterwards = []
+    token = _afterwards.set(pending)
+    try:
+        yield pending
+    finally:
+        _afterwards.reset(token)
+
+
+async def make_afterwards(pending: Afterwards) -> None:
+    """Each in turn; one that fails is a log line (its owner finds it again: the nightly
+    reconcile cancels what Stripe still charges for an ended seat)."""
+    for call in pending:
+        try:
+            await call()
+        except Exception:
+            log.exception("a call after the commit failed")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -15,7 +15,7 @@ from core.models import Member, Seat, SeatStatus
 from prompts.buttons import GiftMonths
 from sandbox import harness
 from scheduling import jobs
-from tests.integration.world import World
+from tests.integration.world import COACH_ID, World
 
 ANA, BEN, STRANGER = 8001, 8002, 8003
 
@@ -191,6 +191,28 @@ async def test_cancelling_an_unpaid_subscription_waiting_on_stripe_holds_no_tran
     assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
     ended = await world.seat(ANA)
     assert ended is not None and (ended.status, ended.end_reason) == (SeatStatus.ENDED, "unpaid")
+
+
+async def test_the_coachs_remove_waiting_on_stripe_holds_no_transaction(world: World) -> None:
+    """The coach's /remove ends the seat in its transaction and asks Stripe to stop charging
+    once that has committed: while Stripe is slow, nothing waits on it, and the coach hears
+    at once that the member is out."""
+    await world.join_the_group(ANA, "Ana")
+    seat = await world.seat(ANA)
+    assert seat is not None and seat.stripe_subscription_id is not None
+    world.stripe.stall("DELETE", r"/v1/subscriptions/.+")
+    removing = asyncio.create_task(world.telegram.user_sends(COACH_ID, text="/remove @ana"))
+    try:
+        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
+        await nothing_waits_in_a_transaction(world)
+        assert world.told(COACH_ID, "Ana is out") == 1
+    finally:
+        world.stripe.release_stalls()
+        await removing
+    await world.settle()
+    assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
+    assert world.telegram.members(world.group_chat_id)[ANA] == "left"
+    assert "ended your seat" in world.texts(ANA)[-1]
 
 
 async def nothing_waits_in_a_transaction(world: World) -> None:
