@@ -5,7 +5,9 @@ being created (Stripe slow to answer), the group's seats are not locked, so anot
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -14,6 +16,8 @@ from sqlmodel import col, select
 from core.models import Member, Seat, SeatStatus
 from prompts.buttons import GiftMonths
 from sandbox import harness
+from sandbox.stripe import StripeSandbox
+from sandbox.telegram import TelegramSandbox
 from scheduling import jobs
 from tests.integration.world import COACH_ID, World
 
@@ -63,13 +67,7 @@ async def test_a_payment_waiting_on_stripe_holds_no_transaction(world: World) ->
     assert seat is not None and seat.checkout_session_id is not None
     world.stripe.stall("GET", r"/v1/subscriptions/.+")
     await world.stripe.complete_checkout(seat.checkout_session_id)
-    applying = asyncio.create_task(world.settle())
-    try:
-        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
-        await nothing_waits_in_a_transaction(world)
-    finally:
-        world.stripe.release_stalls()
-        await applying
+    await nothing_waits_while(world, world.stripe, world.settle())
     assert world.told(ANA, "Welcome to Between circle") == 1
 
 
@@ -85,13 +83,7 @@ async def test_a_new_members_invite_link_waiting_on_telegram_holds_no_transactio
     assert seat is not None and seat.checkout_session_id is not None
     world.telegram.stall("createChatInviteLink")
     await world.stripe.complete_checkout(seat.checkout_session_id)
-    paying = asyncio.create_task(world.settle())
-    try:
-        await asyncio.wait_for(world.telegram.wait_for_stalled(1), 30)
-        await nothing_waits_in_a_transaction(world)
-    finally:
-        world.telegram.release_stalls()
-        await paying
+    await nothing_waits_while(world, world.telegram, world.settle())
     assert world.told(ANA, "Welcome to Between circle") == 1
     seat = await world.seat(ANA)
     assert seat is not None and seat.invite_link and seat.invite_link in world.texts(ANA)[-1]
@@ -111,13 +103,9 @@ async def test_the_nightly_reconcile_waiting_on_stripe_holds_no_transaction(worl
     await world.stripe.complete_checkout(gift)
     world.stripe.lose_webhooks(False)
     world.stripe.stall("GET", r"/v1/checkout/sessions/.+")
-    nightly = asyncio.create_task(jobs.reconcile_billing({"services": world.runtime}))
-    try:
-        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
-        await nothing_waits_in_a_transaction(world)
-    finally:
-        world.stripe.release_stalls()
-        await nightly
+    await nothing_waits_while(
+        world, world.stripe, jobs.reconcile_billing({"services": world.runtime})
+    )
     await world.deliver()
     assert world.told(ANA, "Your gift of 1 month is paid") == 1
 
@@ -129,15 +117,12 @@ async def test_taking_a_stranger_out_of_the_group_holds_no_transaction(world: Wo
     world.person(STRANGER, "Sneaky")
     await world.telegram.user_sends(STRANGER, text="/start")
     world.telegram.stall("banChatMember")
-    arriving = asyncio.create_task(world.telegram.user_joins(STRANGER, world.group_chat_id))
-    removing = asyncio.create_task(world.deliver())
-    try:
-        await asyncio.wait_for(world.telegram.wait_for_stalled(1), 30)
-        await nothing_waits_in_a_transaction(world)
-    finally:
-        world.telegram.release_stalls()
-        await arriving
-        await removing
+    await nothing_waits_while(
+        world,
+        world.telegram,
+        world.telegram.user_joins(STRANGER, world.group_chat_id),
+        world.deliver(),
+    )
     await world.telegram.settle()
     assert world.telegram.members(world.group_chat_id)[STRANGER] == "left"
     assert world.told(STRANGER, "I had to take you out of it") == 1
@@ -155,13 +140,7 @@ async def test_ending_an_unpaid_seat_waiting_on_telegram_holds_no_transaction(
     await world.settle()
     world.clock.advance(timedelta(days=3, minutes=1))
     world.telegram.stall("banChatMember")
-    sweeping = asyncio.create_task(world.sweep())
-    try:
-        await asyncio.wait_for(world.telegram.wait_for_stalled(1), 30)
-        await nothing_waits_in_a_transaction(world)
-    finally:
-        world.telegram.release_stalls()
-        await sweeping
+    await nothing_waits_while(world, world.telegram, world.sweep())
     await world.telegram.settle()
     assert world.telegram.members(world.group_chat_id)[ANA] == "left"
     ended = await world.seat(ANA)
@@ -181,13 +160,7 @@ async def test_cancelling_an_unpaid_subscription_waiting_on_stripe_holds_no_tran
     await world.settle()
     world.clock.advance(timedelta(days=3, minutes=1))
     world.stripe.stall("DELETE", r"/v1/subscriptions/.+")
-    sweeping = asyncio.create_task(world.sweep())
-    try:
-        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
-        await nothing_waits_in_a_transaction(world)
-    finally:
-        world.stripe.release_stalls()
-        await sweeping
+    await nothing_waits_while(world, world.stripe, world.sweep())
     assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
     ended = await world.seat(ANA)
     assert ended is not None and (ended.status, ended.end_reason) == (SeatStatus.ENDED, "unpaid")
@@ -201,18 +174,34 @@ async def test_the_coachs_remove_waiting_on_stripe_holds_no_transaction(world: W
     seat = await world.seat(ANA)
     assert seat is not None and seat.stripe_subscription_id is not None
     world.stripe.stall("DELETE", r"/v1/subscriptions/.+")
-    removing = asyncio.create_task(world.telegram.user_sends(COACH_ID, text="/remove @ana"))
-    try:
-        await asyncio.wait_for(world.stripe.wait_for_stalled(1), 30)
-        await nothing_waits_in_a_transaction(world)
-        assert world.told(COACH_ID, "Ana is out") == 1
-    finally:
-        world.stripe.release_stalls()
-        await removing
+    await nothing_waits_while(
+        world,
+        world.stripe,
+        world.telegram.user_sends(COACH_ID, text="/remove @ana"),
+        meanwhile=lambda: world.told(COACH_ID, "Ana is out") == 1,
+    )
     await world.settle()
     assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
     assert world.telegram.members(world.group_chat_id)[ANA] == "left"
     assert "ended your seat" in world.texts(ANA)[-1]
+
+
+async def nothing_waits_while(
+    world: World,
+    stalled: TelegramSandbox | StripeSandbox,
+    *work: Coroutine[Any, Any, object],
+    meanwhile: Callable[[], bool] = lambda: True,
+) -> None:
+    """Do the work while `stalled` holds the call it waits on: meanwhile nothing waits in a
+    transaction (and `meanwhile` holds); then the call goes and the work finishes."""
+    doing = [asyncio.create_task(each) for each in work]
+    try:
+        await asyncio.wait_for(stalled.wait_for_stalled(1), 30)
+        await nothing_waits_in_a_transaction(world)
+        assert meanwhile()
+    finally:
+        stalled.release_stalls()
+        await asyncio.gather(*doing)
 
 
 async def nothing_waits_in_a_transaction(world: World) -> None:
