@@ -63,11 +63,9 @@ async def join_request(
 
 async def someone_joined(
     event: ChatMemberUpdated,
-    bot: Bot,
     session: AsyncSession,
     now: datetime,
     settings: Settings,
-    templates: Templates,
     membership: Membership,
 ) -> None:
     """A member with a seat is welcome in; anyone who got in another way is taken out (after
@@ -81,7 +79,8 @@ async def someone_joined(
 
 
 async def _tell(bot: Bot, chat_id: int, text: str) -> None:
-    # Someone who never started the bot can't be written to; removing them was what mattered.
+    # The applicant may be written to until the request is answered; a refusal is no reason
+    # to leave the request unanswered.
     try:
         await bot.send_message(chat_id, text)
     except TelegramAPIError as error:
