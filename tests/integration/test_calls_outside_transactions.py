@@ -131,12 +131,7 @@ async def test_ending_an_unpaid_seat_waiting_on_telegram_holds_no_transaction(
 ) -> None:
     """The minute's sweep ends a seat past its grace period; the member is taken out of the
     group after its commit: while Telegram is slow to do it, nothing waits on it."""
-    await world.join_the_group(ANA, "Ana")
-    seat = await world.seat(ANA)
-    assert seat is not None and seat.stripe_subscription_id is not None
-    await world.stripe.fail_renewal(seat.stripe_subscription_id)
-    await world.settle()
-    world.clock.advance(timedelta(days=3, minutes=1))
+    await past_its_grace_period(world, ANA, "Ana")
     world.telegram.stall("banChatMember")
     await nothing_waits_while(world, world.telegram, world.sweep())
     await world.telegram.settle()
@@ -151,15 +146,10 @@ async def test_cancelling_an_unpaid_subscription_waiting_on_stripe_holds_no_tran
 ) -> None:
     """The sweep asks Stripe to cancel a subscription past its grace period before it opens
     the transaction that ends the seat: while Stripe is slow, nothing waits on it."""
-    await world.join_the_group(ANA, "Ana")
-    seat = await world.seat(ANA)
-    assert seat is not None and seat.stripe_subscription_id is not None
-    await world.stripe.fail_renewal(seat.stripe_subscription_id)
-    await world.settle()
-    world.clock.advance(timedelta(days=3, minutes=1))
+    subscription_id = await past_its_grace_period(world, ANA, "Ana")
     world.stripe.stall("DELETE", r"/v1/subscriptions/.+")
     await nothing_waits_while(world, world.stripe, world.sweep())
-    assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
+    assert world.stripe.subscriptions[subscription_id]["status"] == "canceled"
     ended = await world.seat(ANA)
     assert ended is not None and (ended.status, ended.end_reason) == (SeatStatus.ENDED, "unpaid")
 
@@ -182,6 +172,18 @@ async def test_the_coachs_remove_waiting_on_stripe_holds_no_transaction(world: W
     assert world.stripe.subscriptions[seat.stripe_subscription_id]["status"] == "canceled"
     assert world.telegram.members(world.group_chat_id)[ANA] == "left"
     assert "ended your seat" in world.texts(ANA)[-1]
+
+
+async def past_its_grace_period(world: World, user_id: int, name: str) -> str:
+    """A member in the group whose renewal failed, the grace period now over; their
+    subscription's id."""
+    await world.join_the_group(user_id, name)
+    seat = await world.seat(user_id)
+    assert seat is not None and seat.stripe_subscription_id is not None
+    await world.stripe.fail_renewal(seat.stripe_subscription_id)
+    await world.settle()
+    world.clock.advance(timedelta(days=3, minutes=1))
+    return seat.stripe_subscription_id
 
 
 async def nothing_waits_while(
