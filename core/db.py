@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -90,10 +91,29 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # hide_parameters: a failing statement must not print a member's words into the log.
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30, "factory": _SQLiteConnection},
+        hide_parameters=True,
+    )
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
     event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """Ends its transaction before it closes.
+
+    SQLAlchemy closes a connection whose task was cancelled during a statement. A statement
+    of that connection's still open (its cursor kept alive by the cancelled task's traceback)
+    makes sqlite3's close leave the connection open as a zombie: its transaction, and the
+    write lock with it, would be held until the cursor is freed, and every writer waited."""
+
+    def close(self) -> None:
+        if self.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
 
 
 def _tune_sqlite(connection: Any, _record: Any) -> None:
